@@ -1,0 +1,25 @@
+/**
+ * A coordinator process for the recovery benchmark: starts N sagas whose step `hangAt` never
+ * finishes, prints "ready" once every saga is waiting on it, then waits to be SIGKILLed.
+ * Usage: tsx bench/runtime-child.ts <nats-url> <namespace> <count> <hangAt>
+ */
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { benchBinding } from './bench-saga.js';
+
+const [url, namespace, countArg, hangArg] = process.argv.slice(2);
+const count = Number(countArg);
+const hangAt = Number(hangArg);
+const rt = await createRuntime({ servers: url!, namespace, owner: 'bench-coordinator', machines: [benchBinding(hangAt)], recoverOnStart: false, recoverIntervalMs: 0 });
+let waiting = 0;
+rt.subscribe((n) => {
+  if (n.event?.type === `xstate.done.actor.s${hangAt - 1}`) waiting++;
+  if (waiting === count) console.log('ready');
+});
+const inflight = new Set<Promise<unknown>>();
+for (let i = 0; i < count; i++) {
+  const p = rt.start('bench', { i }, { id: `r${i}` }).finally(() => inflight.delete(p));
+  inflight.add(p);
+  if (inflight.size >= 200) await Promise.race(inflight);
+}
+await Promise.all(inflight);
+setInterval(() => undefined, 1 << 30);

@@ -1,0 +1,267 @@
+/**
+ * `defineSaga` compiles a list of steps into an XState machine the jetsaga host can drive:
+ * each step is an invoked actor (run by the host with an idempotency key), retried with a
+ * deterministic backoff while its errors are retryable, and pushed on a compensation stack
+ * the moment it starts — its outcome is unknown until its result is journaled, so its undo
+ * must run even if it never reported back. Compensation undoes the stack top-down; an undo
+ * that keeps failing leaves the saga `blocked` for an operator (`saga.retry` / `saga.skip`).
+ *
+ * The result is a plain machine: the visualizer draws it, tests drive it with `transition()`.
+ */
+import { assign, setup, type AnyStateMachine } from 'xstate';
+import { backoffDelay, DEFAULT_STEP_RETRY, DEFAULT_UNDO_RETRY, resolvePolicy, type RetryPolicy } from './backoff.js';
+import { stepActor } from './step-actor.js';
+import { isStepErrorData, SagaEventType, SagaTag, type StepErrorData } from './tags.js';
+
+export interface SagaStepConfig {
+  /** State name and invocation id: letters, digits, `_` and `-`. */
+  readonly name: string;
+  /** Name of the step implementation the host runs. */
+  readonly run: string;
+  /** Name of the implementation that undoes it; receives `{ input, output }`. */
+  readonly undo?: string;
+  /** Builds the step's input from the saga's input and earlier outputs (default: the saga input). */
+  readonly input?: (data: { input: unknown; outputs: Readonly<Record<string, unknown>> }) => unknown;
+  /** Overrides of the saga's step retry policy. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Gives up on an attempt after this long (a retryable `STEP_TIMEOUT`); the step is aborted. */
+  readonly timeoutMs?: number;
+  readonly description?: string;
+}
+
+export interface SagaConfig {
+  /** Machine id (`[A-Za-z0-9_-]`), also the `#id` prefix of state ids. */
+  readonly id: string;
+  readonly steps: readonly SagaStepConfig[];
+  /** Default retry policy of every step. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Retry policy of undos; after its last attempt the saga is `blocked`. */
+  readonly undoRetry?: Partial<RetryPolicy>;
+  readonly description?: string;
+}
+
+export interface CompensationEntry {
+  readonly step: string;
+  readonly input: unknown;
+}
+
+/** The context of every kit-built saga. */
+export interface SagaContext {
+  readonly input: unknown;
+  /** Output of every completed step, by step name. */
+  readonly outputs: Record<string, unknown>;
+  /** Started steps that have an undo, oldest first. */
+  readonly stack: CompensationEntry[];
+  /** Failed attempts per step since it last succeeded. */
+  readonly attempts: Record<string, number>;
+  /** The failure that started compensation, if any. */
+  readonly error: (StepErrorData & { step: string }) | null;
+  readonly cancelled: boolean;
+  /** Failed attempts of the undo at the top of the stack. */
+  readonly undoAttempts: number;
+  readonly undoError: (StepErrorData & { step: string }) | null;
+}
+
+/** What a kit-built saga's final state outputs. */
+export interface SagaOutput {
+  readonly outputs: Record<string, unknown>;
+  readonly error: SagaContext['error'];
+}
+
+export function initialSagaContext(input: unknown): SagaContext {
+  return { input, outputs: {}, stack: [], attempts: {}, error: null, cancelled: false, undoAttempts: 0, undoError: null };
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const RESERVED = new Set(['compensating', 'blocked', 'completed', 'compensated', 'cancelled']);
+
+interface GuardArgs {
+  context: SagaContext;
+  event: { type: string; error?: unknown; at?: number };
+}
+
+export function defineSaga(config: SagaConfig): AnyStateMachine {
+  validate(config);
+  const stepPolicy = resolvePolicy(DEFAULT_STEP_RETRY, config.retry);
+  const undoPolicy = resolvePolicy(DEFAULT_UNDO_RETRY, config.undoRetry);
+  const policies = new Map(config.steps.map((s) => [s.name, resolvePolicy(stepPolicy, s.retry)]));
+  const inputOf = (step: SagaStepConfig, ctx: SagaContext): unknown =>
+    step.input ? step.input({ input: ctx.input, outputs: ctx.outputs }) : ctx.input;
+  const byName = new Map(config.steps.map((s) => [s.name, s]));
+  const id = config.id;
+
+  const delays: Record<string, (args: GuardArgs) => number> = {
+    'retry.undo': ({ context, event }) =>
+      backoffDelay(undoPolicy, context.undoAttempts, `undo:${context.stack.length}:${context.undoAttempts}:${event.at ?? 0}`),
+  };
+  for (const step of config.steps) {
+    const policy = policies.get(step.name)!;
+    delays[`retry.${step.name}`] = ({ context, event }) => {
+      const failures = context.attempts[step.name] ?? 1;
+      return backoffDelay(policy, failures, `${step.name}:${failures}:${event.at ?? 0}`);
+    };
+    if (step.timeoutMs !== undefined) delays[`timeout.${step.name}`] = () => step.timeoutMs!;
+  }
+
+  const failureOf = (event: GuardArgs['event'], step: string): StepErrorData & { step: string } => {
+    if (event.type.startsWith('xstate.after.')) {
+      const ms = byName.get(step)?.timeoutMs;
+      return { step, code: 'STEP_TIMEOUT', message: `step "${step}" timed out after ${ms} ms`, retryable: true };
+    }
+    const e = event.error;
+    if (isStepErrorData(e)) return { ...e, step };
+    return { step, code: 'STEP_FAILED', message: typeof e === 'string' ? e : 'step failed', retryable: false };
+  };
+
+  const actors: Record<string, ReturnType<typeof stepActor>> = {};
+  for (const step of config.steps) {
+    actors[step.run] = stepActor();
+    if (step.undo) actors[step.undo] = stepActor();
+  }
+
+  const kit = setup({
+    types: {} as { context: SagaContext; input: unknown; output: SagaOutput },
+    actors,
+    guards: {
+      canRetry: ({ context, event }: GuardArgs, params: { step: string }) => {
+        const failure = failureOf(event, params.step);
+        const policy = policies.get(params.step) ?? stepPolicy;
+        return failure.retryable && (context.attempts[params.step] ?? 0) + 1 < policy.maxAttempts;
+      },
+      canRetryUndo: ({ context }: GuardArgs) => context.undoAttempts + 1 < undoPolicy.maxAttempts,
+      stackEmpty: ({ context }: GuardArgs) => context.stack.length === 0,
+      cancelledAndDone: ({ context }: GuardArgs) => context.stack.length === 0 && context.cancelled,
+      topIs: ({ context }: GuardArgs, params: { step: string }) => context.stack.at(-1)?.step === params.step,
+    },
+    actions: {
+      pushStep: assign(({ context }: { context: SagaContext }, params: { step: string }) => {
+        // Re-entry after a retry must not stack the same attempt twice.
+        if (context.stack.at(-1)?.step === params.step) return {};
+        const step = byName.get(params.step)!;
+        return { stack: [...context.stack, { step: params.step, input: inputOf(step, context) }] };
+      }),
+      recordOutput: assign(({ context, event }: { context: SagaContext; event: { type: string } }, params: { step: string }) => {
+        const { [params.step]: _done, ...attempts } = context.attempts;
+        const output = (event as { output?: unknown }).output ?? null;
+        return { outputs: { ...context.outputs, [params.step]: output }, attempts };
+      }),
+      countFailure: assign(({ context }: { context: SagaContext }, params: { step: string }) => ({
+        attempts: { ...context.attempts, [params.step]: (context.attempts[params.step] ?? 0) + 1 },
+      })),
+      recordError: assign(({ event }: GuardArgs, params: { step: string }) => ({ error: failureOf(event, params.step) })),
+      markCancelled: assign(() => ({
+        cancelled: true,
+        error: { step: '', code: 'CANCELLED', message: 'saga cancelled', retryable: false },
+      })),
+      popStack: assign(({ context }: { context: SagaContext }) => ({
+        stack: context.stack.slice(0, -1),
+        undoAttempts: 0,
+        undoError: null,
+      })),
+      countUndoFailure: assign(({ context, event }: GuardArgs) => ({
+        undoAttempts: context.undoAttempts + 1,
+        undoError: failureOf(event, context.stack.at(-1)?.step ?? ''),
+      })),
+      resetUndo: assign(() => ({ undoAttempts: 0 })),
+    },
+    delays: delays as never,
+  });
+
+  const compensate = { target: `#${id}.compensating` };
+  const states: Record<string, unknown> = {};
+  config.steps.forEach((step, i) => {
+    const next = config.steps[i + 1]?.name ?? 'completed';
+    const p = { step: step.name };
+    const onFailure = [
+      { guard: { type: 'canRetry', params: p }, target: 'waiting', actions: { type: 'countFailure', params: p } },
+      { ...compensate, actions: { type: 'recordError', params: p } },
+    ];
+    states[step.name] = {
+      description: step.description,
+      entry: step.undo ? { type: 'pushStep', params: p } : undefined,
+      initial: 'running',
+      on: { [SagaEventType.Cancel]: { ...compensate, actions: 'markCancelled' } },
+      states: {
+        running: {
+          invoke: {
+            id: step.name,
+            src: step.run,
+            input: ({ context }: { context: SagaContext }) => inputOf(step, context),
+            onDone: { target: `#${id}.${next}`, actions: { type: 'recordOutput', params: p } },
+            onError: onFailure,
+          },
+          after: step.timeoutMs === undefined ? undefined : { [`timeout.${step.name}`]: onFailure },
+        },
+        waiting: { after: { [`retry.${step.name}`]: 'running' } },
+      },
+    };
+  });
+
+  const undoable = config.steps.filter((s) => s.undo);
+  const compensating: Record<string, unknown> = {
+    next: {
+      always: [
+        { guard: 'cancelledAndDone', target: `#${id}.cancelled` },
+        { guard: 'stackEmpty', target: `#${id}.compensated` },
+        ...undoable.map((s) => ({ guard: { type: 'topIs', params: { step: s.name } }, target: `undo_${s.name}` })),
+      ],
+    },
+    backoff: { after: { 'retry.undo': 'next' } },
+  };
+  for (const step of undoable) {
+    compensating[`undo_${step.name}`] = {
+      invoke: {
+        id: `undo.${step.name}`,
+        src: step.undo,
+        input: ({ context }: { context: SagaContext }) => ({
+          input: context.stack.at(-1)?.input,
+          output: context.outputs[step.name] ?? null,
+        }),
+        onDone: { target: 'next', actions: 'popStack' },
+        onError: [
+          { guard: 'canRetryUndo', target: 'backoff', actions: 'countUndoFailure' },
+          { target: `#${id}.blocked`, actions: 'countUndoFailure' },
+        ],
+      },
+    };
+  }
+
+  states.compensating = { tags: [SagaTag.Compensating], initial: 'next', states: compensating };
+  states.blocked = {
+    tags: [SagaTag.Blocked],
+    description: 'an undo kept failing; send saga.retry to try it again or saga.skip to give it up',
+    on: {
+      [SagaEventType.Retry]: { target: 'compensating', actions: 'resetUndo' },
+      [SagaEventType.Skip]: { target: 'compensating', actions: 'popStack' },
+    },
+  };
+  const output = ({ context }: { context: SagaContext }): SagaOutput => ({ outputs: context.outputs, error: context.error });
+  states.completed = { type: 'final', output };
+  states.compensated = { type: 'final', tags: [SagaTag.Compensated], output };
+  states.cancelled = { type: 'final', tags: [SagaTag.Cancelled], output };
+
+  // The config is built from data, so its literal types are unknown to setup(); the shape is
+  // checked by the unit tests that drive every path through transition().
+  return kit.createMachine({
+    id,
+    description: config.description,
+    context: ({ input }) => initialSagaContext(input),
+    initial: config.steps[0]!.name,
+    states: states as never,
+    output: ({ context }) => ({ outputs: context.outputs, error: context.error }),
+  }) as unknown as AnyStateMachine;
+}
+
+function validate(config: SagaConfig): void {
+  if (!NAME.test(config.id)) throw new Error(`saga id "${config.id}" must match ${NAME}`);
+  if (config.steps.length === 0) throw new Error(`saga "${config.id}" needs at least one step`);
+  const seen = new Set<string>();
+  for (const step of config.steps) {
+    if (!NAME.test(step.name)) throw new Error(`step name "${step.name}" must match ${NAME}`);
+    if (RESERVED.has(step.name)) throw new Error(`step name "${step.name}" is reserved`);
+    if (seen.has(step.name)) throw new Error(`step name "${step.name}" is used twice`);
+    seen.add(step.name);
+    if (!step.run) throw new Error(`step "${step.name}" has no run implementation name`);
+    if (step.timeoutMs !== undefined && !(step.timeoutMs > 0)) throw new Error(`step "${step.name}": timeoutMs must be > 0`);
+  }
+}

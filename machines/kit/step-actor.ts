@@ -1,0 +1,13 @@
+/**
+ * Placeholder actor logic for a step the jetsaga host runs. XState resolves an invocation's
+ * `input` only when its `src` names registered logic, so every step must be registered in
+ * `setup({ actors })`; this logic only carries the input and output types. The host never
+ * starts it: it runs the implementation bound to the same name, with an idempotency key.
+ */
+import { fromPromise, type PromiseActorLogic } from 'xstate';
+
+export function stepActor<TOutput = unknown, TInput = unknown>(): PromiseActorLogic<TOutput, TInput> {
+  return fromPromise<TOutput, TInput>(() =>
+    Promise.reject(new Error('jetsaga steps are run by the saga host, not by XState')),
+  );
+}

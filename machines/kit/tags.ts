@@ -1,0 +1,43 @@
+/**
+ * The contract between saga machines and the host, as data. The host derives a saga's status
+ * from its snapshot: a final state is `completed` unless tagged `compensated` or `cancelled`;
+ * otherwise `blocked` or `compensating` when the current states carry that tag, else `running`.
+ */
+
+export const SagaTag = {
+  Compensating: 'compensating',
+  Blocked: 'blocked',
+  Compensated: 'compensated',
+  Cancelled: 'cancelled',
+} as const;
+export type SagaTag = (typeof SagaTag)[keyof typeof SagaTag];
+
+/** Operator and client events every kit-built saga understands. */
+export const SagaEventType = {
+  /** Stop forward progress and undo what was started; ends `cancelled`. */
+  Cancel: 'saga.cancel',
+  /** From `blocked`: try the failing undo again (its attempts start over). */
+  Retry: 'saga.retry',
+  /** From `blocked`: give up on the failing undo (an operator fixed it by hand) and go on. */
+  Skip: 'saga.skip',
+} as const;
+export type SagaEventType = (typeof SagaEventType)[keyof typeof SagaEventType];
+
+/** An error as journaled by the host (the shape of `SerializedError`). */
+export interface StepErrorData {
+  readonly name?: string;
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly status?: number;
+  readonly details?: Record<string, unknown>;
+}
+
+export function isStepErrorData(value: unknown): value is StepErrorData {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as StepErrorData).code === 'string' &&
+    typeof (value as StepErrorData).message === 'string'
+  );
+}

@@ -1,0 +1,236 @@
+/**
+ * `IndexStore` on a raw JetStream stream with one message per subject: `<prefix>.open.<id>`
+ * holds an open saga's record, `<prefix>.done.<id>` a finished one's. Finishing purges the open
+ * subject, and a purged subject leaves nothing behind, so listing open sagas costs the same
+ * however many have finished (a KV bucket would keep a delete marker per finished saga and
+ * read them all on every listing).
+ */
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { CorruptEntryError, KvConflictError } from '../errors.js';
+import { isWrongLastSequence } from '../nats/nats-errors.js';
+import { readUntilCaughtUp } from '../nats/ordered-read.js';
+import { ensureStream } from '../nats/streams.js';
+import type { IndexEntry, IndexPage, IndexRecord, IndexStore } from './index-store.js';
+import { checkRecord, checkSagaId, pageOf } from './index-shared.js';
+import { checkRevision } from './kv-validate.js';
+
+export interface JetStreamIndexStoreOptions {
+  /** Stream name (default `JETSAGA_INDEX`). */
+  readonly stream?: string;
+  /** Subject prefix (default `jetsaga.idx`). */
+  readonly subjectPrefix?: string;
+  readonly replicas?: number;
+  /** JetStream request timeout (default 5000 ms). */
+  readonly timeoutMs?: number;
+}
+
+type Kind = 'open' | 'done';
+
+/**
+ * How a page's payloads are loaded. bench/index-list.ts (nats-server 2.9.10, 2-core VM,
+ * 10,000 sagas of which 2,500 open; medians of 20): names via stream info 8.6 ms; all 2,500
+ * payloads through one ordered consumer 24 ms; by direct gets ≈0.045 ms a record whatever the
+ * number in flight (16, 64 or 256: 103–117 ms for 2,500, 25 ms for a page of 500). The
+ * consumer has to read the whole set, so it wins once the page is more than about a fifth of
+ * it. listOpen() measured 51 ms for a page of 500 and 44 ms for all 2,500; listFinished() 50 ms
+ * for a page of 500 of 7,500.
+ */
+const CONSUMER_WHEN_PAGE_IS_AT_LEAST = 1 / 5;
+const GET_CONCURRENCY = 64;
+const CONSUMER_INACTIVE_MS = 30_000;
+const decoder = new TextDecoder();
+
+export class JetStreamIndexStore implements IndexStore {
+  readonly stream: string;
+  readonly subjectPrefix: string;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+
+  /** Prefer `openJetStreamIndexStore`, which also creates the stream; this binds to an existing one. */
+  constructor(parts: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjectPrefix: string }) {
+    this.#js = parts.js;
+    this.#jsm = parts.jsm;
+    this.stream = parts.stream;
+    this.subjectPrefix = parts.subjectPrefix;
+  }
+
+  async create(record: IndexRecord): Promise<{ entry: IndexEntry; created: boolean }> {
+    checkRecord(record);
+    return this.#create(record, 0);
+  }
+
+  async #create(record: IndexRecord, attempt: number): Promise<{ entry: IndexEntry; created: boolean }> {
+    const { sagaId } = record;
+    // The done check travels with the publish: a finished saga must not be re-opened, and
+    // after a finish the open subject is empty, so the expectation alone would let it through.
+    const [pub, done] = await Promise.allSettled([
+      this.#js.publish(this.#subject('open', sagaId), JSON.stringify(record), { expect: { lastSubjectSequence: 0 } }),
+      this.#direct('done', sagaId),
+    ]);
+    const finished = done.status === 'fulfilled' ? done.value : await this.#direct('done', sagaId);
+    if (finished) {
+      if (pub.status === 'fulfilled') await this.#purge('open', sagaId);
+      return { entry: finished, created: false };
+    }
+    if (pub.status === 'fulfilled') return { entry: { record, revision: pub.value.seq }, created: true };
+    if (!isWrongLastSequence(pub.reason)) throw pub.reason;
+    const existing = await this.get(sagaId);
+    if (existing) return { entry: existing, created: false };
+    // Removed between our publish and our read: the saga is free again.
+    if (attempt >= 3) throw pub.reason;
+    return this.#create(record, attempt + 1);
+  }
+
+  async get(sagaId: string): Promise<IndexEntry | null> {
+    checkSagaId(sagaId);
+    const [open, done] = await Promise.all([this.#direct('open', sagaId), this.#direct('done', sagaId)]);
+    return open ?? done;
+  }
+
+  async update(record: IndexRecord, revision: number): Promise<IndexEntry> {
+    checkRecord(record);
+    checkRevision(revision);
+    try {
+      const pa = await this.#js.publish(this.#subject('open', record.sagaId), JSON.stringify(record), {
+        expect: { lastSubjectSequence: revision },
+      });
+      return { record, revision: pa.seq };
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new KvConflictError(this.stream, record.sagaId, revision, err);
+      throw err;
+    }
+  }
+
+  async finish(record: IndexRecord): Promise<void> {
+    checkRecord(record);
+    // Done first: a crash between the two leaves the saga listed as open, which recovery
+    // repairs by finishing it again; the other order could lose the record altogether.
+    await this.#js.publish(this.#subject('done', record.sagaId), JSON.stringify(record));
+    await this.#purge('open', record.sagaId);
+  }
+
+  async remove(sagaId: string): Promise<void> {
+    checkSagaId(sagaId);
+    await Promise.all([this.#purge('open', sagaId), this.#purge('done', sagaId)]);
+  }
+
+  listOpen(options: { after?: string; limit?: number } = {}): Promise<IndexPage> {
+    return this.#list('open', options);
+  }
+
+  listFinished(options: { after?: string; limit?: number } = {}): Promise<IndexPage> {
+    return this.#list('done', options);
+  }
+
+  async #list(kind: Kind, options: { after?: string; limit?: number }): Promise<IndexPage> {
+    const all = await this.#ids(kind);
+    const { ids, next } = pageOf(all, options);
+    if (ids.length === 0) return { entries: [], next };
+    const entries =
+      ids.length >= all.length * CONSUMER_WHEN_PAGE_IS_AT_LEAST ? await this.#loadAll(kind, ids) : await this.#loadSome(kind, ids);
+    return { entries, next };
+  }
+
+  /**
+   * The saga ids that have a record of this kind, sorted. Stream info with a subjects filter
+   * answers with every live subject at once: ≈9 ms for 2,500 subjects here.
+   */
+  async #ids(kind: Kind): Promise<string[]> {
+    const base = `${this.subjectPrefix}.${kind}.`;
+    const si = await this.#jsm.streams.info(this.stream, { subjects_filter: `${base}*` });
+    return Object.keys(si.state.subjects ?? {})
+      .map((s) => s.slice(base.length))
+      .sort();
+  }
+
+  /**
+   * Reads the whole set through one ordered consumer (one message per subject: exactly the
+   * live records) and keeps the page's ids. Ids listed but gone by now are skipped.
+   */
+  async #loadAll(kind: Kind, ids: readonly string[]): Promise<IndexEntry[]> {
+    const base = `${this.subjectPrefix}.${kind}.`;
+    const oc = await this.#js.consumers.get(this.stream, {
+      filter_subjects: `${base}*`,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: CONSUMER_INACTIVE_MS,
+    });
+    const found = new Map<string, IndexEntry>();
+    try {
+      for await (const m of readUntilCaughtUp(oc)) {
+        found.set(m.subject.slice(base.length), { record: decode(m.data, m.subject), revision: m.seq });
+      }
+    } finally {
+      oc.delete().catch(() => undefined);
+    }
+    return ids.map((id) => found.get(id)).filter((e): e is IndexEntry => e !== undefined);
+  }
+
+  /** A page of a larger set: direct gets, a bounded number in flight. */
+  async #loadSome(kind: Kind, ids: readonly string[]): Promise<IndexEntry[]> {
+    const out: (IndexEntry | null)[] = new Array<IndexEntry | null>(ids.length).fill(null);
+    let nextIndex = 0;
+    const worker = async (): Promise<void> => {
+      while (nextIndex < ids.length) {
+        const i = nextIndex++;
+        out[i] = await this.#direct(kind, ids[i] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(GET_CONCURRENCY, ids.length) }, worker));
+    return out.filter((e): e is IndexEntry => e !== null);
+  }
+
+  #subject(kind: Kind, sagaId: string): string {
+    return `${this.subjectPrefix}.${kind}.${sagaId}`;
+  }
+
+  async #direct(kind: Kind, sagaId: string): Promise<IndexEntry | null> {
+    const m: StoredMsg | null = await this.#jsm.direct.getMessage(this.stream, { last_by_subj: this.#subject(kind, sagaId) });
+    return m === null ? null : { record: decode(m.data, m.subject), revision: m.seq };
+  }
+
+  async #purge(kind: Kind, sagaId: string): Promise<void> {
+    await this.#jsm.streams.purge(this.stream, { filter: this.#subject(kind, sagaId) });
+  }
+}
+
+function decode(data: Uint8Array, subject: string): IndexRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(data));
+  } catch (err) {
+    throw new CorruptEntryError(`index record on ${subject} is not JSON`, { subject, error: String(err) });
+  }
+  const r = value as Partial<IndexRecord> | null;
+  if (typeof r !== 'object' || r === null || typeof r.sagaId !== 'string' || typeof r.status !== 'string') {
+    throw new CorruptEntryError(`index record on ${subject} is malformed`, { subject });
+  }
+  return r as IndexRecord;
+}
+
+/** Creates (or reconciles) the index stream and returns a store over it. */
+export async function openJetStreamIndexStore(nc: NatsConnection, opts: JetStreamIndexStoreOptions = {}): Promise<JetStreamIndexStore> {
+  const stream = opts.stream ?? 'JETSAGA_INDEX';
+  const subjectPrefix = opts.subjectPrefix ?? 'jetsaga.idx';
+  const timeout = opts.timeoutMs ?? 5_000;
+  const jsm = await jetstreamManager(nc, { timeout });
+  const js = jetstream(nc, { timeout });
+  await ensureStream(jsm, {
+    name: stream,
+    subjects: [`${subjectPrefix}.open.*`, `${subjectPrefix}.done.*`],
+    storage: StorageType.File,
+    allow_direct: true,
+    max_msgs_per_subject: 1,
+    max_age: 0,
+    num_replicas: opts.replicas ?? 1,
+  });
+  return new JetStreamIndexStore({ js, jsm, stream, subjectPrefix });
+}

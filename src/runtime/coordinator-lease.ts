@@ -1,0 +1,163 @@
+/**
+ * The coordinator's lease: one KV record per coordinator (`owner`), renewed by CAS well
+ * before it expires. A saga's lease is its index owner plus that owner's heartbeat, so the
+ * renewal cost is one write per coordinator per period, not one per saga in flight. Another
+ * coordinator may take over a saga only once its owner's lease has expired (or was released
+ * on a clean shutdown), and then only by CAS on the saga's index record.
+ *
+ * nats-server 2.9 ignores per-key TTLs, so the expiry lives in the value.
+ */
+import { KvConflictError } from '../errors.js';
+import type { KvStore } from '../journal/kv-store.js';
+import type { Logger } from '../log.js';
+
+export interface CoordinatorRecord {
+  readonly owner: string;
+  /** Random per process: tells a restarted coordinator from its previous life. */
+  readonly incarnation: string;
+  readonly startedAt: number;
+  readonly renewedAt: number;
+  readonly expiresAt: number;
+  readonly machines: readonly string[];
+}
+
+export type LeaseLoss = 'superseded' | 'expired';
+
+export interface LeaseOptions {
+  readonly kv: KvStore;
+  readonly owner: string;
+  readonly incarnation: string;
+  readonly ttlMs: number;
+  readonly machines: readonly string[];
+  readonly now: () => number;
+  readonly logger: Logger;
+  /**
+   * `superseded`: another process now holds this owner name; stop everything.
+   * `expired`: renewals lapsed (a pause, a partition); others may have taken our sagas.
+   */
+  readonly onLost: (why: LeaseLoss) => void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class CoordinatorLease {
+  private revision = 0;
+  private expiresAt = 0;
+  private startedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private renewing: Promise<void> | undefined;
+
+  constructor(private readonly opts: LeaseOptions) {}
+
+  /** Takes the owner's record, replacing a previous incarnation's (a restart of this coordinator). */
+  async acquire(): Promise<void> {
+    const { kv, owner, logger } = this.opts;
+    this.startedAt = this.opts.now();
+    for (;;) {
+      const current = await kv.get(owner);
+      const record = this.record();
+      try {
+        if (!current) {
+          this.revision = await kv.create(owner, encode(record));
+        } else {
+          const prev = decode(current.value);
+          if (prev && prev.incarnation !== this.opts.incarnation && prev.expiresAt > this.opts.now()) {
+            logger.warn({ owner, previous: prev.incarnation }, 'taking over the lease of a previous incarnation that had not expired');
+          }
+          this.revision = await kv.update(owner, encode(record), current.revision);
+        }
+        this.expiresAt = record.expiresAt;
+        break;
+      } catch (e) {
+        if (!(e instanceof KvConflictError)) throw e;
+      }
+    }
+    this.schedule();
+  }
+
+  /** True when `owner`'s lease is held and unexpired (this coordinator's own always is). */
+  async isAlive(owner: string): Promise<boolean> {
+    if (owner === this.opts.owner) return true;
+    const e = await this.opts.kv.get(owner);
+    const rec = e ? decode(e.value) : null;
+    return rec !== null && rec.expiresAt > this.opts.now();
+  }
+
+  /** Renews now (also used by tests to close the window after a pause). */
+  renew(): Promise<void> {
+    this.renewing ??= this.doRenew().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  /** Stops renewing; `release` deletes the record so others may take over at once. */
+  async close(release: boolean): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.renewing?.catch(() => undefined);
+    if (release && this.revision) {
+      await this.opts.kv.delete(this.opts.owner, { revision: this.revision }).catch(() => undefined);
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.renew()
+        .catch((e: unknown) => this.opts.logger.warn({ err: (e as Error).message }, 'lease renewal failed; retrying'))
+        .finally(() => this.schedule());
+    }, Math.max(50, Math.floor(this.opts.ttlMs / 3)));
+  }
+
+  private async doRenew(): Promise<void> {
+    if (this.closed) return;
+    const lapsed = this.opts.now() >= this.expiresAt;
+    const record = this.record();
+    try {
+      this.revision = await this.opts.kv.update(this.opts.owner, encode(record), this.revision);
+    } catch (e) {
+      if (!(e instanceof KvConflictError)) throw e;
+      const current = await this.opts.kv.get(this.opts.owner);
+      const holder = current ? decode(current.value) : null;
+      if (holder && holder.incarnation !== this.opts.incarnation) {
+        this.opts.logger.error({ owner: this.opts.owner, holder: holder.incarnation }, 'another process holds this coordinator name');
+        this.closed = true;
+        this.opts.onLost('superseded');
+        return;
+      }
+      // Our record vanished (a clean-up) or moved under us: write it again.
+      this.revision = current ? await this.opts.kv.update(this.opts.owner, encode(record), current.revision) : await this.opts.kv.create(this.opts.owner, encode(record));
+    }
+    this.expiresAt = record.expiresAt;
+    if (lapsed) {
+      this.opts.logger.warn({ owner: this.opts.owner }, 'lease had expired before renewal; re-checking ownership of every saga');
+      this.opts.onLost('expired');
+    }
+  }
+
+  private record(): CoordinatorRecord {
+    const now = this.opts.now();
+    return {
+      owner: this.opts.owner,
+      incarnation: this.opts.incarnation,
+      startedAt: this.startedAt,
+      renewedAt: now,
+      expiresAt: now + this.opts.ttlMs,
+      machines: this.opts.machines,
+    };
+  }
+}
+
+function encode(r: CoordinatorRecord): Uint8Array {
+  return encoder.encode(JSON.stringify(r));
+}
+
+export function decode(value: Uint8Array): CoordinatorRecord | null {
+  try {
+    const r = JSON.parse(decoder.decode(value)) as CoordinatorRecord;
+    return typeof r.expiresAt === 'number' && typeof r.incarnation === 'string' ? r : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Keeps each driven saga's index record in step with its journal, off the hot path: the
+ * journal is the truth and the index a cache that may lag it (2.9 has no atomic multi-subject
+ * write), so status changes are written after the append, serially per saga, retried while
+ * NATS is away. A CAS failure whose fresh record names another owner or epoch means the saga
+ * was taken over: the keeper reports it and the runtime stops its copy.
+ */
+import { KvConflictError } from '../errors.js';
+import { isTerminalStatus, type IndexEntry, type IndexRecord, type IndexStore, type SagaStatus } from '../journal/index-store.js';
+import type { Logger } from '../log.js';
+
+interface Kept {
+  entry: IndexEntry;
+  chain: Promise<void>;
+}
+
+export interface IndexKeeperOptions {
+  readonly index: IndexStore;
+  readonly owner: string;
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** Called when the record shows the saga is no longer ours. */
+  readonly lost: (sagaId: string, record: IndexRecord | null) => void;
+}
+
+const RETRY_MS = [50, 100, 250, 500, 1000];
+
+export class IndexKeeper {
+  private readonly kept = new Map<string, Kept>();
+  private readonly inflight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly opts: IndexKeeperOptions) {}
+
+  /** Starts keeping a saga this coordinator now drives. */
+  adopt(entry: IndexEntry): void {
+    this.kept.set(entry.record.sagaId, { entry, chain: Promise.resolve() });
+  }
+
+  forget(sagaId: string): void {
+    this.kept.delete(sagaId);
+  }
+
+  record(sagaId: string): IndexRecord | undefined {
+    return this.kept.get(sagaId)?.entry.record;
+  }
+
+  /** Records a status change; a terminal status moves the saga to the finished set. */
+  statusChanged(sagaId: string, status: SagaStatus, onFinished?: () => Promise<void>): Promise<void> {
+    const kept = this.kept.get(sagaId);
+    if (!kept) return Promise.resolve();
+    const work = kept.chain.then(() => this.write(sagaId, kept, status)).then(async () => {
+      if (isTerminalStatus(status)) {
+        this.kept.delete(sagaId);
+        await onFinished?.();
+      }
+    });
+    kept.chain = work.catch(() => undefined);
+    this.track(kept.chain);
+    return kept.chain;
+  }
+
+  /** Waits for every write queued so far (bounded by `timeoutMs`). */
+  async flush(timeoutMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.inflight]), timeout]);
+    clearTimeout(timer);
+  }
+
+  /** Stops retrying; pending writes give up at their next attempt. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private async write(sagaId: string, kept: Kept, status: SagaStatus): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      const record: IndexRecord = { ...kept.entry.record, status, updatedAt: this.opts.now() };
+      try {
+        if (isTerminalStatus(status)) {
+          await this.opts.index.finish(record);
+          kept.entry = { record, revision: kept.entry.revision };
+        } else {
+          kept.entry = await this.opts.index.update(record, kept.entry.revision);
+        }
+        return;
+      } catch (e) {
+        if (e instanceof KvConflictError) {
+          const current = await this.opts.index.get(sagaId).catch(() => undefined);
+          if (current === undefined) continue;
+          const r = current?.record ?? null;
+          if (!r || r.owner !== this.opts.owner || r.epoch !== kept.entry.record.epoch || isTerminalStatus(r.status)) {
+            this.kept.delete(sagaId);
+            this.opts.lost(sagaId, r);
+            return;
+          }
+          kept.entry = current!;
+          continue;
+        }
+        const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
+        if (attempt === 2) this.opts.logger.warn({ sagaId, err: (e as Error).message }, 'index write failing; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * One recovery pass: page through the open sagas in the index and acquire each one this
+ * coordinator may drive — its machine is registered here, it is not already loaded, and its
+ * owner is this coordinator or one whose lease has lapsed. Acquiring re-checks the journal,
+ * so a stale index record never resumes a saga twice or a finished one at all.
+ */
+import type { IndexEntry, IndexStore } from '../journal/index-store.js';
+import type { Logger } from '../log.js';
+import type { AcquireOutcome } from './saga-loader.js';
+import type { RecoveryReport } from './types.js';
+
+export interface RecoveryDeps {
+  readonly index: IndexStore;
+  readonly logger: Logger;
+  readonly concurrency: number;
+  readonly pageSize: number;
+  readonly signal: AbortSignal;
+  isLoaded(sagaId: string): boolean;
+  hasMachine(machineId: string): boolean;
+  acquire(entry: IndexEntry, alive: Map<string, Promise<boolean>>): Promise<AcquireOutcome>;
+}
+
+export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
+  const report = {
+    listed: 0,
+    recovered: 0,
+    repaired: 0,
+    skippedLoaded: 0,
+    skippedForeignMachine: 0,
+    skippedLiveOwner: 0,
+    lostRace: 0,
+    failed: 0,
+  };
+  // One liveness look-up per owner per pass, however many of its sagas are listed.
+  const alive = new Map<string, Promise<boolean>>();
+  let after: string | undefined;
+  do {
+    if (deps.signal.aborted) break;
+    const page = await deps.index.listOpen({ after, limit: deps.pageSize });
+    report.listed += page.entries.length;
+    const todo: IndexEntry[] = [];
+    for (const entry of page.entries) {
+      const machineId = entry.record.machine.split('@')[0]!;
+      if (!deps.hasMachine(machineId)) report.skippedForeignMachine++;
+      else if (deps.isLoaded(entry.record.sagaId)) report.skippedLoaded++;
+      else todo.push(entry);
+    }
+    await forEachLimit(todo, deps.concurrency, async (entry) => {
+      if (deps.signal.aborted) return;
+      try {
+        const outcome = await deps.acquire(entry, alive);
+        switch (outcome) {
+          case 'loaded':
+            report.recovered++;
+            break;
+          case 'repaired':
+          case 'empty':
+            report.repaired++;
+            break;
+          case 'liveOwner':
+            report.skippedLiveOwner++;
+            break;
+          case 'lostRace':
+            report.lostRace++;
+            break;
+          case 'alreadyLoaded':
+            report.skippedLoaded++;
+            break;
+          default:
+            break;
+        }
+      } catch (e) {
+        report.failed++;
+        deps.logger.error({ sagaId: entry.record.sagaId, err: (e as Error).message }, 'could not recover saga');
+      }
+    });
+    after = page.next;
+  } while (after);
+  return report;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,527 @@
+/**
+ * The saga runtime: starts, drives, recovers and answers for sagas on one coordinator.
+ * See DESIGN.md §2. Everything durable goes through `stores`; everything a saga does goes
+ * through its `SagaInstance`'s persist-then-act loop.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { initialTransition, type AnyEventObject } from 'xstate';
+import {
+  ClosedError,
+  InvalidArgumentError,
+  JournalConflictError,
+  NotOwnerError,
+  SagaExistsError,
+  SagaError,
+  UnknownSagaError,
+  ensureError,
+} from '../errors.js';
+import { decodeRecord, encodeRecord, isInitRecord, isTakeoverRecord, type TakeoverRecord } from '../journal/codec.js';
+import { isTerminalStatus, SagaStatus, type IndexEntry, type IndexRecord } from '../journal/index-store.js';
+import { isValidSagaId } from '../journal/journal.js';
+import { silentLogger, type Logger } from '../log.js';
+import { applyEntry, emptyBook } from './book.js';
+import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
+import type { FoldedSaga } from './fold.js';
+import { IndexKeeper } from './index-keeper.js';
+import { runRecovery } from './recovery.js';
+import { MachineRegistry } from './registry.js';
+import { SagaInstance, type Commit, type InstanceHost, type StopReason } from './saga-instance.js';
+import { SagaLoader } from './saga-loader.js';
+import { statusOf } from './status.js';
+import type { RuntimeStores } from './stores.js';
+import type { RecoveryReport, SagaBinding, SagaInfo, SagaSummary, SendResult, TransitionNotice } from './types.js';
+import { Waiters } from './waiters.js';
+
+export interface RuntimeCoreOptions {
+  readonly machines: readonly SagaBinding[];
+  readonly stores: RuntimeStores;
+  /** This coordinator's stable name (a restart under the same name resumes its sagas at once). */
+  readonly owner?: string;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  /** Store a checkpoint every N entries (0 = never). Default 50. */
+  readonly checkpointEvery?: number;
+  /** How long the coordinator's lease lasts without renewal. Default 10 s. */
+  readonly leaseTtlMs?: number;
+  /** Run a recovery pass in the background once started. Default true. */
+  readonly recoverOnStart?: boolean;
+  /** Period of background recovery passes (0 = none). Default 15 s. */
+  readonly recoverIntervalMs?: number;
+  /** Sagas folded at once during recovery. Default 16. */
+  readonly recoveryConcurrency?: number;
+  /** Called once the runtime has closed itself (e.g. its name was taken by another process). */
+  readonly onFatal?: (error: Error) => void;
+}
+
+/** One decoded journal entry, as `events()` returns it. */
+export interface JournalView {
+  readonly no: number;
+  readonly at: number;
+  readonly seq: number;
+  readonly init?: unknown;
+  readonly event?: AnyEventObject;
+  readonly takeover?: TakeoverRecord['takeover'];
+}
+
+const TERMINAL_OR_BLOCKED = new Set<SagaStatus>([SagaStatus.Completed, SagaStatus.Compensated, SagaStatus.Cancelled, SagaStatus.Blocked]);
+const OWNER = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class Runtime {
+  readonly owner: string;
+  readonly incarnation = randomBytes(6).toString('base64url');
+  readonly registry: MachineRegistry;
+  readonly logger: Logger;
+
+  private readonly stores: RuntimeStores;
+  private readonly now: () => number;
+  private readonly checkpointEvery: number;
+  private readonly instances = new Map<string, SagaInstance>();
+  private readonly listeners = new Set<(n: TransitionNotice) => void>();
+  private readonly waiters = new Waiters();
+  private readonly recent = new Map<string, SagaInfo>();
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly closing = new AbortController();
+  private readonly lease: CoordinatorLease;
+  private readonly keeper: IndexKeeper;
+  private readonly loader: SagaLoader;
+  private readonly host: InstanceHost;
+  private recoveryRun: Promise<RecoveryReport> | undefined;
+  private recoveryNext: Promise<RecoveryReport> | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private closed: Error | undefined;
+
+  constructor(private readonly options: RuntimeCoreOptions) {
+    this.registry = new MachineRegistry(options.machines);
+    this.stores = options.stores;
+    this.owner = options.owner ?? defaultOwner();
+    if (!OWNER.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER}`);
+    this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
+    this.now = options.now ?? Date.now;
+    this.checkpointEvery = options.checkpointEvery ?? 50;
+    this.lease = new CoordinatorLease({
+      kv: this.stores.coordinators,
+      owner: this.owner,
+      incarnation: this.incarnation,
+      ttlMs: options.leaseTtlMs ?? 10_000,
+      machines: this.registry.all().map((b) => `${b.id}@${b.version}`),
+      now: this.now,
+      logger: this.logger,
+      onLost: (why) => this.onLeaseLost(why),
+    });
+    this.keeper = new IndexKeeper({
+      index: this.stores.index,
+      owner: this.owner,
+      now: this.now,
+      logger: this.logger,
+      lost: (sagaId, record) => {
+        this.logger.warn({ sagaId, owner: record?.owner }, 'saga was taken over; stopping this copy');
+        this.instances.get(sagaId)?.stop('fenced');
+      },
+    });
+    this.host = {
+      journal: this.stores.journal,
+      incarnation: this.incarnation,
+      logger: this.logger,
+      closing: this.closing.signal,
+      now: this.now,
+      committed: (inst, c) => this.onCommitted(inst, c),
+      stopped: (inst, reason) => this.onStopped(inst, reason),
+    };
+    this.loader = new SagaLoader({
+      journal: this.stores.journal,
+      index: this.stores.index,
+      checkpoints: this.stores.checkpoints,
+      registry: this.registry,
+      owner: this.owner,
+      incarnation: this.incarnation,
+      logger: this.logger,
+      signal: this.closing.signal,
+      now: this.now,
+      isAlive: (owner) => this.lease.isAlive(owner),
+      isLoaded: (id) => this.instances.has(id),
+      activate: (folded, entry) => this.activate(folded, entry).resume(),
+    });
+  }
+
+  /** Takes the coordinator lease and begins background recovery. */
+  async open(): Promise<this> {
+    await this.lease.acquire();
+    if (this.options.recoverOnStart ?? true) this.track(this.recover());
+    const every = this.options.recoverIntervalMs ?? 15_000;
+    if (every > 0) {
+      this.recoveryTimer = setInterval(() => this.track(this.recover()), every);
+      this.recoveryTimer.unref();
+    }
+    this.logger.info({ incarnation: this.incarnation, machines: this.registry.ids() }, 'saga runtime open');
+    return this;
+  }
+
+  /**
+   * Starts a saga on the newest version of `machineId`. With an `id` that already exists the
+   * call is idempotent: it returns that saga (refusing only if it runs another machine).
+   */
+  async start(machineId: string, input?: unknown, options: { id?: string } = {}): Promise<SagaInfo> {
+    this.assertOpen();
+    const id = options.id ?? randomUUID();
+    if (!isValidSagaId(id)) throw new InvalidArgumentError(`saga id "${id}" must be 1–128 of [A-Za-z0-9_-]`, { id });
+    const binding = this.registry.latest(machineId);
+    let inputJson: string;
+    try {
+      inputJson = JSON.stringify(input ?? null);
+    } catch (e) {
+      throw new InvalidArgumentError(`input of saga "${id}" is not JSON-serialisable: ${(e as Error).message}`);
+    }
+    return this.loader.exclusive(id, async () => {
+      const loaded = this.instances.get(id);
+      if (loaded) {
+        if (loaded.binding.id !== machineId) throw new SagaExistsError(id, loaded.binding.id, machineId);
+        return loaded.info(this.owner);
+      }
+      const now = this.now();
+      const record: IndexRecord = {
+        sagaId: id,
+        machine: `${binding.id}@${binding.version}`,
+        status: SagaStatus.Running,
+        owner: this.owner,
+        epoch: 1,
+        createdAt: now,
+        updatedAt: now,
+      };
+      // The index record goes first, create-only, so that no saga is ever missing from it.
+      const { entry, created } = await this.stores.index.create(record);
+      if (!created) {
+        const existingMachine = entry.record.machine.split('@')[0]!;
+        if (existingMachine !== machineId) throw new SagaExistsError(id, entry.record.machine, machineId);
+        if (isTerminalStatus(entry.record.status)) return this.get(id);
+        // It exists: drive it here if we may; otherwise answer with what it is.
+        if ((await this.loader.acquireLocked(entry)) !== 'empty') return this.get(id);
+        // An earlier start died between its index record and its first entry: start afresh.
+        const again = await this.stores.index.create(record);
+        if (!again.created) return this.get(id);
+        return this.initialise(binding, id, JSON.parse(inputJson) as unknown, again.entry, now);
+      }
+      return this.initialise(binding, id, JSON.parse(inputJson) as unknown, entry, now);
+    });
+  }
+
+  /** Delivers an event to a saga, taking it over first if its owner's lease has lapsed. */
+  async send(sagaId: string, event: AnyEventObject): Promise<SendResult> {
+    this.assertOpen();
+    const inst = this.instances.get(sagaId) ?? (await this.acquireForWork(sagaId));
+    if (!inst) {
+      const info = await this.get(sagaId);
+      return { accepted: false, seq: info.seq, status: info.status, state: info.state };
+    }
+    return inst.send(event);
+  }
+
+  /** The saga's current state, from memory when driven here, else folded from its journal. */
+  async get(sagaId: string): Promise<SagaInfo> {
+    const inst = this.instances.get(sagaId);
+    if (inst) return inst.info(this.owner);
+    const recent = this.recent.get(sagaId);
+    if (recent) return recent;
+    if (!isValidSagaId(sagaId)) throw new UnknownSagaError(String(sagaId));
+    const [entry, folded] = await Promise.all([this.stores.index.get(sagaId), this.loader.fold(sagaId).catch(ensureError)]);
+    if (folded instanceof Error) {
+      if (!entry) throw folded;
+      return summaryInfo(entry.record, folded.message);
+    }
+    if (!folded) {
+      if (!entry) throw new UnknownSagaError(sagaId);
+      return summaryInfo(entry.record);
+    }
+    return folded && infoOf(folded, entry?.record.owner);
+  }
+
+  /** The decoded journal of a saga: what it was started with and every input it consumed. */
+  async events(sagaId: string): Promise<JournalView[]> {
+    const entries = await this.stores.journal.read(sagaId);
+    if (entries.length === 0 && !(await this.stores.index.get(sagaId))) throw new UnknownSagaError(sagaId);
+    return entries.map((e) => {
+      const r = decodeRecord(e.data, e);
+      if (isInitRecord(r)) return { no: r.no, at: r.at, seq: e.seq, init: r.init };
+      if (isTakeoverRecord(r)) return { no: r.no, at: r.at, seq: e.seq, takeover: r.takeover };
+      return { no: r.no, at: r.at, seq: e.seq, event: r.event as AnyEventObject };
+    });
+  }
+
+  /**
+   * Sagas from the index (newest status of those driven here), sorted by id and paged. Open
+   * and finished sagas are listed from separate sets, so filtering by an open status stays fast
+   * however many sagas have finished.
+   */
+  async list(options: { status?: SagaStatus | readonly SagaStatus[]; after?: string; limit?: number } = {}): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
+    const wanted = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status as SagaStatus]);
+    const limit = Math.max(1, Math.min(options.limit ?? 100, 1000));
+    const sets: Array<'o' | 'f'> = [];
+    if (!wanted || [...wanted].some((s) => !isTerminalStatus(s))) sets.push('o');
+    if (!wanted || [...wanted].some((s) => isTerminalStatus(s))) sets.push('f');
+    const cursorSet = options.after?.slice(0, 1);
+    let after = options.after?.slice(2);
+    const sagas: SagaSummary[] = [];
+    for (const set of sets) {
+      if (cursorSet === 'f' && set === 'o') continue;
+      if (cursorSet && cursorSet !== set) after = undefined;
+      for (;;) {
+        const page = set === 'o' ? await this.stores.index.listOpen({ after, limit }) : await this.stores.index.listFinished({ after, limit });
+        for (const e of page.entries) {
+          const live = this.instances.get(e.record.sagaId);
+          const s: SagaSummary = { id: e.record.sagaId, machine: e.record.machine, status: live?.status ?? e.record.status, owner: e.record.owner, createdAt: e.record.createdAt, updatedAt: live?.lastAt ?? e.record.updatedAt };
+          if (!wanted || wanted.has(s.status)) sagas.push(s);
+          if (sagas.length === limit) return { sagas, next: `${set}:${s.id}` };
+        }
+        if (!page.next) break;
+        after = page.next;
+      }
+      after = undefined;
+    }
+    return { sagas, next: undefined };
+  }
+
+  /** Resolves once the saga's status is in `until` (default: finished or blocked). */
+  wait(sagaId: string, options: { until?: readonly SagaStatus[]; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<SagaInfo> {
+    const until = new Set(options.until ?? TERMINAL_OR_BLOCKED);
+    return this.waiters.wait(sagaId, until, () => this.get(sagaId), {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      pollMs: 250,
+      local: () => this.instances.has(sagaId),
+    });
+  }
+
+  /** Calls `listener` after every journaled transition of a saga driven here. */
+  subscribe(listener: (notice: TransitionNotice) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * One recovery pass (see recovery.ts). Concurrent calls share a pass; a call made while a
+   * pass runs gets the next one, which sees everything that changed before the call.
+   */
+  recover(): Promise<RecoveryReport> {
+    if (this.closed) return Promise.reject(new ClosedError());
+    if (!this.recoveryRun) {
+      this.recoveryRun = this.recoveryPass().finally(() => (this.recoveryRun = undefined));
+      return this.recoveryRun;
+    }
+    this.recoveryNext ??= this.recoveryRun
+      .catch(() => undefined)
+      .then(() => {
+        this.recoveryNext = undefined;
+        return this.recover();
+      });
+    return this.recoveryNext;
+  }
+
+  /** Sagas driven by this coordinator right now. */
+  loadedSagaIds(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  /**
+   * Stops driving every saga (their steps are aborted and will re-run, with the same keys,
+   * wherever the sagas are resumed), flushes index writes and releases the lease so another
+   * coordinator may take over at once. `graceful: false` skips the flush and the release, as
+   * a crash would: others wait for the lease to lapse.
+   */
+  async close(options: { graceful?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    const graceful = options.graceful ?? true;
+    this.closed = new ClosedError();
+    clearInterval(this.recoveryTimer);
+    for (const inst of [...this.instances.values()]) inst.stop('unloaded');
+    if (graceful) await this.keeper.flush();
+    this.keeper.stop();
+    this.closing.abort(this.closed);
+    this.waiters.rejectAll(this.closed);
+    await Promise.allSettled([...this.background]);
+    await this.lease.close(graceful);
+    await this.stores.close?.();
+    this.logger.info({ graceful }, 'saga runtime closed');
+  }
+
+  /** Test hook: the coordinator lease, to simulate a pause or a partition. */
+  get coordinatorLease(): CoordinatorLease {
+    return this.lease;
+  }
+
+  private async initialise(binding: SagaBinding, id: string, input: unknown, entry: IndexEntry, now: number): Promise<SagaInfo> {
+    let first: ReturnType<typeof initialTransition>;
+    try {
+      first = initialTransition(binding.machine, input);
+    } catch (e) {
+      await this.stores.index.remove(id).catch(() => undefined);
+      throw new InvalidArgumentError(`machine ${binding.id} refused the input of saga "${id}": ${(e as Error).message}`);
+    }
+    const [snapshot, actions] = first;
+    if (snapshot.status === 'error') {
+      await this.stores.index.remove(id).catch(() => undefined);
+      throw new InvalidArgumentError(`machine ${binding.id} refused the input of saga "${id}": ${String(snapshot.error)}`);
+    }
+    const data = encodeRecord({ no: 1, at: now, init: { machine: binding.id, version: binding.version, input, owner: this.owner } });
+    let seq: number;
+    try {
+      ({ seq } = await this.stores.journal.append(id, data, { expectedLastSeq: 0, msgId: `${id}:1:${this.incarnation}`, signal: this.closing.signal }));
+    } catch (e) {
+      if (!(e instanceof JournalConflictError)) throw e;
+      // Started concurrently by another coordinator: that start wins.
+      return this.get(id);
+    }
+    const book = emptyBook();
+    applyEntry(book, { sagaId: id, no: 1, at: now, event: undefined, final: snapshot.status === 'done' }, actions);
+    const inst = this.activate({ sagaId: id, binding, snapshot, book, no: 1, lastSeq: seq, firstSeq: seq, lastAt: now, createdAt: now }, entry);
+    this.notify(inst, { no: 1, at: now, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
+    inst.resume();
+    const info = inst.info(this.owner);
+    if (isTerminalStatus(inst.status)) this.finish(inst);
+    return info;
+  }
+
+  private activate(folded: FoldedSaga, entry: IndexEntry): SagaInstance {
+    const inst = new SagaInstance(this.host, folded);
+    this.instances.set(inst.id, inst);
+    this.recent.delete(inst.id);
+    this.keeper.adopt(entry);
+    return inst;
+  }
+
+  private async acquireForWork(sagaId: string): Promise<SagaInstance | undefined> {
+    if (!isValidSagaId(sagaId)) throw new UnknownSagaError(String(sagaId));
+    const entry = await this.stores.index.get(sagaId);
+    if (!entry) throw new UnknownSagaError(sagaId);
+    const outcome = await this.loader.acquire(entry);
+    const inst = this.instances.get(sagaId);
+    if (inst) return inst;
+    if (outcome === 'liveOwner') throw new NotOwnerError(sagaId, entry.record.owner);
+    if (outcome === 'lostRace') {
+      const now = await this.stores.index.get(sagaId);
+      throw new NotOwnerError(sagaId, now?.record.owner ?? 'unknown');
+    }
+    if (outcome === 'foreignMachine') throw new SagaError('UNKNOWN_MACHINE', `saga "${sagaId}" runs ${entry.record.machine}, which this coordinator does not have`, { status: 404 });
+    return undefined;
+  }
+
+  private onCommitted(inst: SagaInstance, c: Commit): void {
+    if (c.status !== c.previousStatus && !isTerminalStatus(c.status)) void this.keeper.statusChanged(inst.id, c.status);
+    if (this.checkpointEvery > 0 && c.no % this.checkpointEvery === 0 && !isTerminalStatus(c.status)) {
+      const cp = makeCheckpoint(inst.binding.machine, {
+        no: c.no, seq: inst.lastSeq, at: c.at, createdAt: inst.createdAt, firstSeq: inst.firstSeq,
+        machine: inst.binding.id, version: inst.binding.version, snapshot: inst.snapshot, book: structuredClone(inst.book),
+      });
+      this.track(saveCheckpoint(this.stores.checkpoints, inst.id, cp).catch((e: unknown) => this.logger.warn({ sagaId: inst.id, err: (e as Error).message }, 'checkpoint not saved')));
+    }
+    this.notify(inst, c);
+    if (isTerminalStatus(c.status)) this.finish(inst);
+  }
+
+  private finish(inst: SagaInstance): void {
+    const info = inst.info(this.owner);
+    this.recent.set(inst.id, info);
+    if (this.recent.size > 1000) this.recent.delete(this.recent.keys().next().value!);
+    const hadCheckpoint = this.checkpointEvery > 0 && inst.no >= this.checkpointEvery;
+    // Waiters hear of a finished saga once the index says so too, so a caller that waited
+    // for it finds it in `list()` straight away.
+    void this.keeper.statusChanged(inst.id, inst.status, async () => {
+      if (hadCheckpoint) await this.stores.checkpoints.delete(inst.id).catch(() => undefined);
+    }).finally(() => this.waiters.notify(info));
+  }
+
+  private notify(inst: SagaInstance, c: Commit): void {
+    if (this.listeners.size > 0) {
+      const notice: TransitionNotice = { sagaId: inst.id, machine: inst.binding.id, seq: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value };
+      for (const l of this.listeners) {
+        try {
+          l(notice);
+        } catch (e) {
+          this.logger.warn({ err: (e as Error).message }, 'transition listener threw');
+        }
+      }
+    }
+    if (this.waiters.has(inst.id) && !isTerminalStatus(c.status)) this.waiters.notify(inst.info(this.owner));
+  }
+
+  private onStopped(inst: SagaInstance, reason: StopReason): void {
+    if (this.instances.get(inst.id) === inst) this.instances.delete(inst.id);
+    if (reason !== 'final') this.keeper.forget(inst.id);
+  }
+
+  private onLeaseLost(why: LeaseLoss): void {
+    if (why === 'superseded') {
+      const err = new SagaError('SUPERSEDED', `another process now runs as coordinator "${this.owner}"`);
+      for (const inst of [...this.instances.values()]) inst.stop('fenced');
+      void this.close().then(() => this.options.onFatal?.(err));
+      return;
+    }
+    // Our sagas may have been taken over while we were away: drop them all, then take back
+    // those whose index records still name us.
+    for (const inst of [...this.instances.values()]) inst.stop('unloaded');
+    this.track(this.recover());
+  }
+
+  private async recoveryPass(): Promise<RecoveryReport> {
+    const started = this.now();
+    const report = await runRecovery({
+      index: this.stores.index,
+      logger: this.logger,
+      concurrency: this.options.recoveryConcurrency ?? 16,
+      pageSize: 500,
+      signal: this.closing.signal,
+      isLoaded: (id) => this.instances.has(id),
+      hasMachine: (id) => this.registry.has(id),
+      acquire: (entry, alive) => this.loader.acquire(entry, alive),
+    });
+    if (report.recovered || report.repaired || report.failed) {
+      this.logger.info({ ...report, ms: this.now() - started }, 'recovery pass');
+    }
+    return report;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch((e: unknown) => {
+      if (!this.closed) this.logger.error({ err: (e as Error).message }, 'background task failed');
+    });
+    this.background.add(q);
+    void q.finally(() => this.background.delete(q));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw this.closed;
+  }
+}
+
+function infoOf(f: FoldedSaga, owner: string | undefined): SagaInfo {
+  const s = f.snapshot;
+  return {
+    id: f.sagaId,
+    machine: f.binding.id,
+    version: f.binding.version,
+    status: statusOf(s),
+    state: s.value,
+    context: s.context,
+    ...(s.status === 'done' ? { output: s.output } : {}),
+    seq: f.no,
+    owner,
+    updatedAt: f.lastAt,
+    pending: Object.values(f.book.pending).map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),
+    timers: Object.values(f.book.timers).map((t) => ({ id: t.id, dueAt: t.dueAt })),
+  };
+}
+
+/** What the index alone says, for sagas whose journal is gone or cannot be folded here. */
+function summaryInfo(r: IndexRecord, problem?: string): SagaInfo {
+  const [machine, version] = r.machine.split('@');
+  return {
+    id: r.sagaId, machine: machine!, version: Number(version), status: r.status, state: {}, context: undefined,
+    seq: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(problem ? { problem } : {}),
+  };
+}
+
+function defaultOwner(): string {
+  const fromEnv = process.env.JETSAGA_OWNER;
+  if (fromEnv) return fromEnv;
+  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'coordinator';
+}

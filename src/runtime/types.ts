@@ -1,0 +1,109 @@
+/** Public types of the saga runtime. */
+import type { AnyEventObject, AnyStateMachine, StateValue } from 'xstate';
+import type { Logger } from '../log.js';
+import type { SagaStatus } from '../journal/index-store.js';
+
+export type { SagaStatus };
+
+/** What every step implementation receives besides its input. */
+export interface StepContext {
+  readonly sagaId: string;
+  /** The invocation id (the invoke `id`, e.g. the step name). */
+  readonly invocationId: string;
+  /**
+   * `<sagaId>:<entry no>:<invocation id>`: the same for every re-run of this attempt (after a
+   * crash or a takeover), different for a new attempt. Pass it to the systems you call so a
+   * re-run is deduplicated: steps are at-least-once, transitions exactly-once.
+   */
+  readonly idempotencyKey: string;
+  /** 1 for the first attempt of this invocation, 2 for its first retry, ... */
+  readonly attempt: number;
+  /** Aborted when the saga leaves the invoking state (cancel, timeout) or the runtime closes. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+/** A step implementation: must be idempotent under its `idempotencyKey`; output must be JSON. */
+export type StepFn<TInput = any, TOutput = unknown> = (input: TInput, ctx: StepContext) => TOutput | Promise<TOutput>;
+
+/** A versioned saga machine, as listed in `machines/index.ts`. */
+export interface SagaDefinition {
+  readonly id: string;
+  readonly version: number;
+  readonly machine: AnyStateMachine;
+  /**
+   * Older versions whose journals this version replays identically (e.g. it only added
+   * states no old saga can be in). Without it, a saga started on another version is refused.
+   */
+  readonly resumesFrom?: readonly number[];
+}
+
+/** A definition bound to the implementations of the steps its machine invokes. */
+export interface SagaBinding extends SagaDefinition {
+  readonly steps: Readonly<Record<string, StepFn>>;
+}
+
+export interface SagaInfo {
+  readonly id: string;
+  readonly machine: string;
+  readonly version: number;
+  readonly status: SagaStatus;
+  readonly state: StateValue;
+  readonly context: unknown;
+  /** The machine's output once it reached a final state. */
+  readonly output?: unknown;
+  /** Number of journal entries (the init entry is 1). */
+  readonly seq: number;
+  readonly owner: string | undefined;
+  /** Host time of the last journaled entry (epoch ms). */
+  readonly updatedAt: number;
+  /** Invocations in flight: id, step and attempt. */
+  readonly pending: ReadonlyArray<{ id: string; src: string; attempt: number; key: string }>;
+  /** Armed durable timers. */
+  readonly timers: ReadonlyArray<{ id: string; dueAt: number }>;
+  /** Set when the saga is stuck on a result its machine rejects (see the logs). */
+  readonly problem?: string;
+}
+
+export interface SendResult {
+  /** False when the event changed nothing (not handled in the current state) and was not journaled. */
+  readonly accepted: boolean;
+  readonly seq: number;
+  readonly status: SagaStatus;
+  readonly state: StateValue;
+}
+
+/** Published to subscribers after every journaled transition. */
+export interface TransitionNotice {
+  readonly sagaId: string;
+  readonly machine: string;
+  readonly seq: number;
+  readonly at: number;
+  readonly event: AnyEventObject | undefined;
+  readonly status: SagaStatus;
+  readonly state: StateValue;
+}
+
+export interface SagaSummary {
+  readonly id: string;
+  readonly machine: string;
+  readonly status: SagaStatus;
+  readonly owner: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface RecoveryReport {
+  /** Open sagas listed in the index. */
+  readonly listed: number;
+  /** Resumed by this pass (folded and acting). */
+  readonly recovered: number;
+  /** Found finished in the journal and fixed in the index. */
+  readonly repaired: number;
+  readonly skippedLoaded: number;
+  readonly skippedForeignMachine: number;
+  readonly skippedLiveOwner: number;
+  /** Another coordinator took them first. */
+  readonly lostRace: number;
+  readonly failed: number;
+}
