@@ -13,6 +13,7 @@ import {
   type JetStreamManager,
   type JetStreamPublishOptions,
   type JsMsg,
+  type PubAck,
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection, type QueuedIterator, type Status } from '@nats-io/transport-node';
@@ -21,6 +22,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { assertServerVersion } from '../nats/connect.js';
 import { actualLastSequence, isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
 import { abortable, backoffMs, firstAborted, sleep } from '../nats/retry.js';
+import { AckPublisher } from '../nats/ack-publisher.js';
 import { readUntilCaughtUp } from '../nats/ordered-read.js';
 import { ensureStream } from '../nats/streams.js';
 import {
@@ -54,7 +56,15 @@ export interface JetStreamJournalParts {
   readonly stream: string;
   readonly subjectPrefix: string;
   readonly logger?: Logger;
+  /**
+   * How an append is published; `js.publish` when absent. `openJetStreamJournal` passes the
+   * lean `AckPublisher` (src/nats/ack-publisher.ts), closed with the journal.
+   */
+  readonly publish?: { publish: PublishFn; close?(): void };
 }
+
+/** `js.publish`'s shape, as far as appends use it. */
+export type PublishFn = (subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions>) => Promise<PubAck>;
 
 const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** Why an attempt was cut short at a reconnect: retried at once, with the same msgId. */
@@ -85,6 +95,8 @@ export class JetStreamJournal implements Journal {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  readonly #publish: PublishFn;
+  readonly #publisher: JetStreamJournalParts['publish'];
   readonly #log: Logger;
   /** `<prefix>.`, precomputed: the append path concatenates it with the saga id. */
   readonly #subjectBase: string;
@@ -100,6 +112,8 @@ export class JetStreamJournal implements Journal {
     this.#nc = parts.nc;
     this.#js = parts.js;
     this.#jsm = parts.jsm;
+    this.#publisher = parts.publish;
+    this.#publish = parts.publish ? parts.publish.publish : (subject, data, opts) => parts.js.publish(subject, data, opts);
     this.stream = parts.stream;
     this.subjectPrefix = parts.subjectPrefix;
     this.#subjectBase = `${parts.subjectPrefix}.`;
@@ -111,6 +125,7 @@ export class JetStreamJournal implements Journal {
   /** Stops retry loops in flight (they reject); the NATS connection belongs to the caller. */
   async close(): Promise<void> {
     this.#closing.abort(new ClosedError('journal'));
+    this.#publisher?.close?.();
     (this.#status as Partial<QueuedIterator<Status>>).stop?.();
   }
 
@@ -131,7 +146,7 @@ export class JetStreamJournal implements Journal {
     // While disconnected, go straight to the path that retries at the reconnect.
     if (this.#disconnected) return this.#appendSlow(sagaId, subject, data, options, opts, RECONNECTED);
     // A PubAck is an AppendResult (seq, duplicate): returned as is to save a copy.
-    return this.#js.publish(subject, data, opts).catch((err: unknown) => this.#appendSlow(sagaId, subject, data, options, opts, err));
+    return this.#publish(subject, data, opts).catch((err: unknown) => this.#appendSlow(sagaId, subject, data, options, opts, err));
   }
 
   /** Everything but the first clean attempt: conflicts, and retries of ambiguous outcomes. */
@@ -165,7 +180,7 @@ export class JetStreamJournal implements Journal {
         // A request made while the client is disconnected is dropped when it reconnects
         // (client 3.4.0 resets its outbound buffer), so that attempt is cut short at the
         // reconnect rather than left to run into its timeout.
-        return await abortable(this.#js.publish(subject, data, opts), [...stop, this.#reconnected.signal]);
+        return await abortable(this.#publish(subject, data, opts), [...stop, this.#reconnected.signal]);
       } catch (e) {
         const stopped = firstAborted(stop);
         if (stopped) throw this.#abortError(stopped, sagaId, e);
@@ -256,7 +271,7 @@ export class JetStreamJournal implements Journal {
     try {
       // A connection lost mid-read makes the next pull throw: a partial history never passes
       // for a whole one.
-      for await (const m of readUntilCaughtUp(oc, { batch: SCAN_BATCH })) {
+      for await (const m of readUntilCaughtUp(oc, { batch: SCAN_BATCH, untilSeq })) {
         if (m.info.streamSequence > untilSeq) break;
         out.push(this.#fromJs(sagaId, m));
         if (m.info.streamSequence === untilSeq) break;
@@ -280,7 +295,7 @@ export class JetStreamJournal implements Journal {
     });
     try {
       const prefixLen = this.#subjectBase.length;
-      for await (const m of readUntilCaughtUp(oc, { batch: SCAN_BATCH, signal })) {
+      for await (const m of readUntilCaughtUp(oc, { batch: SCAN_BATCH, signal, untilSeq: endSeq })) {
         if (m.info.streamSequence > endSeq) break;
         const sagaId = m.subject.slice(prefixLen);
         if (sagaIds === undefined || sagaIds.has(sagaId)) yield this.#fromJs(sagaId, m);
@@ -343,7 +358,18 @@ export async function openJetStreamJournal(nc: NatsConnection, opts: JetStreamJo
     max_msgs_per_subject: -1,
     num_replicas: opts.replicas ?? 1,
   });
-  return new JetStreamJournal({ nc, js, jsm, stream, subjectPrefix, logger: opts.logger ?? silentLogger });
+  const publisher = new AckPublisher(nc, opts.publishTimeoutMs ?? 2_000);
+  const publish: PublishFn = (subject, data, o) =>
+    publisher.publish(subject, data, { msgId: o.msgID, expectedLastSubjectSequence: o.expect?.lastSubjectSequence });
+  return new JetStreamJournal({
+    nc,
+    js,
+    jsm,
+    stream,
+    subjectPrefix,
+    logger: opts.logger ?? silentLogger,
+    publish: { publish, close: () => publisher.close() },
+  });
 }
 
 function invalidSagaId(sagaId: unknown): InvalidArgumentError {

@@ -15,6 +15,11 @@ export interface OrderedReadOptions {
   /** How long a pull waits for messages that may have been deleted (default 250 ms). */
   readonly idleMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The last stream sequence wanted (e.g. the stream's last seq when the read began). The read
+   * ends at the first message at or past it: without it a reader can chase writers forever.
+   */
+  readonly untilSeq?: number;
 }
 
 export async function* readUntilCaughtUp(oc: Consumer, options: OrderedReadOptions = {}): AsyncGenerator<JsMsg> {
@@ -27,13 +32,21 @@ export async function* readUntilCaughtUp(oc: Consumer, options: OrderedReadOptio
     const iter = await oc.fetch({ max_messages: want, expires: Math.max(idleMs, 1_000) });
     let got = 0;
     let last: number | undefined;
+    let passed = false;
     for await (const m of iter) {
       got++;
       last = m.info.pending;
+      if (options.untilSeq !== undefined && m.info.streamSequence > options.untilSeq) {
+        passed = true;
+        break;
+      }
       yield m;
-      if (last === 0) break;
+      if (last === 0 || m.info.streamSequence === options.untilSeq) {
+        passed = true;
+        break;
+      }
     }
-    if (last === 0) return;
+    if (passed) return;
     // A short batch: some messages went away meanwhile, or the server is slow. Ask.
     pending = got === want && last !== undefined ? last : (await oc.info(true)).num_pending;
   }

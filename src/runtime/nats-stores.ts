@@ -54,6 +54,7 @@ export async function openNatsStores(nc: NatsConnection, options: NatsStoreOptio
     coordinators,
     close: async () => {
       await journal.close();
+      index.close();
       if (options.ownsConnection) await nc.drain().catch(() => nc.close());
     },
   };
