@@ -28,7 +28,7 @@ const inflight = new Set<Promise<void>>();
 for (let i = 0; i < N; i++) {
   const p: Promise<void> = run().finally(() => inflight.delete(p));
   inflight.add(p);
-  if (inflight.size >= 100) await Promise.race(inflight);
+  if (inflight.size >= Number(process.env.C ?? 100)) await Promise.race(inflight);
 }
 await Promise.all(inflight);
 const cpu = process.cpuUsage(cpu0);

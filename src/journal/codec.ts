@@ -105,3 +105,12 @@ export function decodeRecord(data: Uint8Array, where: { sagaId: string; seq: num
   }
   return r as unknown as JournalRecord;
 }
+
+/**
+ * The entry number of an encoded record, read from its first bytes without parsing it all
+ * (records are written with `no` first). -1 when it cannot be read that way.
+ */
+export function peekEntryNo(data: Uint8Array): number {
+  const m = /^\{"no":(\d+)/.exec(decoder.decode(data.subarray(0, 24)));
+  return m ? Number(m[1]) : -1;
+}

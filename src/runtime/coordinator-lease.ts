@@ -19,6 +19,11 @@ export interface CoordinatorRecord {
   readonly renewedAt: number;
   readonly expiresAt: number;
   readonly machines: readonly string[];
+  /**
+   * No saga this coordinator drives has a journal entry below this seq: a recovery of its
+   * sagas scans the journal from here rather than reading each saga on its own.
+   */
+  readonly lowWaterSeq?: number;
 }
 
 export type LeaseLoss = 'superseded' | 'expired';
@@ -31,6 +36,8 @@ export interface LeaseOptions {
   readonly machines: readonly string[];
   readonly now: () => number;
   readonly logger: Logger;
+  /** The low-water seq to publish with each renewal. */
+  readonly lowWater?: () => number | undefined;
   /**
    * `superseded`: another process now holds this owner name; stop everything.
    * `expired`: renewals lapsed (a pause, a partition); others may have taken our sagas.
@@ -48,6 +55,8 @@ export class CoordinatorLease {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private renewing: Promise<void> | undefined;
+  /** The previous incarnation's record, as found at `acquire` (for its low-water seq). */
+  previous: CoordinatorRecord | null = null;
 
   constructor(private readonly opts: LeaseOptions) {}
 
@@ -57,17 +66,14 @@ export class CoordinatorLease {
     this.startedAt = this.opts.now();
     for (;;) {
       const current = await kv.get(owner);
+      this.previous = current ? decode(current.value) : null;
+      const prev = this.previous;
+      if (prev && prev.incarnation !== this.opts.incarnation && prev.expiresAt > this.opts.now()) {
+        logger.warn({ owner, previous: prev.incarnation }, 'taking over the lease of a previous incarnation that had not expired');
+      }
       const record = this.record();
       try {
-        if (!current) {
-          this.revision = await kv.create(owner, encode(record));
-        } else {
-          const prev = decode(current.value);
-          if (prev && prev.incarnation !== this.opts.incarnation && prev.expiresAt > this.opts.now()) {
-            logger.warn({ owner, previous: prev.incarnation }, 'taking over the lease of a previous incarnation that had not expired');
-          }
-          this.revision = await kv.update(owner, encode(record), current.revision);
-        }
+        this.revision = current ? await kv.update(owner, encode(record), current.revision) : await kv.create(owner, encode(record));
         this.expiresAt = record.expiresAt;
         break;
       } catch (e) {
@@ -80,9 +86,14 @@ export class CoordinatorLease {
   /** True when `owner`'s lease is held and unexpired (this coordinator's own always is). */
   async isAlive(owner: string): Promise<boolean> {
     if (owner === this.opts.owner) return true;
-    const e = await this.opts.kv.get(owner);
-    const rec = e ? decode(e.value) : null;
+    const rec = await this.read(owner);
     return rec !== null && rec.expiresAt > this.opts.now();
+  }
+
+  /** A coordinator's current record, or null. */
+  async read(owner: string): Promise<CoordinatorRecord | null> {
+    const e = await this.opts.kv.get(owner);
+    return e ? decode(e.value) : null;
   }
 
   /** Renews now (also used by tests to close the window after a pause). */
@@ -91,13 +102,17 @@ export class CoordinatorLease {
     return this.renewing;
   }
 
-  /** Stops renewing; `release` deletes the record so others may take over at once. */
+  /**
+   * Stops renewing. `release` marks the lease expired at once, so others may take over without
+   * waiting; the record stays, with its low-water seq, for whoever recovers our sagas.
+   */
   async close(release: boolean): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     await this.renewing?.catch(() => undefined);
     if (release && this.revision) {
-      await this.opts.kv.delete(this.opts.owner, { revision: this.revision }).catch(() => undefined);
+      const record = { ...this.record(), expiresAt: 0 };
+      await this.opts.kv.update(this.opts.owner, encode(record), this.revision).catch(() => undefined);
     }
   }
 
@@ -145,6 +160,7 @@ export class CoordinatorLease {
       renewedAt: now,
       expiresAt: now + this.opts.ttlMs,
       machines: this.opts.machines,
+      lowWaterSeq: this.opts.lowWater?.(),
     };
   }
 }

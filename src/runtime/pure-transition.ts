@@ -34,13 +34,12 @@ export interface PureTransitions {
 const cache = new WeakMap<AnyStateMachine, PureTransitions>();
 
 export function pureTransitions(machine: AnyStateMachine, options: { fast?: boolean } = {}): PureTransitions {
-  const wantFast = (options.fast ?? true) && !usesSystemIds(machine.root);
-  if (wantFast) {
-    const cached = cache.get(machine);
-    if (cached) return cached;
+  if (options.fast === false) return publicTransitions(machine);
+  let result = cache.get(machine);
+  if (!result) {
+    result = usesSystemIds(machine.root) ? publicTransitions(machine) : fastTransitions(machine);
+    cache.set(machine, result);
   }
-  const result = wantFast ? fastTransitions(machine) : publicTransitions(machine);
-  if (wantFast) cache.set(machine, result);
   return result;
 }
 
@@ -75,8 +74,14 @@ function fastTransitions(machine: AnyStateMachine): PureTransitions {
   };
   return {
     fast: true,
-    // Once per saga: the public function is cheap enough and needs no internals.
-    initial: (input) => initialTransition(machine, input),
+    initial: (input) => {
+      const actions: TransitionResult[1] = [];
+      const first = (machine as unknown as { getInitialSnapshot(scope: AnyActorScope, input: unknown): AnyMachineSnapshot }).getInitialSnapshot(
+        scopeFor(actions),
+        input,
+      );
+      return [first, actions];
+    },
     next: (snapshot, event) => {
       const actions: TransitionResult[1] = [];
       const next = internal.transition(snapshot, event, scopeFor(actions));

@@ -14,10 +14,13 @@ export interface RecoveryDeps {
   readonly logger: Logger;
   readonly concurrency: number;
   readonly pageSize: number;
+  /** From this many sagas to recover on, fold them with one journal scan. */
+  readonly bulkMin: number;
   readonly signal: AbortSignal;
   isLoaded(sagaId: string): boolean;
   hasMachine(machineId: string): boolean;
   acquire(entry: IndexEntry, alive: Map<string, Promise<boolean>>): Promise<AcquireOutcome>;
+  acquireMany(entries: readonly IndexEntry[], alive: Map<string, Promise<boolean>>): Promise<Map<string, AcquireOutcome | Error>>;
 }
 
 export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
@@ -31,51 +34,59 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
     lostRace: 0,
     failed: 0,
   };
-  // One liveness look-up per owner per pass, however many of its sagas are listed.
-  const alive = new Map<string, Promise<boolean>>();
+  const count = (id: string, outcome: AcquireOutcome | Error): void => {
+    if (outcome instanceof Error) {
+      report.failed++;
+      deps.logger.error({ sagaId: id, err: outcome.message }, 'could not recover saga');
+      return;
+    }
+    switch (outcome) {
+      case 'loaded':
+        report.recovered++;
+        break;
+      case 'repaired':
+      case 'empty':
+        report.repaired++;
+        break;
+      case 'liveOwner':
+        report.skippedLiveOwner++;
+        break;
+      case 'lostRace':
+        report.lostRace++;
+        break;
+      case 'alreadyLoaded':
+        report.skippedLoaded++;
+        break;
+      default:
+        break;
+    }
+  };
+  // The whole candidate list first: many sagas are then folded with one journal scan.
+  const todo: IndexEntry[] = [];
   let after: string | undefined;
   do {
-    if (deps.signal.aborted) break;
+    if (deps.signal.aborted) return report;
     const page = await deps.index.listOpen({ after, limit: deps.pageSize });
     report.listed += page.entries.length;
-    const todo: IndexEntry[] = [];
     for (const entry of page.entries) {
       const machineId = entry.record.machine.split('@')[0]!;
       if (!deps.hasMachine(machineId)) report.skippedForeignMachine++;
       else if (deps.isLoaded(entry.record.sagaId)) report.skippedLoaded++;
       else todo.push(entry);
     }
-    await forEachLimit(todo, deps.concurrency, async (entry) => {
-      if (deps.signal.aborted) return;
-      try {
-        const outcome = await deps.acquire(entry, alive);
-        switch (outcome) {
-          case 'loaded':
-            report.recovered++;
-            break;
-          case 'repaired':
-          case 'empty':
-            report.repaired++;
-            break;
-          case 'liveOwner':
-            report.skippedLiveOwner++;
-            break;
-          case 'lostRace':
-            report.lostRace++;
-            break;
-          case 'alreadyLoaded':
-            report.skippedLoaded++;
-            break;
-          default:
-            break;
-        }
-      } catch (e) {
-        report.failed++;
-        deps.logger.error({ sagaId: entry.record.sagaId, err: (e as Error).message }, 'could not recover saga');
-      }
-    });
     after = page.next;
   } while (after);
+
+  // One liveness look-up per owner per pass, however many of its sagas are listed.
+  const alive = new Map<string, Promise<boolean>>();
+  if (todo.length >= deps.bulkMin) {
+    for (const [id, outcome] of await deps.acquireMany(todo, alive)) count(id, outcome);
+  } else {
+    await forEachLimit(todo, deps.concurrency, async (entry) => {
+      if (deps.signal.aborted) return;
+      count(entry.record.sagaId, await deps.acquire(entry, alive).catch((e: unknown) => e as Error));
+    });
+  }
   return report;
 }
 

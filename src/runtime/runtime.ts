@@ -91,6 +91,12 @@ export class Runtime {
   private recoveryNext: Promise<RecoveryReport> | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
   private closed: Error | undefined;
+  /** Highest journal seq this coordinator has seen (bounds its low-water seq from above). */
+  private maxSeen = 0;
+  /** Sagas of a previous life not yet recovered: keep the previous low-water seq until they are. */
+  private inheritLowWater = true;
+  /** Lowest first seq of sagas unloaded after our lease lapsed, until they are recovered. */
+  private retainedLowWater: number | undefined;
 
   constructor(private readonly options: RuntimeCoreOptions) {
     this.registry = new MachineRegistry(options.machines);
@@ -108,6 +114,7 @@ export class Runtime {
       machines: this.registry.all().map((b) => `${b.id}@${b.version}`),
       now: this.now,
       logger: this.logger,
+      lowWater: () => this.lowWater(),
       onLost: (why) => this.onLeaseLost(why),
     });
     this.keeper = new IndexKeeper({
@@ -140,6 +147,7 @@ export class Runtime {
       signal: this.closing.signal,
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
+      lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater() : (await this.lease.read(owner))?.lowWaterSeq),
       isLoaded: (id) => this.instances.has(id),
       activate: (folded, entry) => this.activate(folded, entry).resume(),
     });
@@ -147,6 +155,7 @@ export class Runtime {
 
   /** Takes the coordinator lease and begins background recovery. */
   async open(): Promise<this> {
+    this.maxSeen = await this.stores.journal.lastSeq();
     await this.lease.acquire();
     if (this.options.recoverOnStart ?? true) this.track(this.recover());
     const every = this.options.recoverIntervalMs ?? 15_000;
@@ -173,7 +182,7 @@ export class Runtime {
     } catch (e) {
       throw new InvalidArgumentError(`input of saga "${id}" is not JSON-serialisable: ${(e as Error).message}`);
     }
-    return this.loader.exclusive(id, async () => {
+    return this.loader.exclusive([id], async () => {
       const loaded = this.instances.get(id);
       if (loaded) {
         if (loaded.binding.id !== machineId) throw new SagaExistsError(id, loaded.binding.id, machineId);
@@ -373,6 +382,7 @@ export class Runtime {
     }
     const book = emptyBook();
     applyEntry(book, { sagaId: id, no: 1, at: now, event: undefined, final: snapshot.status === 'done' }, actions);
+    if (seq > this.maxSeen) this.maxSeen = seq;
     const inst = this.activate({ sagaId: id, binding, snapshot, book, no: 1, lastSeq: seq, firstSeq: seq, lastAt: now, createdAt: now }, entry);
     this.notify(inst, { no: 1, at: now, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
     inst.resume();
@@ -405,7 +415,22 @@ export class Runtime {
     return undefined;
   }
 
+  /**
+   * No open saga of this coordinator has an entry below this seq: the lowest first seq of the
+   * sagas it drives, of those it still has to recover, and at most one past the last seq seen.
+   */
+  private lowWater(): number | undefined {
+    let low = this.maxSeen + 1;
+    const inherited = this.inheritLowWater ? this.lease.previous?.lowWaterSeq : undefined;
+    if (this.inheritLowWater && this.lease.previous && inherited === undefined) return undefined;
+    if (inherited !== undefined) low = Math.min(low, inherited);
+    if (this.retainedLowWater !== undefined) low = Math.min(low, this.retainedLowWater);
+    for (const inst of this.instances.values()) if (inst.firstSeq < low) low = inst.firstSeq;
+    return low;
+  }
+
   private onCommitted(inst: SagaInstance, c: Commit): void {
+    if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
     if (c.status !== c.previousStatus && !isTerminalStatus(c.status)) void this.keeper.statusChanged(inst.id, c.status);
     if (this.checkpointEvery > 0 && c.no % this.checkpointEvery === 0 && !isTerminalStatus(c.status)) {
       const cp = makeCheckpoint(inst.binding.machine, {
@@ -458,7 +483,10 @@ export class Runtime {
     }
     // Our sagas may have been taken over while we were away: drop them all, then take back
     // those whose index records still name us.
-    for (const inst of [...this.instances.values()]) inst.stop('unloaded');
+    for (const inst of [...this.instances.values()]) {
+      this.retainedLowWater = Math.min(this.retainedLowWater ?? Infinity, inst.firstSeq);
+      inst.stop('unloaded');
+    }
     this.track(this.recover());
   }
 
@@ -468,12 +496,20 @@ export class Runtime {
       index: this.stores.index,
       logger: this.logger,
       concurrency: this.options.recoveryConcurrency ?? 16,
-      pageSize: 500,
+      // One page of up to 10k records is read with a single consumer pass (~0.1 s); small
+      // pages would be read record by record.
+      pageSize: 10_000,
+      bulkMin: 32,
       signal: this.closing.signal,
       isLoaded: (id) => this.instances.has(id),
       hasMachine: (id) => this.registry.has(id),
       acquire: (entry, alive) => this.loader.acquire(entry, alive),
+      acquireMany: (entries, alive) => this.loader.acquireMany(entries, alive),
     });
+    if (report.failed === 0) {
+      this.inheritLowWater = false;
+      this.retainedLowWater = undefined;
+    }
     if (report.recovered || report.repaired || report.failed) {
       this.logger.info({ ...report, ms: this.now() - started }, 'recovery pass');
     }

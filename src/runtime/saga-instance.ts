@@ -53,10 +53,30 @@ export interface Commit {
 
 export type StopReason = 'final' | 'fenced' | 'unloaded';
 
+/**
+ * A step in flight. Its AbortController is made only if the step reads `ctx.signal`: most
+ * never do, and creating a signal costs about as much as a transition.
+ */
 interface RunningStep {
   readonly key: string;
-  readonly controller: AbortController;
+  controller: AbortController | undefined;
+  /** Set when aborted before the step asked for its signal. */
+  aborted: (() => unknown) | undefined;
   finished: boolean;
+}
+
+function stepSignal(step: RunningStep): AbortSignal {
+  if (!step.controller) {
+    step.controller = new AbortController();
+    if (step.aborted) step.controller.abort(step.aborted());
+  }
+  return step.controller.signal;
+}
+
+function abortStep(step: RunningStep, reason: () => unknown): void {
+  if (step.aborted) return;
+  step.aborted = reason;
+  step.controller?.abort(reason());
 }
 
 interface ArmedTimer {
@@ -86,8 +106,10 @@ export class SagaInstance {
   private readonly armed = new Map<string, ArmedTimer>();
   private readonly stopController = new AbortController();
   private readonly appendSignal: AbortSignal;
-  private stopError: SagaError | undefined;
-  private readonly log: Logger;
+  private stopReason: StopReason | undefined;
+  private stopCause: unknown;
+  private stopErr: SagaError | undefined;
+  private logger: Logger | undefined;
   private readonly pure: PureTransitions;
 
   constructor(
@@ -106,11 +128,16 @@ export class SagaInstance {
     this.status = statusOf(folded.snapshot);
     this.appendSignal = AbortSignal.any([host.closing, this.stopController.signal]);
     this.pure = pureTransitions(this.binding.machine);
-    this.log = host.logger.child({ sagaId: this.id, machine: `${this.binding.id}@${this.binding.version}` });
+
+  }
+
+  /** Built on first use: a pino child per saga costs more than most transitions. */
+  private get log(): Logger {
+    return (this.logger ??= this.host.logger.child({ sagaId: this.id, machine: `${this.binding.id}@${this.binding.version}` }));
   }
 
   get isStopped(): boolean {
-    return this.stopError !== undefined;
+    return this.stopReason !== undefined;
   }
 
   /** Starts what the book holds: the pending invocations and timers of a fresh or folded saga. */
@@ -131,15 +158,24 @@ export class SagaInstance {
 
   /** Stops driving the saga: aborts its steps and clears its timers. The journal is untouched. */
   stop(reason: StopReason, cause?: unknown): void {
-    if (this.stopError) return;
-    this.stopError =
-      reason === 'fenced' ? new SagaFencedError(this.id, cause) : reason === 'final' ? new ClosedError(`saga "${this.id}"`) : new ClosedError(`saga "${this.id}" (unloaded)`);
-    this.stopController.abort(this.stopError);
-    for (const step of this.running.values()) step.controller.abort(this.stopError);
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.stopCause = cause;
+    if (reason !== 'final') this.stopController.abort(this.stopError);
+    for (const step of this.running.values()) abortStep(step, () => this.stopError);
     this.running.clear();
     for (const t of this.armed.values()) clearTimeout(t.handle);
     this.armed.clear();
     this.host.stopped(this, reason, cause);
+  }
+
+  /** Why the instance stopped, as an error for callers (built on demand: most never ask). */
+  private get stopError(): SagaError | undefined {
+    if (!this.stopReason) return undefined;
+    return (this.stopErr ??=
+      this.stopReason === 'fenced'
+        ? new SagaFencedError(this.id, this.stopCause)
+        : new ClosedError(this.stopReason === 'final' ? `saga "${this.id}"` : `saga "${this.id}" (unloaded)`));
   }
 
   /** Resolves once every input queued so far is consumed. */
@@ -177,7 +213,7 @@ export class SagaInstance {
 
   /** One input through the loop; `always` journals it even if it changes only the book. */
   private async consume(event: AnyEventObject, always: boolean): Promise<SendResult> {
-    if (this.stopError) throw this.stopError;
+    if (this.stopReason) throw this.stopError!;
     const at = this.host.now();
     let json: string;
     try {
@@ -241,7 +277,7 @@ export class SagaInstance {
     if (actions) this.runCustomActions(actions);
     for (const [id, step] of this.running) {
       if (this.book.pending[id]?.key !== step.key) {
-        if (!step.finished) step.controller.abort(new ClosedError(`invocation "${id}" of saga "${this.id}" (state left)`));
+        if (!step.finished) abortStep(step, () => new ClosedError(`invocation "${id}" of saga "${this.id}" (state left)`));
         this.running.delete(id);
       }
     }
@@ -275,17 +311,21 @@ export class SagaInstance {
   }
 
   private startStep(p: PendingInvocation): void {
-    const controller = new AbortController();
-    const step: RunningStep = { key: p.key, controller, finished: false };
+    const step: RunningStep = { key: p.key, controller: undefined, aborted: undefined, finished: false };
     this.running.set(p.id, step);
     const impl = this.binding.steps[p.src];
+    const log = (): Logger => this.log;
     const ctx: StepContext = {
       sagaId: this.id,
       invocationId: p.id,
       idempotencyKey: p.key,
       attempt: p.attempt,
-      signal: controller.signal,
-      logger: this.log,
+      get signal() {
+        return stepSignal(step);
+      },
+      get logger() {
+        return log();
+      },
     };
     let result: Promise<unknown>;
     try {
@@ -304,7 +344,7 @@ export class SagaInstance {
   /** Queues a step's result; it is journaled only if its key still matches the book. */
   private deliver(step: RunningStep, p: PendingInvocation, event: AnyEventObject): void {
     step.finished = true;
-    if (step.controller.signal.aborted || this.stopError) return;
+    if (step.aborted || this.stopReason) return;
     void this.mailbox
       .run(async () => {
         if (this.book.pending[p.id]?.key !== p.key) return; // late or duplicate result
@@ -323,7 +363,7 @@ export class SagaInstance {
   }
 
   private onDeliveryError(p: PendingInvocation, e: unknown): void {
-    if (this.stopError || e instanceof SagaFencedError || e instanceof ClosedError) return;
+    if (this.stopReason || e instanceof SagaFencedError || e instanceof ClosedError) return;
     if (e instanceof InvalidEventError) {
       // A poison result: the machine throws on it. Park the saga rather than loop; an operator
       // must fix the machine (a new version) and the step re-runs on the next recovery.
@@ -358,7 +398,7 @@ export class SagaInstance {
         await this.consume({ ...t.event, timerId: t.id }, true);
       })
       .catch((e: unknown) => {
-        if (this.stopError || e instanceof SagaFencedError || e instanceof ClosedError) return;
+        if (this.stopReason || e instanceof SagaFencedError || e instanceof ClosedError) return;
         this.log.error({ timer: t.id, err: (e as Error).message }, 'could not journal a timer firing');
       });
   }

@@ -1,0 +1,34 @@
+/**
+ * Recovery only, for profiling: a child coordinator leaves N sagas mid-flight and is
+ * SIGKILLed; this process recovers them. `node --cpu-prof --import tsx bench/profile-recovery.ts`
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { createLogger } from '../src/log.js';
+import { connectNats } from '../src/nats/connect.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { startNatsServer } from '../test/helpers/nats-server.js';
+import { benchBinding } from './bench-saga.js';
+
+const N = Number(process.env.N ?? 10000);
+const server = await startNatsServer();
+const child = spawn(process.execPath, ['--import', 'tsx', 'bench/runtime-child.ts', server.url, 'rec', String(N), '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
+for await (const line of createInterface({ input: child.stdout! })) if (line === 'ready') break;
+child.kill('SIGKILL');
+await once(child, 'exit');
+const nc = await connectNats({ servers: server.url });
+const t0 = performance.now();
+const rt = await createRuntime({ logger: createLogger({ destination: process.stderr }), nats: nc, namespace: 'rec', owner: 'bench-coordinator', machines: [benchBinding()], recoverOnStart: false, recoverIntervalMs: 0 });
+let done = 0;
+rt.subscribe((n) => {
+  if (n.status === 'completed') done++;
+});
+const report = await rt.recover();
+const resumed = performance.now() - t0;
+while (done < N) await new Promise((r) => setTimeout(r, 5));
+console.log(JSON.stringify({ report, resumedMs: Math.round(resumed), completedMs: Math.round(performance.now() - t0), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
+await rt.close();
+await nc.close();
+await server.stop();
