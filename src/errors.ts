@@ -24,6 +24,9 @@ export const ErrorCode = {
   UnknownStep: 'UNKNOWN_STEP',
   Closed: 'CLOSED',
   Timeout: 'TIMEOUT',
+  BootGraphInvalid: 'BOOT_GRAPH_INVALID',
+  UnknownDependency: 'UNKNOWN_DEPENDENCY',
+  DependencyUnavailable: 'DEPENDENCY_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -217,6 +220,18 @@ export class TerminalError extends StepError {
   override name = 'TerminalError';
   constructor(message: string, options: Omit<SagaErrorOptions, 'retryable'> & { code?: string } = {}) {
     super(message, { ...options, retryable: false });
+  }
+}
+
+/**
+ * A step cannot proceed because a boot dependency (e.g. `registry`) is unavailable. In a step
+ * that declares `needs: ['registry']` it marks the dependency lost at once and the saga waits
+ * for the dependency's readiness event before its next attempt, instead of backing off blind.
+ */
+export class DependencyUnavailableError extends StepError {
+  override name = 'DependencyUnavailableError';
+  constructor(readonly dependency: string, message: string, options: Omit<SagaErrorOptions, 'retryable' | 'details'> = {}) {
+    super(message, { ...options, code: ErrorCode.DependencyUnavailable, retryable: true, status: 503, details: { dependency } });
   }
 }
 

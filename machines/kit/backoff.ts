@@ -47,7 +47,9 @@ export function resolvePolicy(base: RetryPolicy, overrides?: Partial<RetryPolicy
  * journaled data; the same inputs always give the same delay.
  */
 export function backoffDelay(policy: RetryPolicy, failures: number, seed: string): number {
-  const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, failures - 1));
+  // 0 × Infinity would be NaN after ~1000 failures with a zero initial delay.
+  const growth = policy.factor ** Math.max(0, failures - 1);
+  const exp = policy.initialDelayMs === 0 ? 0 : Math.min(policy.maxDelayMs, policy.initialDelayMs * growth);
   const spread = exp * policy.jitter;
   return Math.round(exp - spread * unitHash(seed));
 }

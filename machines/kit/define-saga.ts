@@ -11,7 +11,7 @@
 import { assign, setup, type AnyStateMachine } from 'xstate';
 import { backoffDelay, DEFAULT_STEP_RETRY, DEFAULT_UNDO_RETRY, resolvePolicy, type RetryPolicy } from './backoff.js';
 import { stepActor } from './step-actor.js';
-import { isStepErrorData, SagaEventType, SagaTag, type StepErrorData } from './tags.js';
+import { awaitsTag, isStepErrorData, SagaEventType, SagaTag, type StepErrorData } from './tags.js';
 
 export interface SagaStepConfig {
   /** State name and invocation id: letters, digits, `_` and `-`. */
@@ -24,6 +24,12 @@ export interface SagaStepConfig {
   readonly input?: (data: { input: unknown; outputs: Readonly<Record<string, unknown>> }) => unknown;
   /** Overrides of the saga's step retry policy. */
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * Boot dependencies (e.g. `registry`) the step needs: before every attempt the saga waits,
+   * in a state of its own, for each one's readiness event, and a DEPENDENCY_UNAVAILABLE error
+   * sends it back to waiting, so an outage is waited out instead of burning retries.
+   */
+  readonly needs?: readonly string[];
   /** Gives up on an attempt after this long (a retryable `STEP_TIMEOUT`); the step is aborted. */
   readonly timeoutMs?: number;
   readonly description?: string;
@@ -73,12 +79,15 @@ export function initialSagaContext(input: unknown): SagaContext {
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const DEPENDENCY = /^[a-z0-9_-]{1,64}$/;
 const RESERVED = new Set(['compensating', 'blocked', 'completed', 'compensated', 'cancelled']);
 
 interface GuardArgs {
   context: SagaContext;
-  event: { type: string; error?: unknown; at?: number };
+  event: { type: string; error?: unknown; at?: number; dependency?: unknown };
 }
+
+const DEPENDENCY_UNAVAILABLE = 'DEPENDENCY_UNAVAILABLE';
 
 export function defineSaga(config: SagaConfig): AnyStateMachine {
   validate(config);
@@ -132,6 +141,17 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
       stackEmpty: ({ context }: GuardArgs) => context.stack.length === 0,
       cancelledAndDone: ({ context }: GuardArgs) => context.stack.length === 0 && context.cancelled,
       topIs: ({ context }: GuardArgs, params: { step: string }) => context.stack.at(-1)?.step === params.step,
+      readyFor: ({ event }: GuardArgs, params: { dependency: string }) => event.dependency === params.dependency,
+      unavailable: ({ context, event }: GuardArgs, params: { step: string; dependency: string }) => {
+        const e = event.error;
+        const policy = policies.get(params.step) ?? stepPolicy;
+        return (
+          isStepErrorData(e) &&
+          e.code === DEPENDENCY_UNAVAILABLE &&
+          e.details?.dependency === params.dependency &&
+          (context.attempts[params.step] ?? 0) + 1 < policy.maxAttempts
+        );
+      },
     },
     actions: {
       pushStep: assign(({ context }: { context: SagaContext }, params: { step: string }) => {
@@ -172,27 +192,44 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   config.steps.forEach((step, i) => {
     const next = config.steps[i + 1]?.name ?? 'completed';
     const p = { step: step.name };
+    const needs = step.needs ?? [];
+    const awaitState = (dep: string): string => `await_${dep}`;
+    const first = needs.length > 0 ? awaitState(needs[0]!) : 'running';
     const onFailure = [
       { guard: { type: 'canRetry', params: p }, target: 'waiting', actions: { type: 'countFailure', params: p } },
       { ...compensate, actions: { type: 'recordError', params: p } },
     ];
+    // A dependency the step reports unavailable is waited for again before the next attempt.
+    const onError = [
+      ...needs.map((dep) => ({ guard: { type: 'unavailable', params: { step: step.name, dependency: dep } }, target: awaitState(dep), actions: { type: 'countFailure', params: p } })),
+      ...onFailure,
+    ];
+    const awaiting: Record<string, unknown> = {};
+    needs.forEach((dep, k) => {
+      awaiting[awaitState(dep)] = {
+        tags: [awaitsTag(dep)],
+        description: `waits for boot dependency "${dep}" to be ready`,
+        on: { [SagaEventType.Ready]: { guard: { type: 'readyFor', params: { dependency: dep } }, target: needs[k + 1] ? awaitState(needs[k + 1]!) : 'running' } },
+      };
+    });
     states[step.name] = {
       description: step.description,
       entry: step.undo ? { type: 'pushStep', params: p } : undefined,
-      initial: 'running',
+      initial: first,
       on: { [SagaEventType.Cancel]: { ...compensate, actions: 'markCancelled' } },
       states: {
+        ...awaiting,
         running: {
           invoke: {
             id: step.name,
             src: step.run,
             input: ({ context }: { context: SagaContext }) => inputOf(step, context),
             onDone: { target: `#${id}.${next}`, actions: { type: 'recordOutput', params: p } },
-            onError: onFailure,
+            onError,
           },
           after: step.timeoutMs === undefined ? undefined : { [`timeout.${step.name}`]: onFailure },
         },
-        waiting: { after: { [`retry.${step.name}`]: 'running' } },
+        waiting: { after: { [`retry.${step.name}`]: first } },
       },
     };
   });
@@ -263,5 +300,9 @@ function validate(config: SagaConfig): void {
     seen.add(step.name);
     if (!step.run) throw new Error(`step "${step.name}" has no run implementation name`);
     if (step.timeoutMs !== undefined && !(step.timeoutMs > 0)) throw new Error(`step "${step.name}": timeoutMs must be > 0`);
+    for (const dep of step.needs ?? []) {
+      if (!DEPENDENCY.test(dep)) throw new Error(`step "${step.name}": needed dependency "${dep}" must match ${DEPENDENCY}`);
+    }
+    if (new Set(step.needs).size !== (step.needs?.length ?? 0)) throw new Error(`step "${step.name}" names a needed dependency twice`);
   }
 }

@@ -12,6 +12,19 @@ export const SagaTag = {
 } as const;
 export type SagaTag = (typeof SagaTag)[keyof typeof SagaTag];
 
+/**
+ * A state tagged `awaits:<dependency>` waits for that boot dependency: the host delivers
+ * `{ type: 'boot.ready', dependency }` (journaled like any input) once it is ready.
+ */
+export const AWAITS_TAG_PREFIX = 'awaits:';
+export const awaitsTag = (dependency: string): string => `${AWAITS_TAG_PREFIX}${dependency}`;
+
+/** The readiness event the host delivers to a saga in an `awaits:<dependency>` state. */
+export interface ReadyEvent {
+  readonly type: 'boot.ready';
+  readonly dependency: string;
+}
+
 /** Operator and client events every kit-built saga understands. */
 export const SagaEventType = {
   /** Stop forward progress and undo what was started; ends `cancelled`. */
@@ -20,6 +33,8 @@ export const SagaEventType = {
   Retry: 'saga.retry',
   /** From `blocked`: give up on the failing undo (an operator fixed it by hand) and go on. */
   Skip: 'saga.skip',
+  /** Delivered by the host: a boot dependency the saga waits for is ready. */
+  Ready: 'boot.ready',
 } as const;
 export type SagaEventType = (typeof SagaEventType)[keyof typeof SagaEventType];
 

@@ -111,6 +111,9 @@ export function decodeRecord(data: Uint8Array, where: { sagaId: string; seq: num
  * (records are written with `no` first). -1 when it cannot be read that way.
  */
 export function peekEntryNo(data: Uint8Array): number {
-  const m = /^\{"no":(\d+)/.exec(decoder.decode(data.subarray(0, 24)));
+  // Only ASCII is looked at: a cut through a multi-byte character must not throw.
+  let head = '';
+  for (let i = 0; i < Math.min(24, data.length); i++) head += String.fromCharCode(data[i]!);
+  const m = /^\{"no":(\d+)/.exec(head);
   return m ? Number(m[1]) : -1;
 }

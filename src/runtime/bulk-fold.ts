@@ -80,7 +80,9 @@ export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], f
     try {
       if (cp) {
         const tail = list.filter((e) => e.seq > cp.seq);
-        if (tail.length === 0 || peekEntryNo(tail[0]!.data) === cp.no + 1) folded = foldSaga(deps.registry, id, tail, cp);
+        // An empty tail proves the checkpoint current only if the scan began right after it.
+        const current = tail.length === 0 ? fromSeq <= cp.seq + 1 : peekEntryNo(tail[0]!.data) === cp.no + 1;
+        if (current) folded = foldSaga(deps.registry, id, tail, cp);
       } else if (list.length > 0 && peekEntryNo(list[0]!.data) === 1) {
         folded = foldSaga(deps.registry, id, list);
       }

@@ -40,7 +40,10 @@ export async function loadCheckpoint(kv: KvStore, sagaId: string): Promise<Check
   if (!e) return null;
   try {
     const cp = JSON.parse(decoder.decode(e.value)) as Checkpoint;
-    return Number.isInteger(cp.no) && Number.isInteger(cp.seq) && cp.book ? cp : null;
+    // Without a snapshot, restoring would quietly yield the machine's initial state.
+    const snapshot = (cp as { snapshot?: { value?: unknown } }).snapshot;
+    const valid = Number.isInteger(cp.no) && Number.isInteger(cp.seq) && cp.book && typeof snapshot === 'object' && snapshot !== null && snapshot.value !== undefined;
+    return valid ? cp : null;
   } catch {
     return null;
   }

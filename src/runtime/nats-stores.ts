@@ -34,6 +34,10 @@ export function natsNames(namespace = 'jetsaga') {
     indexPrefix: `${namespace}.idx`,
     checkpointsBucket: `${namespace}_checkpoints`,
     coordinatorsBucket: `${namespace}_coordinators`,
+    /** Readiness changes: `<bootPrefix>.<coordinator>.<dependency>`. */
+    bootPrefix: `${namespace}.boot`,
+    /** Latest readiness per `<coordinator>.<dependency>`, for late readers. */
+    bootBucket: `${namespace}_boot`,
   };
 }
 

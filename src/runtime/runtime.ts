@@ -26,6 +26,7 @@ import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import type { FoldedSaga } from './fold.js';
 import { IndexKeeper } from './index-keeper.js';
 import { runRecovery } from './recovery.js';
+import { ReadinessGate, type ReadinessSource } from './readiness-gate.js';
 import { MachineRegistry } from './registry.js';
 import { SagaInstance, type Commit, type InstanceHost, type StopReason } from './saga-instance.js';
 import { SagaLoader } from './saga-loader.js';
@@ -53,6 +54,11 @@ export interface RuntimeCoreOptions {
   readonly recoveryConcurrency?: number;
   /** Called once the runtime has closed itself (e.g. its name was taken by another process). */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Readiness of boot dependencies, for sagas that wait for one (`needs` in defineSaga).
+   * Without it every dependency counts as ready.
+   */
+  readonly readiness?: ReadinessSource;
 }
 
 /** One decoded journal entry, as `events()` returns it. */
@@ -87,9 +93,11 @@ export class Runtime {
   private readonly keeper: IndexKeeper;
   private readonly loader: SagaLoader;
   private readonly host: InstanceHost;
+  private readonly gate: ReadinessGate;
   private recoveryRun: Promise<RecoveryReport> | undefined;
   private recoveryNext: Promise<RecoveryReport> | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
+  private recoveryBegun = false;
   private closed: Error | undefined;
   /** Highest journal seq this coordinator has seen (bounds its low-water seq from above). */
   private maxSeen = 0;
@@ -127,6 +135,7 @@ export class Runtime {
         this.instances.get(sagaId)?.stop('fenced');
       },
     });
+    this.gate = new ReadinessGate(options.readiness, (id, event) => this.deliverInternal(id, event), this.logger);
     this.host = {
       journal: this.stores.journal,
       incarnation: this.incarnation,
@@ -149,7 +158,7 @@ export class Runtime {
       isAlive: (owner) => this.lease.isAlive(owner),
       lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater() : (await this.lease.read(owner))?.lowWaterSeq),
       isLoaded: (id) => this.instances.has(id),
-      activate: (folded, entry) => this.activate(folded, entry).resume(),
+      activate: (folded, entry) => this.resumeInstance(this.activate(folded, entry)),
     });
   }
 
@@ -157,12 +166,7 @@ export class Runtime {
   async open(): Promise<this> {
     this.maxSeen = await this.stores.journal.lastSeq();
     await this.lease.acquire();
-    if (this.options.recoverOnStart ?? true) this.track(this.recover());
-    const every = this.options.recoverIntervalMs ?? 15_000;
-    if (every > 0) {
-      this.recoveryTimer = setInterval(() => this.track(this.recover()), every);
-      this.recoveryTimer.unref();
-    }
+    if (this.options.recoverOnStart ?? true) this.beginRecovery();
     this.logger.info({ incarnation: this.incarnation, machines: this.registry.ids() }, 'saga runtime open');
     return this;
   }
@@ -326,6 +330,23 @@ export class Runtime {
     return this.recoveryNext;
   }
 
+  /**
+   * Starts background recovery: a pass now, then one every `recoverIntervalMs`. `open()` calls
+   * it unless `recoverOnStart` is false; a coordinator's boot graph calls it once work is
+   * admitted. Idempotent.
+   */
+  beginRecovery(): void {
+    this.assertOpen();
+    if (this.recoveryBegun) return;
+    this.recoveryBegun = true;
+    this.track(this.recover());
+    const every = this.options.recoverIntervalMs ?? 15_000;
+    if (every > 0) {
+      this.recoveryTimer = setInterval(() => this.track(this.recover()), every);
+      this.recoveryTimer.unref();
+    }
+  }
+
   /** Sagas driven by this coordinator right now. */
   loadedSagaIds(): string[] {
     return [...this.instances.keys()];
@@ -342,6 +363,10 @@ export class Runtime {
     const graceful = options.graceful ?? true;
     this.closed = new ClosedError();
     clearInterval(this.recoveryTimer);
+    this.gate.close();
+    // The lease record written on close must still cover the sagas handed back, so the next
+    // coordinator's bulk recovery scans from their first entries.
+    for (const inst of this.instances.values()) this.retainedLowWater = Math.min(this.retainedLowWater ?? Infinity, inst.firstSeq);
     for (const inst of [...this.instances.values()]) inst.stop('unloaded');
     if (graceful) await this.keeper.flush();
     this.keeper.stop();
@@ -385,10 +410,24 @@ export class Runtime {
     if (seq > this.maxSeen) this.maxSeen = seq;
     const inst = this.activate({ sagaId: id, binding, snapshot, book, no: 1, lastSeq: seq, firstSeq: seq, lastAt: now, createdAt: now }, entry);
     this.notify(inst, { no: 1, at: now, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
-    inst.resume();
+    this.resumeInstance(inst);
     const info = inst.info(this.owner);
     if (isTerminalStatus(inst.status)) this.finish(inst);
     return info;
+  }
+
+  private resumeInstance(inst: SagaInstance): void {
+    inst.resume();
+    if (!inst.isStopped && !isTerminalStatus(inst.status)) this.gate.sync(inst.id, inst.snapshot.tags);
+  }
+
+  /** Host-originated input (a readiness event) into a saga driven here; journaled as usual. */
+  private deliverInternal(sagaId: string, event: AnyEventObject): void {
+    const inst = this.instances.get(sagaId);
+    if (!inst) return;
+    inst.send(event).catch((e: unknown) => {
+      if (!this.closed) this.logger.debug({ sagaId, event: event.type, err: (e as Error).message }, 'internal event not delivered');
+    });
   }
 
   private activate(folded: FoldedSaga, entry: IndexEntry): SagaInstance {
@@ -440,7 +479,12 @@ export class Runtime {
       this.track(saveCheckpoint(this.stores.checkpoints, inst.id, cp).catch((e: unknown) => this.logger.warn({ sagaId: inst.id, err: (e as Error).message }, 'checkpoint not saved')));
     }
     this.notify(inst, c);
-    if (isTerminalStatus(c.status)) this.finish(inst);
+    if (isTerminalStatus(c.status)) {
+      this.finish(inst);
+      return;
+    }
+    if (c.event !== undefined && c.event.type.startsWith('xstate.error.actor.')) this.gate.observeError(inst.id, c.event);
+    this.gate.sync(inst.id, inst.snapshot.tags);
   }
 
   private finish(inst: SagaInstance): void {
@@ -471,6 +515,7 @@ export class Runtime {
 
   private onStopped(inst: SagaInstance, reason: StopReason): void {
     if (this.instances.get(inst.id) === inst) this.instances.delete(inst.id);
+    this.gate.forget(inst.id);
     if (reason !== 'final') this.keeper.forget(inst.id);
   }
 

@@ -4,40 +4,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { transition} from 'xstate';
-import { type AnyEventObject, type AnyMachineSnapshot } from 'xstate';
-import { applyEntry, emptyBook, type Book } from '../../src/runtime/book.js';
+import type { transition } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
+import { applyEntry, emptyBook } from '../../src/runtime/book.js';
 import { pureTransitions } from '../../src/runtime/pure-transition.js';
 import { orderMachine } from '../fixtures/order-saga.js';
-
-type Choice = { kind: 'result' | 'timer' | 'external'; pick: number; ok: boolean; retryable: boolean; external: number };
-
-const choice = fc.record({
-  kind: fc.constantFrom('result', 'result', 'result', 'timer', 'external'),
-  pick: fc.nat(),
-  ok: fc.boolean(),
-  retryable: fc.boolean(),
-  external: fc.nat({ max: 3 }),
-}) as fc.Arbitrary<Choice>;
-
-const EXTERNAL = ['saga.cancel', 'saga.retry', 'saga.skip', 'noise'];
-
-/** The next input a host could deliver, given the book. */
-function nextEvent(book: Book, c: Choice, at: number): AnyEventObject {
-  const pending = Object.values(book.pending);
-  const timers = Object.values(book.timers);
-  if (c.kind === 'timer' && timers.length) {
-    const t = timers[c.pick % timers.length]!;
-    return { ...t.event, timerId: t.id, at };
-  }
-  if (c.kind !== 'external' && pending.length) {
-    const p = pending[c.pick % pending.length]!;
-    return c.ok
-      ? { type: `xstate.done.actor.${p.id}`, actorId: p.id, key: p.key, output: { n: c.pick }, at }
-      : { type: `xstate.error.actor.${p.id}`, actorId: p.id, key: p.key, error: { code: 'E', message: 'x', retryable: c.retryable }, at };
-  }
-  return { type: EXTERNAL[c.external]!, at };
-}
+import { choice, nextEvent } from '../helpers/random-inputs.js';
 
 const describeActions = (actions: ReturnType<typeof transition>[1]) =>
   actions.map((a: ReturnType<typeof transition>[1][number]) => {
@@ -65,7 +37,7 @@ describe('pure transitions', () => {
         const book = emptyBook();
         applyEntry(book, { sagaId: 's', no: 1, at: 0, event: undefined, final: false }, initActions);
         choices.forEach((c, i) => {
-          const event = nextEvent(book, c, 1000 + i);
+          const event = { ...nextEvent(book, c), at: 1000 + i };
           const [a2, fa] = fast.next(a, event);
           const [b2, sa] = slow.next(b, event);
           expect(comparable(a2)).toEqual(comparable(b2));

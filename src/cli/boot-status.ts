@@ -1,0 +1,40 @@
+/** `jetsaga boot status [--json]`: every dependency of every coordinator, from the readiness bucket. */
+import { readReadiness, type ReadinessRecord } from '../boot/readiness-bus.js';
+import { loadConfig, type ConfigInput } from '../config.js';
+import { connectNats } from '../nats/connect.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { formatTable } from './table.js';
+
+export async function bootStatus(input: ConfigInput & { json?: boolean; coordinator?: string }, out: (line: string) => void): Promise<number> {
+  const config = loadConfig(input);
+  const url = config.nats.url ?? `nats://127.0.0.1:${config.nats.port}`;
+  const nc = await connectNats({ servers: url, name: 'jetsaga-cli', timeoutMs: 3_000 }).catch((e: unknown) => {
+    throw new CliError(`cannot reach NATS at ${url}: ${(e as Error).message}`, ExitCode.Unavailable);
+  });
+  try {
+    const records = (await readReadiness(nc, { namespace: config.namespace, coordinator: input.coordinator })).sort(
+      (a, b) => a.coordinator.localeCompare(b.coordinator) || a.layer - b.layer || a.name.localeCompare(b.name),
+    );
+    if (input.json) {
+      out(JSON.stringify(records, null, 2));
+    } else if (records.length === 0) {
+      out(`no boot status in namespace "${config.namespace}"${input.coordinator ? ` for coordinator "${input.coordinator}"` : ''} yet`);
+    } else {
+      out(formatTable(['COORDINATOR', 'DEPENDENCY', 'STATE', 'SINCE', 'FAILURES', 'LAST ERROR'], records.map(row)));
+    }
+    return records.length === 0 ? ExitCode.NotFound : ExitCode.Ok;
+  } finally {
+    await nc.close();
+  }
+}
+
+function row(r: ReadinessRecord): string[] {
+  return [r.coordinator, r.name, r.state, `${new Date(r.since).toISOString()} (${ago(Date.now() - r.since)})`, String(r.failures), r.ready ? '' : (r.lastError ?? '')];
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  return `${Math.floor(s / 3600)}h ago`;
+}

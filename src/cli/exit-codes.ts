@@ -1,0 +1,21 @@
+/** Exit codes scripts can rely on (documented in the README and `jetsaga --help`). */
+export const ExitCode = {
+  Ok: 0,
+  /** The command ran and failed (e.g. boot failed, a dependency is missing). */
+  Failure: 1,
+  /** Bad flags or arguments. */
+  Usage: 2,
+  /** NATS (or the coordinator) could not be reached. */
+  Unavailable: 3,
+  /** What was asked for does not exist (unknown saga, no boot status yet). */
+  NotFound: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error that ends the CLI with a given exit code and a one-line message. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(message: string, readonly exitCode: ExitCode) {
+    super(message);
+  }
+}

@@ -1,0 +1,44 @@
+/** `jetsaga --help` and `--version`. */
+import { readFileSync } from 'node:fs';
+
+export const HELP = `jetsaga — durable sagas on NATS JetStream
+
+Usage:
+  jetsaga serve               run a coordinator (boots NATS, JetStream, staging, registry, ...
+                              in order; embeds nats-server / docker-registry when none is
+                              configured or listening)
+  jetsaga boot status         each boot dependency of each coordinator: state, since, last error
+  jetsaga version             print the version
+
+Options (each also read from the environment variable shown):
+  --nats <url>                NATS server(s), comma-separated        JETSAGA_NATS_URL
+                              (never embedded when given)
+  --nats-port <port>          default/embedded NATS port (4222)      JETSAGA_NATS_PORT
+  --registry <host:port>      OCI registry (never embedded when given) JETSAGA_REGISTRY
+  --registry-port <port>      default/embedded registry port (5000)  JETSAGA_REGISTRY_PORT
+  --registry-name <host>      name images are pushed under           JETSAGA_REGISTRY_NAME
+                              (cluster.local; resolved by jetsaga itself)
+  --data-dir <dir>            staging and embedded server data       JETSAGA_DATA_DIR
+                              (~/.local/share/jetsaga)
+  --owner <name>              this coordinator's stable name         JETSAGA_OWNER
+  --namespace <ns>            prefix of streams, subjects, buckets   JETSAGA_NAMESPACE
+  --coordinator <name>        boot status: only this coordinator
+  --json                      machine-readable output
+  -h, --help                  this help
+  -v, --version               the version
+
+Logs: JSON lines on stderr; level from JETSAGA_LOG (info).
+Exit codes: 0 ok, 1 failed, 2 usage, 3 NATS unreachable, 4 not found.`;
+
+/** Read from the package.json above this file (src/cli when run from source, dist/src/cli when built). */
+export function version(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'jetsaga' && pkg.version) return `jetsaga ${pkg.version}`;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'jetsaga (unknown version)';
+}

@@ -1,0 +1,52 @@
+/**
+ * `jetsaga serve`: boots a coordinator (embedding nats-server and a registry where none is
+ * configured or listening) and runs until SIGINT/SIGTERM, then stops in reverse boot order.
+ */
+import { loadConfig, type ConfigInput } from '../config.js';
+import { Coordinator } from '../coordinator.js';
+import { createLogger } from '../log.js';
+import { sagaBindings } from '../sagas.js';
+import { ExitCode } from './exit-codes.js';
+
+export async function serve(input: ConfigInput): Promise<number> {
+  const config = loadConfig(input);
+  // Logs go to stderr so stdout stays for the one "ready" line scripts can wait for.
+  const logger = createLogger({ destination: process.stderr });
+  const coordinator = new Coordinator({ config, machines: sagaBindings(), logger });
+
+  let signals = 0;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (++signals > 1) process.exit(130);
+      logger.info({ signal: sig }, 'stopping');
+      void coordinator.stop().then(() => resolve(ExitCode.Ok));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  const booted = coordinator.start().then(
+    () => {
+      const pids = coordinator.embeddedPids();
+      const waiting = coordinator.graph.statuses().filter((s) => !s.ready);
+      const lines = [
+        `jetsaga coordinator "${config.owner}" ready`,
+        `  nats      ${coordinator.natsUrl}${pids.nats ? ` (embedded, pid ${pids.nats})` : ''}`,
+        `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${pids.registry ? ` (embedded, pid ${pids.registry})` : ''}`,
+        `  data dir  ${config.dataDir}`,
+        ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),
+      ];
+      console.log(lines.join('\n'));
+      return undefined;
+    },
+    async (e: unknown) => {
+      if (signals > 0) return undefined;
+      console.error(`jetsaga serve: boot failed: ${(e as Error).message}`);
+      await coordinator.stop();
+      return ExitCode.Failure;
+    },
+  );
+  const failed = await booted;
+  if (failed !== undefined) return failed;
+  return stopped;
+}

@@ -1,0 +1,138 @@
+/**
+ * Coordinator configuration: command-line flags first, then `JETSAGA_*` environment variables,
+ * then defaults. Every value is checked here, so a typo fails at start-up with a message that
+ * names the setting and where it came from.
+ */
+import { homedir, hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ErrorCode, SagaError } from './errors.js';
+
+export class ConfigError extends SagaError {
+  override name = 'ConfigError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ErrorCode.InvalidArgument, message, { status: 400, details });
+  }
+}
+
+export interface CoordinatorConfig {
+  /** This coordinator's stable name (owner of its sagas and leases). */
+  readonly owner: string;
+  /** Prefix of every stream, subject and bucket. */
+  readonly namespace: string;
+  /** Where the staging area and any embedded server keep their data. */
+  readonly dataDir: string;
+  readonly nats: {
+    /** Given explicitly: used as is, never replaced by an embedded server. */
+    readonly url: string | undefined;
+    /** The default address is 127.0.0.1:<port>; an embedded server listens there. */
+    readonly port: number;
+    readonly bin: string;
+  };
+  readonly registry: {
+    /** `host:port` given explicitly: used as is, never replaced by an embedded registry. */
+    readonly address: string | undefined;
+    /** The default address is 127.0.0.1:<port>; an embedded registry listens there. */
+    readonly port: number;
+    /** The name images are pushed under; resolved by jetsaga's own name mapping. */
+    readonly name: string;
+    readonly bin: string;
+  };
+}
+
+/** Settings a caller may pass; each falls back to its environment variable, then its default. */
+export interface ConfigInput {
+  owner?: string;
+  namespace?: string;
+  dataDir?: string;
+  nats?: string;
+  natsPort?: string | number;
+  registry?: string;
+  registryPort?: string | number;
+  registryName?: string;
+}
+
+/** The environment variables, for `--help` and the README. */
+export const CONFIG_ENV = {
+  owner: 'JETSAGA_OWNER',
+  namespace: 'JETSAGA_NAMESPACE',
+  dataDir: 'JETSAGA_DATA_DIR',
+  nats: 'JETSAGA_NATS_URL',
+  natsPort: 'JETSAGA_NATS_PORT',
+  registry: 'JETSAGA_REGISTRY',
+  registryPort: 'JETSAGA_REGISTRY_PORT',
+  registryName: 'JETSAGA_REGISTRY_NAME',
+} as const satisfies Record<keyof ConfigInput, string>;
+
+const OWNER = /^[A-Za-z0-9_-]{1,64}$/;
+const NAMESPACE = /^[a-z0-9_-]{1,32}$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
+  const pick = <K extends keyof ConfigInput>(key: K): { value: string | undefined; from: string } => {
+    const flag = input[key];
+    if (flag !== undefined && flag !== '') return { value: String(flag), from: `--${kebab(key)}` };
+    const e = env[CONFIG_ENV[key]];
+    if (e !== undefined && e !== '') return { value: e, from: CONFIG_ENV[key] };
+    return { value: undefined, from: 'default' };
+  };
+
+  const owner = pick('owner');
+  const ownerValue = owner.value ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'coordinator');
+  if (!OWNER.test(ownerValue)) throw new ConfigError(`${owner.from}: coordinator name "${ownerValue}" must match ${OWNER}`);
+
+  const namespace = pick('namespace');
+  const ns = namespace.value ?? 'jetsaga';
+  if (!NAMESPACE.test(ns)) throw new ConfigError(`${namespace.from}: namespace "${ns}" must match ${NAMESPACE}`);
+
+  const data = pick('dataDir');
+  const dataDir = data.value ? resolve(data.value) : join(env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share'), 'jetsaga');
+
+  const nats = pick('nats');
+  if (nats.value !== undefined) checkNatsUrls(nats.value, nats.from);
+
+  const registry = pick('registry');
+  if (registry.value !== undefined) parseHostPort(registry.value, registry.from);
+
+  const registryName = pick('registryName');
+  const name = registryName.value ?? 'cluster.local';
+  if (!HOSTNAME.test(name)) throw new ConfigError(`${registryName.from}: "${name}" is not a host name`);
+
+  return {
+    owner: ownerValue,
+    namespace: ns,
+    dataDir,
+    nats: { url: nats.value, port: port(pick('natsPort'), 4222), bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
+    registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
+  };
+}
+
+/** `host:port` → parts; IPv6 hosts in brackets (`[::1]:5000`). */
+export function parseHostPort(value: string, from = 'address'): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value);
+  const p = m ? Number(m[2]) : NaN;
+  if (!m || !(p >= 1 && p <= 65535)) throw new ConfigError(`${from}: "${value}" must be host:port`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: p };
+}
+
+function checkNatsUrls(value: string, from: string): void {
+  for (const part of value.split(',')) {
+    let url: URL;
+    try {
+      url = new URL(part.includes('://') ? part : `nats://${part}`);
+    } catch {
+      throw new ConfigError(`${from}: "${part}" is not a NATS URL (e.g. nats://127.0.0.1:4222)`);
+    }
+    if (!['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol)) throw new ConfigError(`${from}: "${part}" must use nats://, tls://, ws:// or wss://`);
+  }
+}
+
+function port(p: { value: string | undefined; from: string }, fallback: number): number {
+  if (p.value === undefined) return fallback;
+  const n = Number(p.value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${p.from}: port "${p.value}" must be an integer in 1–65535`);
+  return n;
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,139 @@
+/**
+ * A coordinator: the boot graph that brings NATS, JetStream, the staging area, name mapping
+ * and the registry up in order (embedding servers where none are configured), then admits
+ * work (the saga runtime) and only then begins recovery. What `jetsaga serve` runs.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BootGraph } from './boot/boot-graph.js';
+import { coordinatorDependencies, Dep, type CoordinatorResources } from './boot/coordinator-graph.js';
+import type { BootDependency } from './boot/graph.js';
+import { NameMap } from './boot/name-map.js';
+import { ReadinessBus } from './boot/readiness-bus.js';
+import type { CoordinatorConfig } from './config.js';
+import { ClosedError, SagaError } from './errors.js';
+import { silentLogger, type Logger } from './log.js';
+import { Runtime } from './runtime/runtime.js';
+import type { SagaBinding } from './runtime/types.js';
+
+export interface CoordinatorOptions {
+  readonly config: CoordinatorConfig;
+  readonly machines: readonly SagaBinding[];
+  readonly logger?: Logger;
+  /** Passed to the runtime. */
+  readonly leaseTtlMs?: number;
+  readonly recoverIntervalMs?: number;
+  readonly checkpointEvery?: number;
+  /** Health-check period of NATS and the registry (default 2 s). */
+  readonly healthIntervalMs?: number;
+  /** Extra dependencies (e.g. a service of your own); they may depend on the built-in ones. */
+  readonly dependencies?: readonly BootDependency[];
+}
+
+export class Coordinator {
+  readonly graph: BootGraph;
+  readonly names = new NameMap();
+  readonly bus: ReadinessBus;
+  readonly config: CoordinatorConfig;
+  private readonly logger: Logger;
+  private readonly resources: CoordinatorResources = {};
+  private runtimeRef: Runtime | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.config = options.config;
+    this.logger = (options.logger ?? silentLogger).child({ coordinator: this.config.owner });
+    this.bus = new ReadinessBus({ coordinator: this.config.owner, namespace: this.config.namespace, logger: this.logger });
+    const deps = coordinatorDependencies({
+      config: this.config,
+      resources: this.resources,
+      names: this.names,
+      logger: this.logger,
+      healthIntervalMs: options.healthIntervalMs,
+      storesOpened: (nc) => this.bus.connect(nc),
+      natsDisconnected: () => this.graph.reportUnavailable(Dep.Nats, 'NATS connection lost'),
+      admit: () => this.admit(),
+      checkAdmitted: () => {
+        if (!this.runtimeRef) throw new Error('the runtime is not open');
+      },
+      closeAdmission: async () => {
+        await this.runtimeRef?.close();
+      },
+      beginRecovery: () => this.runtime.beginRecovery(),
+    });
+    this.graph = new BootGraph([...deps, ...(options.dependencies ?? [])], { logger: this.logger });
+    this.graph.onChange((s) => {
+      this.bus.publish(s);
+      // A write that failed while JetStream was away is retried once it is back.
+      if (s.name === Dep.JetStream && s.ready) void this.bus.flush();
+    });
+  }
+
+  /**
+   * Boots; resolves once work is admitted and recovery has begun. Dependencies that admission
+   * does not wait for (the registry) may still be coming up: sagas that need them wait, and
+   * `jetsaga boot status` shows why. Rejects if a dependency fails for good (e.g. a missing
+   * binary).
+   */
+  async start(): Promise<void> {
+    const everything = this.graph.start();
+    await Promise.race([this.graph.waitFor(Dep.Recovery), everything]);
+  }
+
+  /** Resolves once every dependency has been ready. */
+  allReady(): Promise<void> {
+    return this.graph.start();
+  }
+
+  /** Stops in reverse boot order: runtime first, embedded servers last. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.graph.stop();
+    return this.stopping;
+  }
+
+  /** The saga runtime, once work is admitted. */
+  get runtime(): Runtime {
+    if (!this.runtimeRef) throw new SagaError('NOT_ADMITTED', 'the coordinator does not admit work yet (see `jetsaga boot status`)', { status: 503, retryable: true });
+    return this.runtimeRef;
+  }
+
+  get nats(): NatsConnection {
+    if (!this.resources.nc) throw new ClosedError('NATS connection');
+    return this.resources.nc;
+  }
+
+  get natsUrl(): string | undefined {
+    return this.resources.natsUrl;
+  }
+
+  /** `http://<registry name>:<port>`; resolve it with `names.lookup`. */
+  get registryUrl(): string | undefined {
+    return this.resources.registryUrl;
+  }
+
+  /** Pids of embedded servers (for operators and the no-orphans test). */
+  embeddedPids(): { nats?: number; registry?: number } {
+    return { nats: this.resources.embeddedNats?.process.pid, registry: this.resources.embeddedRegistry?.process.pid };
+  }
+
+  private async admit(): Promise<void> {
+    if (this.runtimeRef) return;
+    const runtime = new Runtime({
+      stores: this.resources.stores!,
+      machines: this.options.machines,
+      owner: this.config.owner,
+      logger: this.logger,
+      readiness: this.graph,
+      // Recovery is its own boot dependency, after admission.
+      recoverOnStart: false,
+      recoverIntervalMs: this.options.recoverIntervalMs,
+      leaseTtlMs: this.options.leaseTtlMs,
+      checkpointEvery: this.options.checkpointEvery,
+      onFatal: (e) => {
+        this.logger.fatal({ err: e.message }, 'the runtime closed itself; stopping the coordinator');
+        void this.stop();
+      },
+    });
+    await runtime.open();
+    this.runtimeRef = runtime;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The coordinator's boot graph against real processes: a real nats-server, a real
+ * docker-registry, coordinators as child processes killed with SIGKILL.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readReadiness, type ReadinessRecord } from '../../src/boot/readiness-bus.js';
+import { loadConfig } from '../../src/config.js';
+import { Coordinator } from '../../src/coordinator.js';
+import { connectNats } from '../../src/nats/connect.js';
+import { natsNames } from '../../src/runtime/nats-stores.js';
+import { createRuntime } from '../../src/runtime/create-runtime.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import { pushBinding } from '../fixtures/push-saga.js';
+import { readCalls, until } from '../helpers/coordinator-proc.js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { spawnTs } from '../helpers/ts-child.js';
+
+const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'push-coordinator.ts');
+
+let server: NatsServerHandle;
+let registry: RegistryHandle;
+let nc: NatsConnection;
+let tmp: string;
+
+beforeAll(async () => {
+  [server, registry] = await Promise.all([startNatsServer(), startRegistry()]);
+  nc = await connectNats({ servers: server.url });
+  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-coordinator-'));
+});
+afterAll(async () => {
+  await nc?.close();
+  await Promise.all([server?.stop(), registry?.stop()]);
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const registryAnswers = (): Promise<boolean> =>
+  fetch(`${registry.url}/v2/`).then(
+    (r) => r.ok,
+    () => false,
+  );
+
+const observer = (namespace: string): Promise<Runtime> =>
+  createRuntime({ servers: server.url, namespace, owner: 'observer', machines: [pushBinding()], recoverOnStart: false, recoverIntervalMs: 0 });
+
+describe('coordinator boot graph', () => {
+  it('a saga waiting on the registry waits out an outage across a restart, then completes without compensating', async () => {
+    const namespace = 'regwait';
+    const callsFile = join(tmp, 'regwait.jsonl');
+    const spec = { url: server.url, namespace, owner: 'c1', registry: `127.0.0.1:${registry.port}`, dataDir: join(tmp, 'c1'), callsFile };
+
+    // First life: the saga is inside `prepare` (a long step) when the coordinator dies.
+    const first = spawnTs(FIXTURE, [], { PUSH_COORDINATOR: JSON.stringify({ ...spec, prepareDelayMs: 600_000, start: 'd1' }) });
+    await first.waitForLine('ready');
+    await until(() => readCalls(callsFile).some((c) => c.step === 'prepare'), 'prepare started');
+    await registry.kill();
+    await first.kill();
+
+    // Second life: boot completes although the registry is down (admission does not wait for it).
+    const second = spawnTs(FIXTURE, [], { PUSH_COORDINATOR: JSON.stringify({ ...spec, prepareDelayMs: 0 }) });
+    try {
+      await second.waitForLine('ready');
+      const status = await readReadiness(nc, { namespace, coordinator: 'c1' });
+      const byName = new Map(status.map((r) => [r.name, r]));
+      expect(byName.get('admission')?.ready).toBe(true);
+      expect(byName.get('registry')?.ready).toBe(false);
+
+      // The recovered saga re-runs prepare, then waits for the registry in a state of its own.
+      const obs = await observer(namespace);
+      try {
+        await until(async () => JSON.stringify((await obs.get('d1')).state) === '{"push":"await_registry"}', 'saga waits for the registry');
+        const waitingSince = Date.now();
+        while (Date.now() - waitingSince < 10_000) {
+          const info = await obs.get('d1');
+          expect(info.status).toBe('running');
+          expect(info.state).toEqual({ push: 'await_registry' });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        expect(readCalls(callsFile).filter((c) => c.step === 'push')).toEqual([]);
+
+        await registry.restart();
+        const done = await obs.wait('d1', { timeoutMs: 30_000 });
+        expect(done.status).toBe('completed');
+
+        const calls = readCalls(callsFile);
+        const prepares = calls.filter((c) => c.step === 'prepare');
+        // The interrupted attempt re-ran with the same idempotency key.
+        expect(new Set(prepares.map((c) => c.key)).size).toBe(1);
+        expect(prepares.filter((c) => c.outcome === 'ok')).toHaveLength(1);
+        expect(calls.filter((c) => c.step === 'push' && c.outcome === 'ok')).toHaveLength(1);
+        expect(calls.filter((c) => c.step === 'unprepare' || c.step === 'unpush')).toEqual([]);
+        const types = (await obs.events('d1')).map((e) => e.event?.type).filter(Boolean);
+        expect(types.filter((t) => t!.startsWith('xstate.error'))).toEqual([]);
+        expect(types.filter((t) => t === 'boot.ready')).toHaveLength(1);
+      } finally {
+        await obs.close();
+      }
+    } finally {
+      await second.kill();
+      if (!(await registryAnswers())) await registry.restart();
+    }
+  }, 90_000);
+
+  it('begins recovery only after work admission', async () => {
+    const namespace = 'order';
+    // A saga left mid-step by an earlier life of coordinator c2.
+    const previous = await createRuntime({ servers: server.url, namespace, owner: 'c2', machines: [pushBinding({ prepare: () => new Promise(() => undefined) })], recoverIntervalMs: 0 });
+    await previous.start('push', {}, { id: 'r1' });
+    await previous.close({ graceful: false });
+
+    const seen: ReadinessRecord[] = [];
+    const sub = nc.subscribe(`${natsNames(namespace).bootPrefix}.c2.>`, { callback: (_e, m) => void seen.push(m.json<ReadinessRecord>()) });
+    await nc.flush();
+    const config = loadConfig({ nats: server.url, registry: `127.0.0.1:${registry.port}`, namespace, owner: 'c2', dataDir: join(tmp, 'c2') }, {});
+    const coordinator = new Coordinator({ config, machines: [pushBinding()], recoverIntervalMs: 0 });
+    try {
+      await coordinator.start();
+      expect((await coordinator.runtime.wait('r1', { timeoutMs: 20_000 })).status).toBe('completed');
+      await nc.flush();
+      const admitted = seen.findIndex((r) => r.name === 'admission' && r.ready);
+      const recoveryMoved = seen.findIndex((r) => r.name === 'recovery' && r.state !== 'pending');
+      expect(admitted).toBeGreaterThanOrEqual(0);
+      expect(recoveryMoved).toBeGreaterThan(admitted);
+      expect(coordinator.graph.plan.ancestors.get('recovery')?.has('admission')).toBe(true);
+    } finally {
+      sub.unsubscribe();
+      await coordinator.stop();
+    }
+  });
+});

@@ -1,0 +1,315 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startEmbeddedNats, type EmbeddedNats } from '../../src/boot/embedded-nats.js';
+import { startEmbeddedRegistry } from '../../src/boot/embedded-registry.js';
+import { spawnManaged, ProcessExitedError } from '../../src/boot/managed-process.js';
+import { MissingBinaryError } from '../../src/boot/missing-binary-error.js';
+import { isListening, PortInUseError, waitListening } from '../../src/boot/port-probe.js';
+import { SagaError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { freePort } from '../helpers/nats-server.js';
+import { startRegistry } from '../helpers/registry.js';
+
+const logger = createLogger({ name: 'embedded-test' });
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const parentFixture = fileURLToPath(new URL('../fixtures/embedded-parent.ts', import.meta.url));
+
+const dirs: string[] = [];
+const tempDir = async (): Promise<string> => {
+  const d = await mkdtemp(join(tmpdir(), 'jetsaga-embedded-test-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+/** Gone means no such pid, or a zombie nobody reaps (a container's init may not). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (gone(pid)) return true;
+    await sleep(50);
+  }
+  return gone(pid);
+}
+
+/** Live watchdog shells watching `childPid` (found by their argv). */
+function watchdogsFor(childPid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.startsWith('jetsaga-watchdog:')) && argv.includes(String(childPid)) && !gone(Number(entry))) found.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+async function fakeBin(script: string, mode = 0o755): Promise<string> {
+  const path = join(await tempDir(), 'fake-bin');
+  await writeFile(path, script);
+  await chmod(path, mode);
+  return path;
+}
+
+describe('embedded nats-server', () => {
+  it('starts with JetStream on loopback and stops without leaving a process', async () => {
+    const port = await freePort();
+    const nats = await startEmbeddedNats({ dataDir: await tempDir(), port, logger });
+    expect(nats.url).toBe(`nats://127.0.0.1:${port}`);
+    expect(nats.process.running).toBe(true);
+    const nc = await connect({ servers: nats.url });
+    const info = await (await jetstreamManager(nc)).getAccountInfo();
+    expect(info.streams).toBe(0);
+    await nc.close();
+    const watchdogs = watchdogsFor(nats.process.pid);
+    expect(watchdogs).toHaveLength(1);
+
+    const stopping = nats.stop();
+    expect(nats.stop()).toBe(stopping);
+    await stopping;
+    expect(nats.process.running).toBe(false);
+    expect(gone(nats.process.pid)).toBe(true);
+    expect((await nats.process.exited).signal).not.toBe('SIGKILL');
+    expect(await isListening('127.0.0.1', port, 500)).toBe(false);
+    // The watchdog goes with the child.
+    for (const w of watchdogs) expect(await waitGone(w, 2_000)).toBe(true);
+  });
+
+  it('keeps its streams across a stop and start on the same data dir', async () => {
+    const dataDir = await tempDir();
+    let nats: EmbeddedNats = await startEmbeddedNats({ dataDir, port: await freePort(), logger });
+    let nc = await connect({ servers: nats.url });
+    await (await jetstreamManager(nc)).streams.add({ name: 'KEEP', subjects: ['keep.>'] });
+    await jetstream(nc).publish('keep.one', 'persisted');
+    await nc.close();
+    await nats.stop();
+
+    nats = await startEmbeddedNats({ dataDir, port: await freePort(), logger });
+    try {
+      nc = await connect({ servers: nats.url });
+      const msg = await (await jetstreamManager(nc)).streams.getMessage('KEEP', { seq: 1 });
+      expect(msg?.subject).toBe('keep.one');
+      expect(msg?.string()).toBe('persisted');
+      await nc.close();
+    } finally {
+      await nats.stop();
+    }
+  });
+
+  it('refuses a port that is already taken instead of probing a stranger', async () => {
+    const srv = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    const addr = srv.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    try {
+      await expect(startEmbeddedNats({ dataDir: await tempDir(), port, logger })).rejects.toBeInstanceOf(PortInUseError);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('embedded docker-registry', () => {
+  it('answers /v2/, binds loopback only, and stops', async () => {
+    const port = await freePort();
+    const reg = await startEmbeddedRegistry({ dataDir: await tempDir(), port, logger });
+    expect(reg.url).toBe(`http://127.0.0.1:${port}`);
+    const res = await fetch(`${reg.url}/v2/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+    expect(readFileSync(reg.configPath, 'utf8')).toContain(`addr: "127.0.0.1:${port}"`);
+    await reg.stop();
+    expect(gone(reg.process.pid)).toBe(true);
+    expect(await isListening('127.0.0.1', port, 500)).toBe(false);
+  });
+
+  it('test helper keeps blobs across kill and restart on the same port', async () => {
+    const reg = await startRegistry();
+    const blob = Buffer.from('hello registry');
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const start = await fetch(`${reg.url}/v2/t/blob/blobs/uploads/`, { method: 'POST' });
+    expect(start.status).toBe(202);
+    const location = new URL(start.headers.get('location') ?? '', reg.url);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
+    expect(put.status).toBe(201);
+
+    const firstPid = reg.pid;
+    await reg.kill();
+    expect(gone(firstPid)).toBe(true);
+    await reg.restart();
+    expect(reg.pid).not.toBe(firstPid);
+    const head = await fetch(`${reg.url}/v2/t/blob/blobs/${digest}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+
+    const { pid, dataDir } = reg;
+    await reg.stop();
+    await reg.stop();
+    expect(gone(pid)).toBe(true);
+    expect(readdirSync(tmpdir())).not.toContain(dataDir.split('/').pop());
+  });
+});
+
+describe('start-up failures', () => {
+  it('a missing binary rejects with MissingBinaryError and the install hint', async () => {
+    const err = await startEmbeddedNats({ dataDir: await tempDir(), port: await freePort(), logger, bin: '/nonexistent/nats-server' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MissingBinaryError);
+    expect(err).toMatchObject({ code: 'MISSING_BINARY' });
+    expect((err as Error).message).toBe(
+      'nats-server not found at /nonexistent/nats-server: install it (Debian: apt-get install nats-server) or set JETSAGA_NATS_SERVER_BIN',
+    );
+  });
+
+  it('a binary that is not executable rejects with MissingBinaryError too', async () => {
+    const bin = await fakeBin('#!/bin/sh\nexit 0\n', 0o644);
+    const err = await startEmbeddedRegistry({ dataDir: await tempDir(), port: await freePort(), logger, bin }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MissingBinaryError);
+    expect((err as Error).message).toContain('not executable');
+    expect((err as Error).message).toContain('apt-get install docker-registry');
+    expect((err as Error).message).toContain('JETSAGA_REGISTRY_BIN');
+  });
+
+  it('the env variable picks the binary', async () => {
+    const before = process.env.JETSAGA_NATS_SERVER_BIN;
+    process.env.JETSAGA_NATS_SERVER_BIN = '/nonexistent/from-env';
+    try {
+      await expect(startEmbeddedNats({ dataDir: await tempDir(), port: await freePort(), logger })).rejects.toThrow(/not found at \/nonexistent\/from-env/);
+    } finally {
+      if (before === undefined) delete process.env.JETSAGA_NATS_SERVER_BIN;
+      else process.env.JETSAGA_NATS_SERVER_BIN = before;
+    }
+  });
+
+  it('a process that exits during start-up rejects with its last output', async () => {
+    const bin = await fakeBin('#!/bin/sh\ni=1\nwhile [ $i -le 30 ]; do echo "line $i"; i=$((i+1)); done\necho "fatal: cannot open store" >&2\nexit 3\n');
+    const started = Date.now();
+    const err = await startEmbeddedNats({ dataDir: await tempDir(), port: await freePort(), logger, bin }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(err).toBeInstanceOf(ProcessExitedError);
+    const e = err as ProcessExitedError;
+    expect(e.code).toBe('PROCESS_EXITED');
+    expect(e.exit).toEqual({ code: 3, signal: null });
+    expect(e.message).toContain('nats-server exited during start-up (code 3)');
+    expect(e.message).toContain('fatal: cannot open store');
+    expect(e.message).toContain('line 30');
+    expect(e.output.length).toBeLessThanOrEqual(20);
+    expect(e.message).not.toContain('line 5\n');
+  });
+
+  it('a real docker-registry start-up failure reports the registry\'s own words', async () => {
+    // The wrapper makes the real binary fail as it would on a broken install (config unreadable).
+    const bin = await fakeBin(`#!/bin/sh\nexec /usr/bin/docker-registry serve /nonexistent/config.yml\n`);
+    const err = await startEmbeddedRegistry({ dataDir: await tempDir(), port: await freePort(), logger, bin }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProcessExitedError);
+    expect((err as Error).message).toMatch(/no such file or directory/i);
+  });
+});
+
+describe('port probes and stop()', () => {
+  it('waitListening times out with a TIMEOUT error and honours abort', async () => {
+    const port = await freePort();
+    expect(await isListening('127.0.0.1', port, 300)).toBe(false);
+    const err = await waitListening('127.0.0.1', port, { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SagaError);
+    expect(err).toMatchObject({ code: 'TIMEOUT', retryable: true });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('gave up')), 100);
+    await expect(waitListening('127.0.0.1', port, { timeoutMs: 10_000, signal: ac.signal })).rejects.toThrow('gave up');
+  });
+
+  it('stop() escalates to SIGKILL when SIGTERM is ignored', async () => {
+    const proc = await spawnManaged({
+      name: 'stubborn',
+      bin: process.execPath,
+      args: ['-e', "process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('ready'); setInterval(() => {}, 1000)"],
+      logger,
+    });
+    await waitFor(() => proc.recentOutput().includes('ready'));
+    const started = Date.now();
+    await proc.stop({ timeoutMs: 300 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(await proc.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(proc.recentOutput()).toContain('ignoring SIGTERM');
+    expect(gone(proc.pid)).toBe(true);
+  });
+});
+
+describe('orphan safety', () => {
+  async function startParent(mode: 'wait' | 'exit'): Promise<{ parentPid: number; natsPid: number; port: number }> {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', parentFixture, await tempDir(), String(port), mode], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let errOut = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (errOut += c));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('\n')) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`parent fixture did not report (exit ${child.exitCode}): ${errOut}`);
+      }
+      await sleep(20);
+    }
+    const pids = JSON.parse(out.split('\n')[0]!) as { parentPid: number; natsPid: number };
+    return { ...pids, port };
+  }
+
+  it('a SIGKILLed parent does not leave its nats-server running', async () => {
+    const { parentPid, natsPid, port } = await startParent('wait');
+    expect(gone(natsPid)).toBe(false);
+    expect(await isListening('127.0.0.1', port, 500)).toBe(true);
+    const watchdogs = watchdogsFor(natsPid);
+    expect(watchdogs).toHaveLength(1);
+    process.kill(parentPid, 'SIGKILL');
+    expect(await waitGone(natsPid, 5_000)).toBe(true);
+    for (const w of watchdogs) expect(await waitGone(w, 2_000)).toBe(true);
+    expect(await isListening('127.0.0.1', port, 500)).toBe(false);
+  });
+
+  it('a parent that exits without stop() takes its nats-server along', async () => {
+    const { parentPid, natsPid, port } = await startParent('exit');
+    expect(await waitGone(parentPid, 5_000)).toBe(true);
+    expect(await waitGone(natsPid, 5_000)).toBe(true);
+    expect(await isListening('127.0.0.1', port, 500)).toBe(false);
+  });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}

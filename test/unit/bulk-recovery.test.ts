@@ -1,0 +1,221 @@
+/**
+ * Bulk recovery (recovery.ts + bulk-fold.ts): from 32 candidates on, a recovering coordinator
+ * folds its sagas from one journal scan starting at the owners' low-water seq, and reads a saga
+ * on its own only when the scan cannot assemble it. Either way every saga resumes exactly where
+ * it stopped: only the steps in flight run again, and nothing is journaled twice.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeRecord } from '../../src/journal/codec.js';
+import type { Journal, ScanOptions } from '../../src/journal/journal.js';
+import type { CoordinatorRecord } from '../../src/runtime/coordinator-lease.js';
+import { createRuntime } from '../../src/runtime/create-runtime.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import { memoryStores, type RuntimeStores } from '../../src/runtime/stores.js';
+import type { SagaBinding, StepFn } from '../../src/runtime/types.js';
+import { ORDER_STEPS, ORDER_UNDOS, orderMachine } from '../fixtures/order-saga.js';
+import { until } from '../helpers/until.js';
+
+const N = 40;
+const IDS = Array.from({ length: N }, (_, i) => `bulk${String(i).padStart(2, '0')}`);
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.close()));
+});
+
+/** Order steps logging `<step>@<idempotency key>`; with `hold`, shipOrder never returns. */
+function binding(log: string[], hold: boolean): SagaBinding {
+  const steps: Record<string, StepFn> = {};
+  for (const name of [...ORDER_STEPS, ...ORDER_UNDOS]) {
+    steps[name] = (_input, ctx) => {
+      log.push(`${name}@${ctx.idempotencyKey}`);
+      if (hold && name === 'shipOrder') return new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+      return { step: name, saga: ctx.sagaId };
+    };
+  }
+  return { id: 'order', version: 1, machine: orderMachine, steps };
+}
+
+async function open(stores: RuntimeStores, machine: SagaBinding, owner: string, checkpointEvery = 0): Promise<Runtime> {
+  const rt = await createRuntime({ machines: [machine], stores, owner, checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0 });
+  runtimes.push(rt);
+  return rt;
+}
+
+
+/** Starts N sagas on coordinator `c1` and stops it while every saga's ship step is in flight. */
+async function midFlight(stores: RuntimeStores, options: { checkpointEvery?: number; graceful?: boolean } = {}): Promise<string[]> {
+  const log: string[] = [];
+  const a = await open(stores, binding(log, true), 'c1', options.checkpointEvery ?? 0);
+  for (const id of IDS) await a.start('order', { order: id }, { id });
+  await until(() => log.filter((c) => c.startsWith('shipOrder@')).length === N);
+  await a.close({ graceful: options.graceful ?? false });
+  return log;
+}
+
+interface Spy {
+  readonly reads: Array<{ sagaId: string; fromSeq: number | undefined }>;
+  readonly scans: Array<{ fromSeq: number | undefined; sagas: number }>;
+}
+
+function spy(journal: Journal): Spy {
+  const out: Spy = { reads: [], scans: [] };
+  const read = journal.read.bind(journal);
+  const scan = journal.scan.bind(journal);
+  journal.read = (sagaId, options) => {
+    out.reads.push({ sagaId, fromSeq: options?.fromSeq });
+    return read(sagaId, options);
+  };
+  journal.scan = (options?: ScanOptions) => {
+    out.scans.push({ fromSeq: options?.fromSeq, sagas: options?.sagaIds?.size ?? -1 });
+    return scan(options);
+  };
+  return out;
+}
+
+/** Rewrites coordinator `owner`'s lease record (what a recovering coordinator reads first). */
+async function patchLease(stores: RuntimeStores, owner: string, patch: (r: CoordinatorRecord) => CoordinatorRecord): Promise<void> {
+  const entry = (await stores.coordinators.get(owner))!;
+  const record = JSON.parse(new TextDecoder().decode(entry.value)) as CoordinatorRecord;
+  await stores.coordinators.put(owner, new TextEncoder().encode(JSON.stringify(patch(record))));
+}
+
+/** Every saga completed; each step ran as expected; each journal numbered 1..n with no repeat. */
+async function expectAllCompleted(rt: Runtime, stores: RuntimeStores, log: string[], entriesPerSaga: number, notifyNo = 4): Promise<void> {
+  const infos = await Promise.all(IDS.map((id) => rt.wait(id, { timeoutMs: 10_000 })));
+  expect(infos.map((i) => i.status)).toEqual(IDS.map(() => 'completed'));
+  // the new coordinator ran only the step that was in flight (same key) and the one after it
+  expect([...log].sort()).toEqual(
+    IDS.flatMap((id) => [`notifyCustomer@${id}:${notifyNo}:notify`, `shipOrder@${id}:3:ship`]).sort(),
+  );
+  for (const id of IDS) {
+    const records = (await stores.journal.read(id)).map((e) => decodeRecord(e.data, e));
+    expect(records.map((r) => r.no)).toEqual(Array.from({ length: entriesPerSaga }, (_, i) => i + 1));
+    const types = records.map((r) => ('event' in r ? r.event.type : 'init' in r ? 'init' : 'takeover'));
+    expect(types.filter((t) => t === 'xstate.done.actor.ship')).toHaveLength(1);
+    expect(types.filter((t) => t === 'xstate.done.actor.charge')).toHaveLength(1);
+  }
+  expect((await rt.list({ status: 'completed', limit: 1000 })).sagas).toHaveLength(N);
+  expect((await stores.index.listOpen()).entries).toEqual([]);
+}
+
+describe('bulk recovery', () => {
+  it.each([
+    ['without checkpoints', 0],
+    ['with checkpoints', 2],
+  ])(`a restarted coordinator folds ${N} sagas from one scan (%s)`, async (_what, checkpointEvery) => {
+    const stores = memoryStores();
+    const before = await midFlight(stores, { checkpointEvery });
+    expect(before.filter((c) => c.startsWith('reserveStock@'))).toHaveLength(N);
+    if (checkpointEvery) expect((await stores.checkpoints.keys()).sort()).toEqual(IDS);
+
+    const s = spy(stores.journal);
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c1', checkpointEvery);
+    const report = await b.recover();
+    expect(report).toMatchObject({ listed: N, recovered: N, failed: 0, repaired: 0 });
+    // one scan for all of them, from the start (the crashed coordinator's low-water seq), and no per-saga read
+    expect(s.scans).toEqual([{ fromSeq: 1, sagas: N }]);
+    expect(s.reads).toEqual([]);
+
+    await expectAllCompleted(b, stores, log, 5);
+    expect(await stores.checkpoints.keys()).toEqual([]);
+  });
+
+  it('scans from the low-water seq and reads on their own the sagas that began below it', async () => {
+    const stores = memoryStores();
+    await midFlight(stores);
+    const firstSeq = new Map<string, number>();
+    for (const id of IDS) firstSeq.set(id, (await stores.journal.read(id))[0]!.seq);
+    const lowWater = firstSeq.get(IDS[N / 2]!)!;
+    // a low-water mark that is wrong (too high): half the sagas began below it
+    await patchLease(stores, 'c1', (r) => ({ ...r, lowWaterSeq: lowWater }));
+
+    const s = spy(stores.journal);
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c1');
+    expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
+    expect(s.scans).toEqual([{ fromSeq: lowWater, sagas: N }]);
+    const below = IDS.filter((id) => firstSeq.get(id)! < lowWater);
+    expect(below.length).toBe(N / 2);
+    expect(s.reads.map((r) => r.sagaId).sort()).toEqual(below);
+    expect(s.reads.every((r) => r.fromSeq === undefined)).toBe(true);
+
+    await expectAllCompleted(b, stores, log, 5);
+  });
+
+  it('a low-water mark past the end of the journal: every saga is read on its own', async () => {
+    const stores = memoryStores();
+    await midFlight(stores);
+    const last = await stores.journal.lastSeq();
+    await patchLease(stores, 'c1', (r) => ({ ...r, lowWaterSeq: last + 1 }));
+
+    const s = spy(stores.journal);
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c1');
+    expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
+    expect(s.scans).toEqual([{ fromSeq: last + 1, sagas: N }]);
+    expect(s.reads.map((r) => r.sagaId).sort()).toEqual(IDS);
+    await expectAllCompleted(b, stores, log, 5);
+  });
+
+  it('no low-water mark at all: scans the whole journal', async () => {
+    const stores = memoryStores();
+    await midFlight(stores);
+    await patchLease(stores, 'c1', ({ lowWaterSeq: _drop, ...r }) => r);
+
+    const s = spy(stores.journal);
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c1');
+    expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
+    expect(s.scans).toEqual([{ fromSeq: 1, sagas: N }]);
+    expect(s.reads).toEqual([]);
+    await expectAllCompleted(b, stores, log, 5);
+  });
+
+  it('reads each saga on its own when the scan would read too many unrelated entries', async () => {
+    const stores = memoryStores();
+    await midFlight(stores);
+    // other traffic: more than 200 entries per saga to recover lie after the low-water seq
+    let seq = 0;
+    for (let i = 0; i <= N * 200; i++) seq = (await stores.journal.append('noise', new Uint8Array([1]), { expectedLastSeq: seq, msgId: `n${i}` })).seq;
+
+    const s = spy(stores.journal);
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c1');
+    expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
+    expect(s.scans).toEqual([]);
+    expect(s.reads.map((r) => r.sagaId).sort()).toEqual(IDS);
+    await expectAllCompleted(b, stores, log, 5);
+  });
+
+  it('below 32 candidates it reads each saga on its own', async () => {
+    const stores = memoryStores();
+    const log: string[] = [];
+    const a = await open(stores, binding(log, true), 'c1');
+    const few = IDS.slice(0, 31);
+    for (const id of few) await a.start('order', { order: id }, { id });
+    await until(() => log.filter((c) => c.startsWith('shipOrder@')).length === few.length);
+    await a.close({ graceful: false });
+
+    const s = spy(stores.journal);
+    const b = await open(stores, binding([], false), 'c1');
+    expect(await b.recover()).toMatchObject({ recovered: few.length });
+    expect(s.scans).toEqual([]);
+    expect(s.reads.map((r) => r.sagaId).sort()).toEqual(few);
+  });
+
+  it('another coordinator takes over all sagas of one that shut down cleanly, marking each takeover once', async () => {
+    const stores = memoryStores();
+    await midFlight(stores, { graceful: true });
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c2');
+    expect(await b.recover()).toMatchObject({ listed: N, recovered: N, failed: 0, lostRace: 0, skippedLiveOwner: 0 });
+    // init, reserve, charge, takeover, ship, notify; notify spawned by entry 5
+    await expectAllCompleted(b, stores, log, 6, 5);
+    for (const id of IDS) {
+      const view = await b.events(id);
+      expect(view[3]!.takeover).toMatchObject({ owner: 'c2', from: 'c1', epoch: 2 });
+    }
+  });
+});

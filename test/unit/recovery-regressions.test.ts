@@ -1,0 +1,72 @@
+/** Regression tests for recovery bugs found while testing bulk recovery and checkpoints. */
+import { describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/runtime/create-runtime.js';
+import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
+import { memoryStores } from '../../src/runtime/stores.js';
+import { until } from '../helpers/until.js';
+import type { SagaBinding, StepFn } from '../../src/runtime/types.js';
+import { ORDER_STEPS, ORDER_UNDOS, orderMachine } from '../fixtures/order-saga.js';
+
+function binding(log: string[], holdShip: boolean): SagaBinding {
+  const steps: Record<string, StepFn> = {};
+  for (const n of [...ORDER_STEPS, ...ORDER_UNDOS]) {
+    steps[n] = (_i, ctx) => {
+      log.push(`${n}@${ctx.idempotencyKey}`);
+      if (holdShip && n === 'shipOrder') return new Promise((_r, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason)));
+      return { ok: n };
+    };
+  }
+  return { id: 'order', version: 1, machine: orderMachine, steps };
+}
+const opts = { owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0, checkpointEvery: 2 } as const;
+
+describe('recovery regressions', () => {
+  it('a graceful close publishes a low-water seq that still covers the sagas it hands back', async () => {
+    const stores = memoryStores();
+    const log: string[] = [];
+    const a = await createRuntime({ ...opts, machines: [binding(log, true)], stores });
+    await a.start('order', { order: 'x' }, { id: 'x' });
+    await until(() => log.some((l) => l.startsWith('shipOrder')));
+    await a.close(); // graceful: releases the lease, "the record stays, with its low-water seq"
+    const rec = JSON.parse(new TextDecoder().decode((await stores.coordinators.get('c1'))!.value));
+    const firstSeq = (await stores.journal.read('x'))[0]!.seq;
+    expect(rec.lowWaterSeq).toBeLessThanOrEqual(firstSeq); // fails: lowWaterSeq === lastSeq + 1
+  });
+
+  it('a same-owner restart after a graceful close recovers 32+ checkpointed sagas without replaying finished steps', async () => {
+    const stores = memoryStores();
+    const log: string[] = [];
+    const ids = Array.from({ length: 32 }, (_, i) => `s${i}`);
+    const a = await createRuntime({ ...opts, machines: [binding(log, true)], stores });
+    for (const id of ids) await a.start('order', { order: id }, { id });
+    await until(() => log.filter((l) => l.startsWith('shipOrder')).length === ids.length);
+    expect(await loadCheckpoint(stores.checkpoints, 's0')).toMatchObject({ no: 2 }); // entries: init, reserve, charge
+    await a.close();
+    log.length = 0;
+    const b = await createRuntime({ ...opts, machines: [binding(log, false)], stores });
+    await b.recover();
+    const infos = await Promise.all(ids.map((id) => b.wait(id, { timeoutMs: 2_000 }).catch((e: Error) => e.message)));
+    // fails: each saga was folded from its checkpoint alone (charge running), so chargeCard re-ran
+    // with s<i>:2:charge, the first append hit the real last seq and the copy was fenced; every
+    // later recovery pass does the same (fromSeq stays past the end), so no saga ever finishes.
+    expect(log.filter((l) => l.startsWith('chargeCard'))).toEqual([]);
+    expect(infos.map((i) => (typeof i === 'string' ? i : i.status))).toEqual(ids.map(() => 'completed'));
+    await b.close();
+  });
+
+  it('a checkpoint without a snapshot is ignored (full replay), not restored as the initial state', async () => {
+    const stores = memoryStores();
+    const log: string[] = [];
+    const a = await createRuntime({ ...opts, machines: [binding(log, true)], stores });
+    await a.start('order', { order: 'y' }, { id: 'y' });
+    await until(() => log.some((l) => l.startsWith('shipOrder')));
+    await a.close({ graceful: false });
+    const { snapshot: _gone, ...cp } = (await loadCheckpoint(stores.checkpoints, 'y'))!;
+    await stores.checkpoints.put('y', new TextEncoder().encode(JSON.stringify(cp)));
+    const b = await createRuntime({ ...opts, machines: [binding([], false)], stores });
+    await b.recover();
+    // fails: state {"reserve":"running"}, context.input undefined, nothing pending: stuck forever
+    expect((await b.wait('y', { timeoutMs: 2_000 })).status).toBe('completed');
+    await b.close();
+  });
+});
