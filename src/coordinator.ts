@@ -124,7 +124,7 @@ export class Coordinator {
       logger: this.logger,
       readiness: this.graph,
       // Recovery is its own boot dependency, after admission.
-      recoverOnStart: false,
+      deferRecovery: true,
       recoverIntervalMs: this.options.recoverIntervalMs,
       leaseTtlMs: this.options.leaseTtlMs,
       checkpointEvery: this.options.checkpointEvery,

@@ -16,6 +16,7 @@ import {
   type PubAck,
   type StoredMsg,
 } from '@nats-io/jetstream';
+import { setMaxListeners } from 'node:events';
 import { nanos, type NatsConnection, type QueuedIterator, type Status } from '@nats-io/transport-node';
 import { ClosedError, InvalidArgumentError, JournalConflictError, JournalUnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -109,6 +110,8 @@ export class JetStreamJournal implements Journal {
 
   /** Prefer `openJetStreamJournal`, which also creates the stream; this binds to an existing one. */
   constructor(parts: JetStreamJournalParts) {
+    // Every append waiting out an outage listens on these two: thousands at once is expected.
+    setMaxListeners(0, this.#closing.signal, this.#reconnected.signal);
     this.#nc = parts.nc;
     this.#js = parts.js;
     this.#jsm = parts.jsm;
@@ -226,6 +229,7 @@ export class JetStreamJournal implements Journal {
         this.#disconnected = false;
         const old = this.#reconnected;
         this.#reconnected = new AbortController();
+        setMaxListeners(0, this.#reconnected.signal);
         old.abort(RECONNECTED);
       }
     } catch {

@@ -46,8 +46,13 @@ export interface RuntimeCoreOptions {
   readonly checkpointEvery?: number;
   /** How long the coordinator's lease lasts without renewal. Default 10 s. */
   readonly leaseTtlMs?: number;
-  /** Run a recovery pass in the background once started. Default true. */
+  /** Run a recovery pass in the background once started (periodic passes run regardless). Default true. */
   readonly recoverOnStart?: boolean;
+  /**
+   * No recovery at all, not even periodic, until `beginRecovery()` is called: a coordinator
+   * begins recovery only after its boot graph admits work.
+   */
+  readonly deferRecovery?: boolean;
   /** Period of background recovery passes (0 = none). Default 15 s. */
   readonly recoverIntervalMs?: number;
   /** Sagas folded at once during recovery. Default 16. */
@@ -166,7 +171,10 @@ export class Runtime {
   async open(): Promise<this> {
     this.maxSeen = await this.stores.journal.lastSeq();
     await this.lease.acquire();
-    if (this.options.recoverOnStart ?? true) this.beginRecovery();
+    if (!this.options.deferRecovery) {
+      if (this.options.recoverOnStart ?? true) this.beginRecovery();
+      else this.startRecoveryTimer();
+    }
     this.logger.info({ incarnation: this.incarnation, machines: this.registry.ids() }, 'saga runtime open');
     return this;
   }
@@ -332,16 +340,20 @@ export class Runtime {
 
   /**
    * Starts background recovery: a pass now, then one every `recoverIntervalMs`. `open()` calls
-   * it unless `recoverOnStart` is false; a coordinator's boot graph calls it once work is
-   * admitted. Idempotent.
+   * it unless `recoverOnStart` is false or `deferRecovery` is set; a coordinator's boot graph
+   * calls it once work is admitted. Idempotent.
    */
   beginRecovery(): void {
     this.assertOpen();
     if (this.recoveryBegun) return;
     this.recoveryBegun = true;
     this.track(this.recover());
+    this.startRecoveryTimer();
+  }
+
+  private startRecoveryTimer(): void {
     const every = this.options.recoverIntervalMs ?? 15_000;
-    if (every > 0) {
+    if (every > 0 && !this.recoveryTimer) {
       this.recoveryTimer = setInterval(() => this.track(this.recover()), every);
       this.recoveryTimer.unref();
     }

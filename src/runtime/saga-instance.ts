@@ -244,7 +244,9 @@ export class SagaInstance {
         msgId: this.msgIdFor(no),
         signal: this.appendSignal,
       });
-      if (crashPointsEnabled) setImmediate(() => crashPoint('during-append', event.type));
+      // A microtask: after the client's own send microtask (queued inside publish), before any
+      // ack can be read (setImmediate could run after the ack was handled and acted on).
+      if (crashPointsEnabled) queueMicrotask(() => crashPoint('during-append', event.type));
       seq = (await pending).seq;
       if (crashPointsEnabled) crashPoint('after-append', event.type);
     } catch (e) {

@@ -106,6 +106,36 @@ describe('coordinator boot graph', () => {
     }
   }, 90_000);
 
+  it('a registry lost while running re-gates sagas that need it until it is back', async () => {
+    const namespace = 'regate';
+    const config = loadConfig({ nats: server.url, registry: `127.0.0.1:${registry.port}`, namespace, owner: 'c3', dataDir: join(tmp, 'c3') }, {});
+    let pushes = 0;
+    const coordinator = new Coordinator({ config, machines: [pushBinding({ push: () => ({ n: ++pushes }) })], recoverIntervalMs: 0, healthIntervalMs: 200 });
+    try {
+      await coordinator.allReady();
+      await coordinator.runtime.start('push', {}, { id: 'g1' });
+      expect((await coordinator.runtime.wait('g1')).status).toBe('completed');
+
+      await registry.kill();
+      await until(() => !coordinator.graph.isReady('registry'), 'registry seen lost', 10_000);
+      const registryRecord = async (): Promise<ReadinessRecord | undefined> => (await readReadiness(nc, { namespace, coordinator: 'c3' })).find((r) => r.name === 'registry');
+      await until(async () => (await registryRecord())?.ready === false, 'the bucket shows the registry lost', 5_000);
+
+      await coordinator.runtime.start('push', {}, { id: 'g2' });
+      await until(async () => JSON.stringify((await coordinator.runtime.get('g2')).state) === '{"push":"await_registry"}', 'g2 waits');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(pushes).toBe(1);
+
+      await registry.restart();
+      expect((await coordinator.runtime.wait('g2', { timeoutMs: 20_000 })).status).toBe('completed');
+      expect(pushes).toBe(2);
+      await until(async () => (await registryRecord())?.ready === true, 'the bucket shows the registry back', 5_000);
+    } finally {
+      await coordinator.stop();
+      if (!(await registryAnswers())) await registry.restart();
+    }
+  });
+
   it('begins recovery only after work admission', async () => {
     const namespace = 'order';
     // A saga left mid-step by an earlier life of coordinator c2.
