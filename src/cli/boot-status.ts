@@ -1,7 +1,11 @@
 /** `jetsaga boot status [--json]`: every dependency of every coordinator, from the readiness bucket. */
+import type { NatsConnection } from '@nats-io/transport-node';
 import { readReadiness, type ReadinessRecord } from '../boot/readiness-bus.js';
 import { loadConfig, type ConfigInput } from '../config.js';
+import { openNatsKvStore } from '../journal/nats-kv-store.js';
 import { connectNats } from '../nats/connect.js';
+import { decode as decodeLease } from '../runtime/coordinator-lease.js';
+import { natsNames } from '../runtime/nats-stores.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { formatTable } from './table.js';
 
@@ -15,17 +19,37 @@ export async function bootStatus(input: ConfigInput & { json?: boolean; coordina
     const records = (await readReadiness(nc, { namespace: config.namespace, coordinator: input.coordinator })).sort(
       (a, b) => a.coordinator.localeCompare(b.coordinator) || a.layer - b.layer || a.name.localeCompare(b.name),
     );
+    const running = await coordinatorsRunning(nc, config.namespace, new Set(records.map((r) => r.coordinator)));
     if (input.json) {
-      out(JSON.stringify(records, null, 2));
+      out(JSON.stringify(records.map((r) => ({ ...r, coordinatorRunning: running.get(r.coordinator) ?? null })), null, 2));
     } else if (records.length === 0) {
       out(`no boot status in namespace "${config.namespace}"${input.coordinator ? ` for coordinator "${input.coordinator}"` : ''} yet`);
     } else {
       out(formatTable(['COORDINATOR', 'DEPENDENCY', 'STATE', 'SINCE', 'FAILURES', 'LAST ERROR'], records.map(row)));
+      // Readiness is written on change only: a coordinator that died keeps its last report.
+      for (const [name, up] of running) {
+        if (up === false) out(`\ncoordinator "${name}" is not running (its lease has lapsed): the states above are its last report`);
+      }
     }
     return records.length === 0 ? ExitCode.NotFound : ExitCode.Ok;
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * Whether each coordinator holds a live lease: true, false (lapsed or released), or null when
+ * it never took one (it never admitted work).
+ */
+async function coordinatorsRunning(nc: NatsConnection, namespace: string, names: ReadonlySet<string>): Promise<Map<string, boolean | null>> {
+  const kv = await openNatsKvStore(nc, natsNames(namespace).coordinatorsBucket, { history: 1 });
+  const out = new Map<string, boolean | null>();
+  for (const name of names) {
+    const entry = await kv.get(name);
+    const lease = entry ? decodeLease(entry.value) : null;
+    out.set(name, lease ? lease.expiresAt > Date.now() : null);
+  }
+  return out;
 }
 
 function row(r: ReadinessRecord): string[] {

@@ -39,6 +39,15 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.ts');
+
+async function bootStatusJson(namespace: string): Promise<Array<ReadinessRecord & { coordinatorRunning: boolean | null }>> {
+  const c = spawnTs(CLI, ['boot', 'status', '--json', '--nats', server.url, '--namespace', namespace], { JETSAGA_LOG: 'silent' });
+  const { code } = await c.exited;
+  if (code !== 0) throw new Error(`boot status exited ${code}: ${c.stderr()}`);
+  return JSON.parse(c.lines.join('\n')) as Array<ReadinessRecord & { coordinatorRunning: boolean | null }>;
+}
+
 const registryAnswers = (): Promise<boolean> =>
   fetch(`${registry.url}/v2/`).then(
     (r) => r.ok,
@@ -157,9 +166,19 @@ describe('coordinator boot graph', () => {
       expect(admitted).toBeGreaterThanOrEqual(0);
       expect(recoveryMoved).toBeGreaterThan(admitted);
       expect(coordinator.graph.plan.ancestors.get('recovery')?.has('admission')).toBe(true);
+
+      const running = await bootStatusJson(namespace);
+      expect(running.filter((r) => r.coordinator === 'c2').every((r) => r.coordinatorRunning === true && r.ready)).toBe(true);
     } finally {
       sub.unsubscribe();
       await coordinator.stop();
     }
+    // After a stop its last report stays readable, marked as coming from a stopped coordinator.
+    const stopped = await bootStatusJson(namespace);
+    expect(stopped.length).toBeGreaterThan(0);
+    expect(stopped.every((r) => r.coordinatorRunning === false)).toBe(true);
+    const table = spawnTs(CLI, ['boot', 'status', '--nats', server.url, '--namespace', namespace], { JETSAGA_LOG: 'silent' });
+    expect((await table.exited).code).toBe(0);
+    expect(table.lines.join('\n')).toMatch(/coordinator "c2" is not running/);
   });
 });
