@@ -16,8 +16,8 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { CorruptEntryError, KvConflictError } from '../errors.js';
-import { isWrongLastSequence } from '../nats/nats-errors.js';
+import { CorruptEntryError, JournalUnavailableError, KvConflictError } from '../errors.js';
+import { isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
 import { readUntilCaughtUp } from '../nats/ordered-read.js';
 import { ensureStream } from '../nats/streams.js';
@@ -128,8 +128,10 @@ export class JetStreamIndexStore implements IndexStore {
 
   #publish(subject: string, record: IndexRecord, expectedLastSeq?: number): Promise<PubAck> {
     const data = encoder.encode(JSON.stringify(record));
-    if (this.#publisher) return this.#publisher.publish(subject, data, { expectedLastSubjectSequence: expectedLastSeq });
-    return this.#js.publish(subject, data, expectedLastSeq === undefined ? {} : { expect: { lastSubjectSequence: expectedLastSeq } });
+    const p = this.#publisher
+      ? this.#publisher.publish(subject, data, { expectedLastSubjectSequence: expectedLastSeq })
+      : this.#js.publish(subject, data, expectedLastSeq === undefined ? {} : { expect: { lastSubjectSequence: expectedLastSeq } });
+    return p.catch(unavailable);
   }
 
   async remove(sagaId: string): Promise<void> {
@@ -212,13 +214,22 @@ export class JetStreamIndexStore implements IndexStore {
   }
 
   async #direct(kind: Kind, sagaId: string): Promise<IndexEntry | null> {
-    const m: StoredMsg | null = await this.#jsm.direct.getMessage(this.stream, { last_by_subj: this.#subject(kind, sagaId) });
+    const m: StoredMsg | null = await this.#jsm.direct.getMessage(this.stream, { last_by_subj: this.#subject(kind, sagaId) }).catch(unavailable);
     return m === null ? null : { record: decode(m.data, m.subject), revision: m.seq };
   }
 
   async #purge(kind: Kind, sagaId: string): Promise<void> {
-    await this.#jsm.streams.purge(this.stream, { filter: this.#subject(kind, sagaId) });
+    await this.#jsm.streams.purge(this.stream, { filter: this.#subject(kind, sagaId) }).catch(unavailable);
   }
+}
+
+/**
+ * A NATS outage surfaces as a typed, retryable JOURNAL_UNAVAILABLE (503) rather than a raw
+ * client timeout: callers such as `start` are idempotent by saga id and may simply retry.
+ */
+function unavailable(err: unknown): never {
+  if (isTransient(err)) throw new JournalUnavailableError(`the saga index is unavailable (NATS): ${(err as Error).message}`, err);
+  throw err;
 }
 
 function decode(data: Uint8Array, subject: string): IndexRecord {

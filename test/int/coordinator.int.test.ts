@@ -145,6 +145,36 @@ describe('coordinator boot graph', () => {
     }
   });
 
+  it('marks nats lost while the server is away and ready again once it is back; work goes on', async () => {
+    const namespace = 'natsaway';
+    const config = loadConfig({ nats: server.url, registry: `127.0.0.1:${registry.port}`, namespace, owner: 'c4', dataDir: join(tmp, 'c4') }, {});
+    const coordinator = new Coordinator({ config, machines: [pushBinding()], recoverIntervalMs: 0, healthIntervalMs: 200 });
+    const states: string[] = [];
+    coordinator.graph.onChange((s) => s.name === 'nats' && states.push(s.state));
+    try {
+      await coordinator.allReady();
+      await server.kill();
+      await until(() => !coordinator.graph.isReady('nats'), 'nats seen lost', 10_000);
+      // A start while NATS is away fails with a typed, retryable error (or succeeds if NATS
+      // returns in time); starting is idempotent by id, so the caller retries and nothing is lost.
+      const during = coordinator.runtime.start('push', {}, { id: 'n1' }).then(
+        () => 'started',
+        (e: { code?: string; retryable?: boolean }) => `${e.code}:${e.retryable}`,
+      );
+      await server.restart();
+      await until(() => coordinator.graph.isReady('nats') && coordinator.graph.isReady('jetstream'), 'nats and jetstream ready again', 20_000);
+      const outcome = await during;
+      expect(['started', 'JOURNAL_UNAVAILABLE:true']).toContain(outcome);
+      await coordinator.runtime.start('push', {}, { id: 'n1' });
+      expect((await coordinator.runtime.wait('n1', { timeoutMs: 20_000 })).status).toBe('completed');
+      expect((await coordinator.runtime.events('n1')).filter((e) => e.init)).toHaveLength(1);
+      expect(states).toContain('lost');
+      expect(states.at(-1)).toBe('ready');
+    } finally {
+      await coordinator.stop();
+    }
+  });
+
   it('begins recovery only after work admission', async () => {
     const namespace = 'order';
     // A saga left mid-step by an earlier life of coordinator c2.
