@@ -32,6 +32,8 @@ const TERMINAL = new Set(['completed', 'compensated', 'cancelled']);
 
 const server = await startNatsServer();
 const nc = await connectNats({ servers: server.url });
+// Read while connected: the table is printed after the connection is closed.
+const natsVersion = nc.info?.version ?? '?';
 let peakRss = 0;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
@@ -165,7 +167,7 @@ const rows: Array<[string, string, string]> = [
   ]),
 ];
 const w = Math.max(...rows.map((r) => r[0].length));
-console.log(`\njetsaga runtime benchmark (node ${process.version}, nats-server ${nc.info?.version ?? '?'})`);
+console.log(`\njetsaga runtime benchmark (node ${process.version}, nats-server ${natsVersion})`);
 for (const [k, v, note] of rows) console.log(`  ${k.padEnd(w)}  ${v.padEnd(22)} ${note}`);
 console.log(JSON.stringify(result));
 
