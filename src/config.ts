@@ -77,7 +77,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   };
 
   const owner = pick('owner');
-  const ownerValue = owner.value ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'coordinator');
+  const ownerValue = owner.value ?? defaultOwner({});
   if (!OWNER.test(ownerValue)) throw new ConfigError(`${owner.from}: coordinator name "${ownerValue}" must match ${OWNER}`);
 
   const namespace = pick('namespace');
@@ -104,6 +104,12 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     nats: { url: nats.value, port: port(pick('natsPort'), 4222), bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
   };
+}
+
+/** `JETSAGA_OWNER`, else the host name made name-safe: a coordinator's default name. */
+export function defaultOwner(env: NodeJS.ProcessEnv): string {
+  if (env.JETSAGA_OWNER) return env.JETSAGA_OWNER;
+  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'coordinator';
 }
 
 /** `host:port` → parts; IPv6 hosts in brackets (`[::1]:5000`). */

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { EmbeddedServerOptions } from './embedded-options.js';
+import { probeRegistry } from './registry-probe.js';
 import { spawnManaged, type ManagedProcess } from './managed-process.js';
 import { isListening, PortInUseError, waitReady } from './port-probe.js';
 
@@ -52,7 +53,7 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
     installHint: REGISTRY_INSTALL_HINT,
   });
   try {
-    await waitReady(`docker-registry on ${url}`, (ms) => answersV2(url, ms), {
+    await waitReady(`docker-registry on ${url}`, (ms) => probeRegistry(url, { timeoutMs: ms }).then(() => true, () => false), {
       timeoutMs: options.readyTimeoutMs ?? 30_000,
       signal: options.signal,
       process: proc,
@@ -103,8 +104,3 @@ function registryEnv(): NodeJS.ProcessEnv {
 }
 
 /** 200 plus the API version header: the port answering HTTP is not enough. */
-async function answersV2(url: string, timeoutMs: number): Promise<boolean> {
-  const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
-  await res.arrayBuffer();
-  return res.status === 200 && (res.headers.get('docker-distribution-api-version') ?? '').startsWith('registry/2');
-}

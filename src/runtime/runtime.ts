@@ -4,8 +4,8 @@
  * through its `SagaInstance`'s persist-then-act loop.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { initialTransition, type AnyEventObject } from 'xstate';
+import { defaultOwner } from '../config.js';
 import {
   ClosedError,
   InvalidArgumentError,
@@ -16,7 +16,7 @@ import {
   UnknownSagaError,
   ensureError,
 } from '../errors.js';
-import { decodeRecord, encodeRecord, isInitRecord, isTakeoverRecord, type TakeoverRecord } from '../journal/codec.js';
+import { encodeRecord } from '../journal/codec.js';
 import { isTerminalStatus, SagaStatus, type IndexEntry, type IndexRecord } from '../journal/index-store.js';
 import { isValidSagaId } from '../journal/journal.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -25,59 +25,26 @@ import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import type { FoldedSaga } from './fold.js';
 import { IndexKeeper } from './index-keeper.js';
+import { RecoverySchedule } from './recovery-schedule.js';
 import { runRecovery } from './recovery.js';
-import { ReadinessGate, type ReadinessSource } from './readiness-gate.js';
+import { ReadinessGate } from './readiness-gate.js';
+import type { RuntimeCoreOptions } from './runtime-options.js';
+import { journalView, type JournalView } from './journal-view.js';
+import { listSagas, type ListOptions } from './listing.js';
 import { MachineRegistry } from './registry.js';
 import { SagaInstance, type Commit, type InstanceHost, type StopReason } from './saga-instance.js';
 import { SagaLoader } from './saga-loader.js';
-import { statusOf } from './status.js';
+import { infoOf, summaryInfo } from './saga-info.js';
 import type { RuntimeStores } from './stores.js';
 import type { RecoveryReport, SagaBinding, SagaInfo, SagaSummary, SendResult, TransitionNotice } from './types.js';
 import { Waiters } from './waiters.js';
 
-export interface RuntimeCoreOptions {
-  readonly machines: readonly SagaBinding[];
-  readonly stores: RuntimeStores;
-  /** This coordinator's stable name (a restart under the same name resumes its sagas at once). */
-  readonly owner?: string;
-  readonly logger?: Logger;
-  readonly now?: () => number;
-  /** Store a checkpoint every N entries (0 = never). Default 50. */
-  readonly checkpointEvery?: number;
-  /** How long the coordinator's lease lasts without renewal. Default 10 s. */
-  readonly leaseTtlMs?: number;
-  /** Run a recovery pass in the background once started (periodic passes run regardless). Default true. */
-  readonly recoverOnStart?: boolean;
-  /**
-   * No recovery at all, not even periodic, until `beginRecovery()` is called: a coordinator
-   * begins recovery only after its boot graph admits work.
-   */
-  readonly deferRecovery?: boolean;
-  /** Period of background recovery passes (0 = none). Default 15 s. */
-  readonly recoverIntervalMs?: number;
-  /** Sagas folded at once during recovery. Default 16. */
-  readonly recoveryConcurrency?: number;
-  /** Called once the runtime has closed itself (e.g. its name was taken by another process). */
-  readonly onFatal?: (error: Error) => void;
-  /**
-   * Readiness of boot dependencies, for sagas that wait for one (`needs` in defineSaga).
-   * Without it every dependency counts as ready.
-   */
-  readonly readiness?: ReadinessSource;
-}
 
-/** One decoded journal entry, as `events()` returns it. */
-export interface JournalView {
-  readonly no: number;
-  readonly at: number;
-  readonly seq: number;
-  readonly init?: unknown;
-  readonly event?: AnyEventObject;
-  readonly takeover?: TakeoverRecord['takeover'];
-}
 
 const TERMINAL_OR_BLOCKED = new Set<SagaStatus>([SagaStatus.Completed, SagaStatus.Compensated, SagaStatus.Cancelled, SagaStatus.Blocked]);
 const OWNER = /^[A-Za-z0-9_-]{1,64}$/;
+
+export type { RuntimeCoreOptions, JournalView };
 
 export class Runtime {
   readonly owner: string;
@@ -99,10 +66,7 @@ export class Runtime {
   private readonly loader: SagaLoader;
   private readonly host: InstanceHost;
   private readonly gate: ReadinessGate;
-  private recoveryRun: Promise<RecoveryReport> | undefined;
-  private recoveryNext: Promise<RecoveryReport> | undefined;
-  private recoveryTimer: NodeJS.Timeout | undefined;
-  private recoveryBegun = false;
+  private readonly recovery: RecoverySchedule;
   private closed: Error | undefined;
   /** Highest journal seq this coordinator has seen (bounds its low-water seq from above). */
   private maxSeen = 0;
@@ -114,7 +78,7 @@ export class Runtime {
   constructor(private readonly options: RuntimeCoreOptions) {
     this.registry = new MachineRegistry(options.machines);
     this.stores = options.stores;
-    this.owner = options.owner ?? defaultOwner();
+    this.owner = options.owner ?? defaultOwner(process.env);
     if (!OWNER.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER}`);
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
     this.now = options.now ?? Date.now;
@@ -140,6 +104,7 @@ export class Runtime {
         this.instances.get(sagaId)?.stop('fenced');
       },
     });
+    this.recovery = new RecoverySchedule(() => (this.closed ? Promise.reject(new ClosedError()) : this.recoveryPass()), options.recoverIntervalMs ?? 15_000, (p) => this.track(p));
     this.gate = new ReadinessGate(options.readiness, (id, event) => this.deliverInternal(id, event), this.logger);
     this.host = {
       journal: this.stores.journal,
@@ -173,7 +138,7 @@ export class Runtime {
     await this.lease.acquire();
     if (!this.options.deferRecovery) {
       if (this.options.recoverOnStart ?? true) this.beginRecovery();
-      else this.startRecoveryTimer();
+      else this.recovery.startTimer();
     }
     this.logger.info({ incarnation: this.incarnation, machines: this.registry.ids() }, 'saga runtime open');
     return this;
@@ -261,45 +226,13 @@ export class Runtime {
   async events(sagaId: string): Promise<JournalView[]> {
     const entries = await this.stores.journal.read(sagaId);
     if (entries.length === 0 && !(await this.stores.index.get(sagaId))) throw new UnknownSagaError(sagaId);
-    return entries.map((e) => {
-      const r = decodeRecord(e.data, e);
-      if (isInitRecord(r)) return { no: r.no, at: r.at, seq: e.seq, init: r.init };
-      if (isTakeoverRecord(r)) return { no: r.no, at: r.at, seq: e.seq, takeover: r.takeover };
-      return { no: r.no, at: r.at, seq: e.seq, event: r.event as AnyEventObject };
-    });
+    return entries.map(journalView);
   }
 
-  /**
-   * Sagas from the index (newest status of those driven here), sorted by id and paged. Open
-   * and finished sagas are listed from separate sets, so filtering by an open status stays fast
-   * however many sagas have finished.
-   */
-  async list(options: { status?: SagaStatus | readonly SagaStatus[]; after?: string; limit?: number } = {}): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
-    const wanted = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status as SagaStatus]);
-    const limit = Math.max(1, Math.min(options.limit ?? 100, 1000));
-    const sets: Array<'o' | 'f'> = [];
-    if (!wanted || [...wanted].some((s) => !isTerminalStatus(s))) sets.push('o');
-    if (!wanted || [...wanted].some((s) => isTerminalStatus(s))) sets.push('f');
-    const cursorSet = options.after?.slice(0, 1);
-    let after = options.after?.slice(2);
-    const sagas: SagaSummary[] = [];
-    for (const set of sets) {
-      if (cursorSet === 'f' && set === 'o') continue;
-      if (cursorSet && cursorSet !== set) after = undefined;
-      for (;;) {
-        const page = set === 'o' ? await this.stores.index.listOpen({ after, limit }) : await this.stores.index.listFinished({ after, limit });
-        for (const e of page.entries) {
-          const live = this.instances.get(e.record.sagaId);
-          const s: SagaSummary = { id: e.record.sagaId, machine: e.record.machine, status: live?.status ?? e.record.status, owner: e.record.owner, createdAt: e.record.createdAt, updatedAt: live?.lastAt ?? e.record.updatedAt };
-          if (!wanted || wanted.has(s.status)) sagas.push(s);
-          if (sagas.length === limit) return { sagas, next: `${set}:${s.id}` };
-        }
-        if (!page.next) break;
-        after = page.next;
-      }
-      after = undefined;
-    }
-    return { sagas, next: undefined };
+
+  /** Sagas from the index (newest status of those driven here), sorted by id and paged; see listing.ts. */
+  list(options: ListOptions = {}): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
+    return listSagas(this.stores.index, (id) => this.instances.get(id), options);
   }
 
   /** Resolves once the saga's status is in `until` (default: finished or blocked). */
@@ -325,17 +258,7 @@ export class Runtime {
    */
   recover(): Promise<RecoveryReport> {
     if (this.closed) return Promise.reject(new ClosedError());
-    if (!this.recoveryRun) {
-      this.recoveryRun = this.recoveryPass().finally(() => (this.recoveryRun = undefined));
-      return this.recoveryRun;
-    }
-    this.recoveryNext ??= this.recoveryRun
-      .catch(() => undefined)
-      .then(() => {
-        this.recoveryNext = undefined;
-        return this.recover();
-      });
-    return this.recoveryNext;
+    return this.recovery.run();
   }
 
   /**
@@ -345,18 +268,7 @@ export class Runtime {
    */
   beginRecovery(): void {
     this.assertOpen();
-    if (this.recoveryBegun) return;
-    this.recoveryBegun = true;
-    this.track(this.recover());
-    this.startRecoveryTimer();
-  }
-
-  private startRecoveryTimer(): void {
-    const every = this.options.recoverIntervalMs ?? 15_000;
-    if (every > 0 && !this.recoveryTimer) {
-      this.recoveryTimer = setInterval(() => this.track(this.recover()), every);
-      this.recoveryTimer.unref();
-    }
+    this.recovery.begin();
   }
 
   /** Sagas driven by this coordinator right now. */
@@ -374,7 +286,7 @@ export class Runtime {
     if (this.closed) return;
     const graceful = options.graceful ?? true;
     this.closed = new ClosedError();
-    clearInterval(this.recoveryTimer);
+    this.recovery.stop();
     this.gate.close();
     // The lease record written on close must still cover the sagas handed back, so the next
     // coordinator's bulk recovery scans from their first entries.
@@ -586,35 +498,3 @@ export class Runtime {
   }
 }
 
-function infoOf(f: FoldedSaga, owner: string | undefined): SagaInfo {
-  const s = f.snapshot;
-  return {
-    id: f.sagaId,
-    machine: f.binding.id,
-    version: f.binding.version,
-    status: statusOf(s),
-    state: s.value,
-    context: s.context,
-    ...(s.status === 'done' ? { output: s.output } : {}),
-    seq: f.no,
-    owner,
-    updatedAt: f.lastAt,
-    pending: Object.values(f.book.pending).map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),
-    timers: Object.values(f.book.timers).map((t) => ({ id: t.id, dueAt: t.dueAt })),
-  };
-}
-
-/** What the index alone says, for sagas whose journal is gone or cannot be folded here. */
-function summaryInfo(r: IndexRecord, problem?: string): SagaInfo {
-  const [machine, version] = r.machine.split('@');
-  return {
-    id: r.sagaId, machine: machine!, version: Number(version), status: r.status, state: {}, context: undefined,
-    seq: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(problem ? { problem } : {}),
-  };
-}
-
-function defaultOwner(): string {
-  const fromEnv = process.env.JETSAGA_OWNER;
-  if (fromEnv) return fromEnv;
-  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'coordinator';
-}

@@ -26,6 +26,7 @@ import { crashPoint, crashPointsEnabled } from './crash-points.js';
 import { Mailbox } from './mailbox.js';
 import { pureTransitions, type PureTransitions, type TransitionResult } from './pure-transition.js';
 import { statusOf } from './status.js';
+import { infoOf } from './saga-info.js';
 import type { SagaBinding, SagaInfo, SendResult, StepContext } from './types.js';
 
 /** What an instance needs from the runtime that hosts it. */
@@ -184,22 +185,8 @@ export class SagaInstance {
   }
 
   info(owner: string | undefined): SagaInfo {
-    const s = this.snapshot;
-    return {
-      id: this.id,
-      machine: this.binding.id,
-      version: this.binding.version,
-      status: this.status,
-      state: s.value,
-      context: s.context,
-      ...(s.status === 'done' ? { output: s.output } : {}),
-      seq: this.no,
-      owner,
-      updatedAt: this.lastAt,
-      pending: Object.values(this.book.pending).map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),
-      timers: Object.values(this.book.timers).map((t) => ({ id: t.id, dueAt: t.dueAt })),
-      ...(this.problem ? { problem: this.problem } : {}),
-    };
+    const info = infoOf({ sagaId: this.id, binding: this.binding, snapshot: this.snapshot, no: this.no, lastAt: this.lastAt, book: this.book }, owner);
+    return this.problem ? { ...info, problem: this.problem } : info;
   }
 
   /**

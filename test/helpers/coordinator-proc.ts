@@ -16,6 +16,7 @@ import type { Runtime } from '../../src/runtime/runtime.js';
 import type { CallRecord, CoordinatorCommand, CoordinatorOptions } from '../fixtures/crash-coordinator.js';
 import { orderBinding } from '../fixtures/order-saga.js';
 import { slowOrderBinding } from '../fixtures/slow-retry-saga.js';
+import { until as waitUntil } from './until.js';
 
 export type { CallRecord };
 
@@ -235,11 +236,7 @@ export async function scenario(ctx: TestContext, url: string): Promise<Scenario>
   };
 }
 
-/** Polls `cond` until it holds; fails with `what` after `timeoutMs`. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000, everyMs = 10): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** `until` (helpers/until.ts) with the description first, as these tests read best. */
+export function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  return waitUntil(cond, timeoutMs, what);
 }

@@ -1,0 +1,36 @@
+/** Options of the saga runtime (see `createRuntime` for the connection options on top). */
+import type { Logger } from '../log.js';
+import type { ReadinessSource } from './readiness-gate.js';
+import type { RuntimeStores } from './stores.js';
+import type { SagaBinding } from './types.js';
+
+export interface RuntimeCoreOptions {
+  readonly machines: readonly SagaBinding[];
+  readonly stores: RuntimeStores;
+  /** This coordinator's stable name (a restart under the same name resumes its sagas at once). */
+  readonly owner?: string;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  /** Store a checkpoint every N entries (0 = never). Default 50. */
+  readonly checkpointEvery?: number;
+  /** How long the coordinator's lease lasts without renewal. Default 10 s. */
+  readonly leaseTtlMs?: number;
+  /** Run a recovery pass in the background once started (periodic passes run regardless). Default true. */
+  readonly recoverOnStart?: boolean;
+  /**
+   * No recovery at all, not even periodic, until `beginRecovery()` is called: a coordinator
+   * begins recovery only after its boot graph admits work.
+   */
+  readonly deferRecovery?: boolean;
+  /** Period of background recovery passes (0 = none). Default 15 s. */
+  readonly recoverIntervalMs?: number;
+  /** Sagas folded at once during recovery. Default 16. */
+  readonly recoveryConcurrency?: number;
+  /** Called once the runtime has closed itself (e.g. its name was taken by another process). */
+  readonly onFatal?: (error: Error) => void;
+  /**
+   * Readiness of boot dependencies, for sagas that wait for one (`needs` in defineSaga).
+   * Without it every dependency counts as ready.
+   */
+  readonly readiness?: ReadinessSource;
+}
