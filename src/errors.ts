@@ -27,6 +27,11 @@ export const ErrorCode = {
   BootGraphInvalid: 'BOOT_GRAPH_INVALID',
   UnknownDependency: 'UNKNOWN_DEPENDENCY',
   DependencyUnavailable: 'DEPENDENCY_UNAVAILABLE',
+  EntryTooLarge: 'ENTRY_TOO_LARGE',
+  StepOutputTooLarge: 'STEP_OUTPUT_TOO_LARGE',
+  StepOutputInvalid: 'STEP_OUTPUT_INVALID',
+  SagaStarting: 'SAGA_STARTING',
+  OwnerInUse: 'OWNER_IN_USE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -105,13 +110,19 @@ export class MachineVersionMismatchError extends SagaError {
   }
 }
 
+/**
+ * A start names an id that exists with another machine, or with another input: starts are
+ * idempotent by id only for the same request.
+ */
 export class SagaExistsError extends SagaError {
   override name = 'SagaExistsError';
-  constructor(sagaId: string, existingMachine: string, requestedMachine: string) {
+  constructor(sagaId: string, existingMachine: string, requestedMachine: string, reason: 'machine' | 'input' = 'machine') {
     super(
       ErrorCode.SagaExists,
-      `saga "${sagaId}" already exists as ${existingMachine}, not ${requestedMachine}`,
-      { status: 409, details: { sagaId, existingMachine, requestedMachine } },
+      reason === 'machine'
+        ? `saga "${sagaId}" already exists as ${existingMachine}, not ${requestedMachine}`
+        : `saga "${sagaId}" already exists (${existingMachine}) with another input; a start is idempotent only for the same input`,
+      { status: 409, details: { sagaId, existingMachine, requestedMachine, reason } },
     );
   }
 }
@@ -171,6 +182,51 @@ export class KvConflictError extends SagaError {
         ? `key "${key}" already exists in ${bucket}`
         : `key "${key}" in ${bucket} changed since revision ${expectedRevision}`,
       { status: 409, cause, details: { bucket, key, expectedRevision } },
+    );
+  }
+}
+
+/** An entry larger than the journal takes (the server's max payload): never journaled. */
+export class EntryTooLargeError extends SagaError {
+  override name = 'EntryTooLargeError';
+  constructor(
+    readonly sagaId: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+    what = 'entry',
+  ) {
+    super(ErrorCode.EntryTooLarge, `${what} of saga "${sagaId}" is ${bytes} bytes; the journal takes at most ${maxBytes}`, {
+      status: 413,
+      details: { sagaId, bytes, maxBytes },
+    });
+  }
+}
+
+/**
+ * Another start of the same saga id is under way on a live coordinator and has not journaled
+ * the saga yet: retry shortly (starts are idempotent by id).
+ */
+export class SagaStartingError extends SagaError {
+  override name = 'SagaStartingError';
+  constructor(sagaId: string, owner: string) {
+    super(ErrorCode.SagaStarting, `saga "${sagaId}" is being started by coordinator "${owner}"; retry shortly`, {
+      status: 503,
+      retryable: true,
+      details: { sagaId, owner },
+    });
+  }
+}
+
+/** Another live process runs under this coordinator name. */
+export class OwnerInUseError extends SagaError {
+  override name = 'OwnerInUseError';
+  constructor(owner: string, holder: { incarnation: string; host?: string; pid?: number; renewedAt?: number }) {
+    const where = [holder.host && `host ${holder.host}`, holder.pid && `pid ${holder.pid}`].filter(Boolean).join(', ');
+    super(
+      ErrorCode.OwnerInUse,
+      `coordinator name "${owner}" is in use by a live process (incarnation ${holder.incarnation}${where ? `, ${where}` : ''}) that keeps renewing its lease; ` +
+        'stop it first or choose another name (--owner / JETSAGA_OWNER)',
+      { status: 409, details: { owner, ...holder } },
     );
   }
 }

@@ -5,8 +5,6 @@
  */
 import { CorruptEntryError } from '../errors.js';
 
-export const RECORD_FORMAT = 1;
-
 export interface InitRecord {
   readonly no: 1;
   readonly at: number;
@@ -42,7 +40,20 @@ export interface TakeoverRecord {
   readonly takeover: { readonly owner: string; readonly epoch: number; readonly from: string };
 }
 
-export type JournalRecord = InitRecord | EventRecord | TakeoverRecord;
+/**
+ * Written by a coordinator that found a saga's index record but no init entry: a start that
+ * died (or stalls) between its index record and its first entry. Appended where the init would
+ * go (after the journal's current head), it fences that start: a late init, expecting the
+ * journal as it was, fails and its start tries again after the void. It is not an entry of the
+ * saga (number 0, never counted) and only ever precedes the init.
+ */
+export interface VoidRecord {
+  readonly no: 0;
+  readonly at: number;
+  readonly void: { readonly owner: string; readonly epoch: number; readonly reason: string };
+}
+
+export type JournalRecord = InitRecord | EventRecord | TakeoverRecord | VoidRecord;
 
 export function isInitRecord(r: JournalRecord): r is InitRecord {
   return 'init' in r;
@@ -50,6 +61,10 @@ export function isInitRecord(r: JournalRecord): r is InitRecord {
 
 export function isTakeoverRecord(r: JournalRecord): r is TakeoverRecord {
   return 'takeover' in r;
+}
+
+export function isVoidRecord(r: JournalRecord): r is VoidRecord {
+  return 'void' in r;
 }
 
 const encoder = new TextEncoder();
@@ -86,6 +101,13 @@ export function decodeRecord(data: Uint8Array, where: { sagaId: string; seq: num
     });
   };
   if (typeof r !== 'object' || r === null || Array.isArray(r)) bad('not an object');
+  if ('void' in r) {
+    const v = r.void as Record<string, unknown>;
+    if (r.no !== 0) bad('a void record must have number 0');
+    if (typeof r.at !== 'number' || !Number.isFinite(r.at)) bad('"at" must be a number');
+    if (typeof v !== 'object' || v === null || typeof v.owner !== 'string') bad('"void.owner" must be a string');
+    return r as unknown as JournalRecord;
+  }
   if (!Number.isInteger(r.no) || (r.no as number) < 1) bad('"no" must be a positive integer');
   if (typeof r.at !== 'number' || !Number.isFinite(r.at)) bad('"at" must be a number');
   if ('init' in r) {

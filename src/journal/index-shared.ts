@@ -1,7 +1,7 @@
 /** Paging and argument checks shared by the `IndexStore` implementations, so both behave alike. */
 import { InvalidArgumentError } from '../errors.js';
 import type { IndexRecord } from './index-store.js';
-import { isValidSagaId } from './journal.js';
+import { assertSagaId } from './saga-id.js';
 
 export const DEFAULT_PAGE_LIMIT = 500;
 
@@ -33,7 +33,5 @@ export function checkRecord(record: IndexRecord): void {
 }
 
 export function checkSagaId(sagaId: string): void {
-  if (!isValidSagaId(sagaId)) {
-    throw new InvalidArgumentError(`invalid saga id ${JSON.stringify(sagaId)}: use 1-128 of [A-Za-z0-9_-]`, { sagaId });
-  }
+  assertSagaId(sagaId);
 }

@@ -12,6 +12,12 @@ export const SagaStatus = {
   Compensated: 'compensated',
   Blocked: 'blocked',
   Cancelled: 'cancelled',
+  /**
+   * The host could not go on with the saga (a permanent journal failure, or a result its
+   * machine rejects): it is unloaded, the record says why (`problem`), and recovery tries it
+   * again on every pass. An operator should look.
+   */
+  Parked: 'parked',
 } as const;
 export type SagaStatus = (typeof SagaStatus)[keyof typeof SagaStatus];
 
@@ -37,6 +43,8 @@ export interface IndexRecord {
   /** Epoch milliseconds. */
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** Why the saga is parked (status `parked`). */
+  readonly problem?: string;
 }
 
 export interface IndexEntry {
@@ -69,8 +77,14 @@ export interface IndexStore {
    * returns the finished record and `listOpen` no longer lists the saga.
    */
   finish(record: IndexRecord): Promise<void>;
-  /** Removes every trace of the saga from the index. Idempotent. */
-  remove(sagaId: string): Promise<void>;
+  /**
+   * Removes every trace of the saga from the index. Idempotent. With `revision`, only an open
+   * record written at or before it is removed (a record created since is kept), and a finished
+   * one is left alone: the removal of a record one believes stale cannot take a newer one.
+   */
+  remove(sagaId: string, options?: { revision?: number }): Promise<void>;
+  /** Which of these sagas have a finished record (a crash mid-`finish` can leave both). */
+  whichFinished(sagaIds: readonly string[]): Promise<Set<string>>;
   /** Open records sorted by saga id, `limit` per page (default 500), starting after `after`. */
   listOpen(options?: { after?: string; limit?: number }): Promise<IndexPage>;
   /** Finished records, paged the same way. */

@@ -21,6 +21,7 @@ import { isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
 import { readUntilCaughtUp } from '../nats/ordered-read.js';
 import { ensureStream } from '../nats/streams.js';
+import { forEachLimit } from '../util/for-each-limit.js';
 import type { IndexEntry, IndexPage, IndexRecord, IndexStore } from './index-store.js';
 import { checkRecord, checkSagaId, pageOf } from './index-shared.js';
 import { checkRevision } from './kv-validate.js';
@@ -134,9 +135,20 @@ export class JetStreamIndexStore implements IndexStore {
     return p.catch(unavailable);
   }
 
-  async remove(sagaId: string): Promise<void> {
+  async remove(sagaId: string, options: { revision?: number } = {}): Promise<void> {
     checkSagaId(sagaId);
+    // A purge with a sequence removes only the subject's messages below it: a record written
+    // after `revision` survives, which makes the removal conditional without a CAS.
+    if (options.revision !== undefined) return this.#purge('open', sagaId, options.revision + 1);
     await Promise.all([this.#purge('open', sagaId), this.#purge('done', sagaId)]);
+  }
+
+  async whichFinished(sagaIds: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    await forEachLimit(sagaIds, GET_CONCURRENCY, async (id) => {
+      if (await this.#direct('done', id)) found.add(id);
+    });
+    return found;
   }
 
   listOpen(options: { after?: string; limit?: number } = {}): Promise<IndexPage> {
@@ -197,16 +209,12 @@ export class JetStreamIndexStore implements IndexStore {
 
   /** A page of a larger set: direct gets, a bounded number in flight. */
   async #loadSome(kind: Kind, ids: readonly string[]): Promise<IndexEntry[]> {
-    const out: (IndexEntry | null)[] = new Array<IndexEntry | null>(ids.length).fill(null);
-    let nextIndex = 0;
-    const worker = async (): Promise<void> => {
-      while (nextIndex < ids.length) {
-        const i = nextIndex++;
-        out[i] = await this.#direct(kind, ids[i] as string);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(GET_CONCURRENCY, ids.length) }, worker));
-    return out.filter((e): e is IndexEntry => e !== null);
+    const found = new Map<string, IndexEntry>();
+    await forEachLimit(ids, GET_CONCURRENCY, async (id) => {
+      const e = await this.#direct(kind, id);
+      if (e) found.set(id, e);
+    });
+    return ids.map((id) => found.get(id)).filter((e): e is IndexEntry => e !== undefined);
   }
 
   #subject(kind: Kind, sagaId: string): string {
@@ -218,8 +226,9 @@ export class JetStreamIndexStore implements IndexStore {
     return m === null ? null : { record: decode(m.data, m.subject), revision: m.seq };
   }
 
-  async #purge(kind: Kind, sagaId: string): Promise<void> {
-    await this.#jsm.streams.purge(this.stream, { filter: this.#subject(kind, sagaId) }).catch(unavailable);
+  async #purge(kind: Kind, sagaId: string, belowSeq?: number): Promise<void> {
+    const filter = this.#subject(kind, sagaId);
+    await this.#jsm.streams.purge(this.stream, belowSeq === undefined ? { filter } : { filter, seq: belowSeq }).catch(unavailable);
   }
 }
 

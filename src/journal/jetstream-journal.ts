@@ -18,7 +18,7 @@ import {
 } from '@nats-io/jetstream';
 import { setMaxListeners } from 'node:events';
 import { nanos, type NatsConnection, type QueuedIterator, type Status } from '@nats-io/transport-node';
-import { ClosedError, InvalidArgumentError, JournalConflictError, JournalUnavailableError } from '../errors.js';
+import { ClosedError, EntryTooLargeError, JournalConflictError, JournalUnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { assertServerVersion } from '../nats/connect.js';
 import { actualLastSequence, isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
@@ -26,8 +26,8 @@ import { abortable, backoffMs, firstAborted, sleep } from '../nats/retry.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
 import { readUntilCaughtUp } from '../nats/ordered-read.js';
 import { ensureStream } from '../nats/streams.js';
+import { invalidSagaIdError, isValidSagaId } from './saga-id.js';
 import {
-  isValidSagaId,
   type AppendOptions,
   type AppendResult,
   type Journal,
@@ -89,9 +89,12 @@ const SCAN_BATCH = 5_000;
  * it began with (≈2 ms extra at 100 entries).
  */
 const WALK_LIMIT = 8;
+/** Room left in a message for the headers an append carries (msgId, expected sequence). */
+const HEADER_ROOM = 1024;
 
 export class JetStreamJournal implements Journal {
   readonly stream: string;
+  readonly maxEntryBytes: number;
   readonly subjectPrefix: string;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
@@ -120,6 +123,9 @@ export class JetStreamJournal implements Journal {
     this.stream = parts.stream;
     this.subjectPrefix = parts.subjectPrefix;
     this.#subjectBase = `${parts.subjectPrefix}.`;
+    // A message over the server's max_payload is refused by the client outright: entries are
+    // checked against it before they are appended (1 MiB by default).
+    this.maxEntryBytes = (parts.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
     this.#log = parts.logger ?? silentLogger;
     this.#status = parts.nc.status();
     void this.#watchReconnects(this.#status);
@@ -138,9 +144,10 @@ export class JetStreamJournal implements Journal {
    * (bench/journal-append.ts, stub client); everything unusual is in `#appendSlow`.
    */
   append(sagaId: string, data: Uint8Array, options: AppendOptions): Promise<AppendResult> {
-    if (!isValidSagaId(sagaId)) return Promise.reject(invalidSagaId(sagaId));
+    if (!isValidSagaId(sagaId)) return Promise.reject(invalidSagaIdError(sagaId));
     if (this.#closing.signal.aborted) return Promise.reject(new ClosedError('journal'));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (data.length > this.maxEntryBytes) return Promise.reject(new EntryTooLargeError(sagaId, data.length, this.maxEntryBytes));
     const subject = this.#subjectBase + sagaId;
     const opts: Partial<JetStreamPublishOptions> = {
       msgID: options.msgId,
@@ -149,7 +156,24 @@ export class JetStreamJournal implements Journal {
     // While disconnected, go straight to the path that retries at the reconnect.
     if (this.#disconnected) return this.#appendSlow(sagaId, subject, data, options, opts, RECONNECTED);
     // A PubAck is an AppendResult (seq, duplicate): returned as is to save a copy.
-    return this.#publish(subject, data, opts).catch((err: unknown) => this.#appendSlow(sagaId, subject, data, options, opts, err));
+    return this.#publish(subject, data, opts).then(
+      (ack) => (ack.duplicate ? this.#checkDuplicate(sagaId, subject, data, options, ack) : ack),
+      (err: unknown) => this.#appendSlow(sagaId, subject, data, options, opts, err),
+    );
+  }
+
+  /**
+   * A duplicate ack says "a message with this msgId is stored at `seq`" — not that it is this
+   * append. It is this append only if the message there is on this saga's subject with the
+   * same msgId and the same bytes; anything else means another writer, so the caller is fenced.
+   */
+  async #checkDuplicate(sagaId: string, subject: string, data: Uint8Array, options: AppendOptions, ack: AppendResult): Promise<AppendResult> {
+    const stop = [options.signal, this.#closing.signal];
+    const m = await this.#retrying(() => this.#jsm.direct.getMessage(this.stream, { seq: ack.seq }), stop, sagaId);
+    const ours =
+      m !== null && m.subject === subject && m.header.get(MSG_ID_HEADER) === options.msgId && m.data.length === data.length && Buffer.compare(m.data, data) === 0;
+    if (ours) return { seq: ack.seq, duplicate: true };
+    throw new JournalConflictError(sagaId, options.expectedLastSeq, undefined, new Error(`acknowledged as a duplicate of seq ${ack.seq}, which is not this append`));
   }
 
   /** Everything but the first clean attempt: conflicts, and retries of ambiguous outcomes. */
@@ -167,10 +191,12 @@ export class JetStreamJournal implements Journal {
     for (let attempt = 0; ; attempt++) {
       if (isWrongLastSequence(err)) {
         // After an ambiguous attempt, a conflict may be our own write seen once the dedupe
-        // window has passed: the head then carries our msgId.
+        // window has passed: the head then carries our msgId (and our bytes).
         if (ambiguous) {
-          const head = await this.#retrying(() => this.head(sagaId), stop, sagaId);
-          if (head !== null && head.msgId === options.msgId) return { seq: head.seq, duplicate: true };
+          const head = await this.#retrying(() => this.#jsm.direct.getMessage(this.stream, { last_by_subj: subject }), stop, sagaId);
+          if (head !== null && head.header.get(MSG_ID_HEADER) === options.msgId) {
+            return this.#checkDuplicate(sagaId, subject, data, options, { seq: head.seq, duplicate: true });
+          }
         }
         throw new JournalConflictError(sagaId, options.expectedLastSeq, actualLastSequence(err), err);
       }
@@ -178,15 +204,24 @@ export class JetStreamJournal implements Journal {
       if (this.#nc.isClosed()) throw new JournalUnavailableError(`NATS connection closed while appending to saga "${sagaId}"`, err);
       if (!ambiguous) this.#warnRetry(sagaId, err);
       ambiguous = true;
+      // Nothing of this append is in flight here: a stop takes effect at once.
+      const stopped = firstAborted(stop);
+      if (stopped) throw this.#abortError(stopped, sagaId, err);
       try {
         if (err !== RECONNECTED) await sleep(backoffMs(attempt), stop);
-        // A request made while the client is disconnected is dropped when it reconnects
-        // (client 3.4.0 resets its outbound buffer), so that attempt is cut short at the
-        // reconnect rather than left to run into its timeout.
-        return await abortable(this.#publish(subject, data, opts), [...stop, this.#reconnected.signal]);
       } catch (e) {
-        const stopped = firstAborted(stop);
-        if (stopped) throw this.#abortError(stopped, sagaId, e);
+        throw this.#abortError(firstAborted(stop) ?? this.#closing.signal, sagaId, e);
+      }
+      // An attempt, once sent, is waited for even if the caller stops meanwhile (it ends
+      // within the publish timeout): when the append settles, none of it is on the wire. Only
+      // our own close cuts it short, and a reconnect — a request made while the client is
+      // disconnected is dropped when it reconnects (client 3.4.0 resets its outbound buffer).
+      try {
+        const ack = await abortable(this.#publish(subject, data, opts), [this.#closing.signal, this.#reconnected.signal]);
+        return ack.duplicate ? await this.#checkDuplicate(sagaId, subject, data, options, ack) : ack;
+      } catch (e) {
+        if (this.#closing.signal.aborted) throw this.#abortError(this.#closing.signal, sagaId, e);
+        if (e instanceof JournalConflictError) throw e;
         err = e;
       }
     }
@@ -237,10 +272,11 @@ export class JetStreamJournal implements Journal {
     }
   }
 
-  async read(sagaId: string, options: { fromSeq?: number } = {}): Promise<JournalEntry[]> {
-    if (!isValidSagaId(sagaId)) throw invalidSagaId(sagaId);
+  async read(sagaId: string, options: { fromSeq?: number; limit?: number } = {}): Promise<JournalEntry[]> {
+    if (!isValidSagaId(sagaId)) throw invalidSagaIdError(sagaId);
     const subject = this.#subjectBase + sagaId;
     const fromSeq = Math.max(1, options.fromSeq ?? 1);
+    const limit = options.limit ?? Infinity;
     const out: JournalEntry[] = [];
     // The head is fetched alongside the first entry so that the walk knows where to stop
     // without a last, empty round trip.
@@ -248,11 +284,11 @@ export class JetStreamJournal implements Journal {
       this.#jsm.direct.getMessage(this.stream, { seq: fromSeq, next_by_subj: subject }),
       this.#jsm.direct.getMessage(this.stream, { last_by_subj: subject }),
     ]);
-    if (first === null || head === null) return out;
+    if (first === null || head === null || limit < 1) return out;
     out.push(this.#fromStored(sagaId, first));
     let last = first.seq;
-    while (last < head.seq) {
-      if (out.length >= WALK_LIMIT) {
+    while (last < head.seq && out.length < limit) {
+      if (out.length >= WALK_LIMIT && limit === Infinity) {
         await this.#readByConsumer(sagaId, subject, last + 1, head.seq, out);
         return out;
       }
@@ -312,7 +348,7 @@ export class JetStreamJournal implements Journal {
   }
 
   async head(sagaId: string): Promise<SagaHead | null> {
-    if (!isValidSagaId(sagaId)) throw invalidSagaId(sagaId);
+    if (!isValidSagaId(sagaId)) throw invalidSagaIdError(sagaId);
     const m = await this.#jsm.direct.getMessage(this.stream, { last_by_subj: this.#subjectBase + sagaId });
     return m === null ? null : { seq: m.seq, msgId: m.header.get(MSG_ID_HEADER) || undefined };
   }
@@ -326,7 +362,7 @@ export class JetStreamJournal implements Journal {
   }
 
   async purge(sagaId: string): Promise<void> {
-    if (!isValidSagaId(sagaId)) throw invalidSagaId(sagaId);
+    if (!isValidSagaId(sagaId)) throw invalidSagaIdError(sagaId);
     await this.#jsm.streams.purge(this.stream, { filter: this.#subjectBase + sagaId });
   }
 
@@ -374,8 +410,4 @@ export async function openJetStreamJournal(nc: NatsConnection, opts: JetStreamJo
     logger: opts.logger ?? silentLogger,
     publish: { publish, close: () => publisher.close() },
   });
-}
-
-function invalidSagaId(sagaId: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`invalid saga id ${JSON.stringify(sagaId)}: use 1-128 of [A-Za-z0-9_-]`, { sagaId });
 }

@@ -21,12 +21,21 @@ export interface AppendOptions {
    * acknowledged with the first write's seq (`duplicate: true`) and not stored again.
    */
   readonly msgId: string;
-  /** Gives up waiting (e.g. while the server is away) when aborted. */
+  /**
+   * Stops retrying when aborted. An attempt already sent is waited for (it ends within the
+   * publish timeout), so that once the append settles nothing of it is still on the wire: it
+   * resolves if that attempt landed, else rejects with the signal's reason.
+   */
   readonly signal?: AbortSignal;
 }
 
 export interface AppendResult {
   readonly seq: number;
+  /**
+   * The store acknowledged an earlier write with this msgId (e.g. a retry of an attempt that
+   * had landed). Only ever returned after checking that the stored message is this append's
+   * (same saga, msgId and bytes); a duplicate of anything else is a `JournalConflictError`.
+   */
   readonly duplicate: boolean;
 }
 
@@ -44,14 +53,16 @@ export interface ScanOptions {
 }
 
 export interface Journal {
+  /** The largest entry `append` accepts, in bytes (the server's max payload less room for headers). */
+  readonly maxEntryBytes: number;
   /**
    * Appends one entry to a saga. Throws `JournalConflictError` when the saga's last seq is not
    * `expectedLastSeq`; retries an ambiguous outcome (timeout, no responders, disconnect) with
    * the same msgId until it is known, the signal aborts, or the journal closes.
    */
   append(sagaId: string, data: Uint8Array, options: AppendOptions): Promise<AppendResult>;
-  /** Every entry of one saga with seq ≥ `fromSeq` (default 1), in order. */
-  read(sagaId: string, options?: { fromSeq?: number }): Promise<JournalEntry[]>;
+  /** The saga's entries with seq ≥ `fromSeq` (default 1), in order: all, or the first `limit`. */
+  read(sagaId: string, options?: { fromSeq?: number; limit?: number }): Promise<JournalEntry[]>;
   /** Entries of all sagas in journal order from `fromSeq`; for recovering many sagas at once. */
   scan(options?: ScanOptions): AsyncIterable<JournalEntry>;
   /** The saga's last entry (seq and msgId), or null when it has none. */
@@ -62,11 +73,4 @@ export interface Journal {
   purge(sagaId: string): Promise<void>;
   /** The journal's last seq (0 when empty). */
   lastSeq(): Promise<number>;
-}
-
-/** Saga ids become subject tokens: letters, digits, `_` and `-`, 1–128 characters. */
-export const SAGA_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-
-export function isValidSagaId(id: unknown): id is string {
-  return typeof id === 'string' && SAGA_ID_PATTERN.test(id);
 }

@@ -44,10 +44,19 @@ export class MemoryIndexStore implements IndexStore {
     this.#open.delete(record.sagaId);
   }
 
-  async remove(sagaId: string): Promise<void> {
+  async remove(sagaId: string, options: { revision?: number } = {}): Promise<void> {
     checkSagaId(sagaId);
+    if (options.revision !== undefined) {
+      const open = this.#open.get(sagaId);
+      if (open && open.revision <= options.revision) this.#open.delete(sagaId);
+      return;
+    }
     this.#open.delete(sagaId);
     this.#done.delete(sagaId);
+  }
+
+  async whichFinished(sagaIds: readonly string[]): Promise<Set<string>> {
+    return new Set(sagaIds.filter((id) => this.#done.has(id)));
   }
 
   async listOpen(options: { after?: string; limit?: number } = {}): Promise<IndexPage> {

@@ -3,9 +3,9 @@
  * single-process mode: one global seq counter, a per-saga last-seq expectation, and msgId
  * dedupe inside a window that is checked before the expectation, as the server does.
  */
-import { ClosedError, InvalidArgumentError, JournalConflictError } from '../errors.js';
+import { ClosedError, EntryTooLargeError, JournalConflictError } from '../errors.js';
+import { assertSagaId } from './saga-id.js';
 import {
-  isValidSagaId,
   type AppendOptions,
   type AppendResult,
   type Journal,
@@ -19,14 +19,17 @@ export interface MemoryJournalOptions {
   readonly duplicateWindowMs?: number;
   /** Injectable clock (epoch ms) for the dedupe window. */
   readonly now?: () => number;
+  /** Largest entry accepted (default 1 MiB less 1 KiB, as a default nats-server's). */
+  readonly maxEntryBytes?: number;
 }
 
 interface Dedupe {
-  readonly seq: number;
+  readonly entry: JournalEntry;
   readonly at: number;
 }
 
 export class MemoryJournal implements Journal {
+  readonly maxEntryBytes: number;
   readonly #windowMs: number;
   readonly #now: () => number;
   #seq = 0;
@@ -40,6 +43,7 @@ export class MemoryJournal implements Journal {
   constructor(opts: MemoryJournalOptions = {}) {
     this.#windowMs = opts.duplicateWindowMs ?? 120_000;
     this.#now = opts.now ?? Date.now;
+    this.maxEntryBytes = opts.maxEntryBytes ?? 1024 * 1024 - 1024;
   }
 
   async close(): Promise<void> {
@@ -47,13 +51,19 @@ export class MemoryJournal implements Journal {
   }
 
   async append(sagaId: string, data: Uint8Array, options: AppendOptions): Promise<AppendResult> {
-    checkId(sagaId);
+    assertSagaId(sagaId);
     if (this.#closed) throw new ClosedError('journal');
     options.signal?.throwIfAborted();
+    if (data.length > this.maxEntryBytes) throw new EntryTooLargeError(sagaId, data.length, this.maxEntryBytes);
     const now = this.#now();
     this.#expire(now);
     const seen = this.#dedupe.get(options.msgId);
-    if (seen) return { seq: seen.seq, duplicate: true };
+    if (seen) {
+      // As the JetStream journal: a duplicate ack stands only for this very write.
+      const e = seen.entry;
+      if (e.sagaId === sagaId && sameBytes(e.data, data) && this.#bySaga.get(sagaId)?.includes(e)) return { seq: e.seq, duplicate: true };
+      throw new JournalConflictError(sagaId, options.expectedLastSeq, undefined, new Error(`msgId ${options.msgId} was stored with other content`));
+    }
     const entries = this.#bySaga.get(sagaId);
     const last = entries?.[entries.length - 1]?.seq ?? 0;
     if (last !== options.expectedLastSeq) throw new JournalConflictError(sagaId, options.expectedLastSeq, last);
@@ -61,14 +71,14 @@ export class MemoryJournal implements Journal {
     if (entries) entries.push(entry);
     else this.#bySaga.set(sagaId, [entry]);
     this.#all.push(entry);
-    this.#dedupe.set(options.msgId, { seq: entry.seq, at: now });
+    this.#dedupe.set(options.msgId, { entry, at: now });
     return { seq: entry.seq, duplicate: false };
   }
 
-  async read(sagaId: string, options: { fromSeq?: number } = {}): Promise<JournalEntry[]> {
-    checkId(sagaId);
+  async read(sagaId: string, options: { fromSeq?: number; limit?: number } = {}): Promise<JournalEntry[]> {
+    assertSagaId(sagaId);
     const fromSeq = options.fromSeq ?? 1;
-    return (this.#bySaga.get(sagaId) ?? []).filter((e) => e.seq >= fromSeq).map(copy);
+    return (this.#bySaga.get(sagaId) ?? []).filter((e) => e.seq >= fromSeq).slice(0, options.limit).map(copy);
   }
 
   async *scan(options: ScanOptions = {}): AsyncIterable<JournalEntry> {
@@ -85,7 +95,7 @@ export class MemoryJournal implements Journal {
   }
 
   async head(sagaId: string): Promise<SagaHead | null> {
-    checkId(sagaId);
+    assertSagaId(sagaId);
     const entries = this.#bySaga.get(sagaId);
     const last = entries?.[entries.length - 1];
     return last ? { seq: last.seq, msgId: last.msgId } : null;
@@ -98,7 +108,7 @@ export class MemoryJournal implements Journal {
   }
 
   async purge(sagaId: string): Promise<void> {
-    checkId(sagaId);
+    assertSagaId(sagaId);
     if (!this.#bySaga.delete(sagaId)) return;
     this.#all = this.#all.filter((e) => e.sagaId !== sagaId);
   }
@@ -115,10 +125,8 @@ export class MemoryJournal implements Journal {
   }
 }
 
-function checkId(sagaId: string): void {
-  if (!isValidSagaId(sagaId)) {
-    throw new InvalidArgumentError(`invalid saga id ${JSON.stringify(sagaId)}: use 1-128 of [A-Za-z0-9_-]`, { sagaId });
-  }
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 function copy(e: JournalEntry): JournalEntry {

@@ -13,7 +13,7 @@ import type { KvStore } from '../journal/kv-store.js';
 import type { Logger } from '../log.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { foldSaga, type FoldedSaga } from './fold.js';
-import { forEachLimit } from './recovery.js';
+import { forEachLimit } from '../util/for-each-limit.js';
 import type { MachineRegistry } from './registry.js';
 
 export interface BulkFoldDeps {

@@ -7,9 +7,11 @@
  *
  * nats-server 2.9 ignores per-key TTLs, so the expiry lives in the value.
  */
-import { KvConflictError } from '../errors.js';
+import { hostname } from 'node:os';
+import { KvConflictError, OwnerInUseError } from '../errors.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../nats/retry.js';
 
 export interface CoordinatorRecord {
   readonly owner: string;
@@ -19,6 +21,9 @@ export interface CoordinatorRecord {
   readonly renewedAt: number;
   readonly expiresAt: number;
   readonly machines: readonly string[];
+  /** Where the holder runs, for the error a second process with the same name gets. */
+  readonly host?: string;
+  readonly pid?: number;
   /**
    * No saga this coordinator drives has a journal entry below this seq: a recovery of its
    * sagas scans the journal from here rather than reading each saga on its own.
@@ -43,6 +48,8 @@ export interface LeaseOptions {
    * `expired`: renewals lapsed (a pause, a partition); others may have taken our sagas.
    */
   readonly onLost: (why: LeaseLoss) => void;
+  /** Ends a wait for a previous holder's lease to lapse (the runtime closing). */
+  readonly signal?: AbortSignal;
 }
 
 const encoder = new TextEncoder();
@@ -60,16 +67,35 @@ export class CoordinatorLease {
 
   constructor(private readonly opts: LeaseOptions) {}
 
-  /** Takes the owner's record, replacing a previous incarnation's (a restart of this coordinator). */
+  /**
+   * Takes the owner's record. A previous holder's record is replaced only once it has lapsed
+   * (or was released on a clean shutdown): a restart after a crash waits out the rest of the
+   * dead process's lease; a holder that renews meanwhile is alive, and this process refuses to
+   * run under its name (`OwnerInUseError`) rather than drive its sagas a second time.
+   */
   async acquire(): Promise<void> {
     const { kv, owner, logger } = this.opts;
     this.startedAt = this.opts.now();
+    let seen: number | undefined;
     for (;;) {
       const current = await kv.get(owner);
-      this.previous = current ? decode(current.value) : null;
-      const prev = this.previous;
-      if (prev && prev.incarnation !== this.opts.incarnation && prev.expiresAt > this.opts.now()) {
-        logger.warn({ owner, previous: prev.incarnation }, 'taking over the lease of a previous incarnation that had not expired');
+      const prev = current ? decode(current.value) : null;
+      this.previous = prev;
+      const now = this.opts.now();
+      if (current && prev && prev.incarnation !== this.opts.incarnation && prev.expiresAt > now) {
+        if (seen !== undefined && current.revision !== seen) {
+          throw new OwnerInUseError(owner, { incarnation: prev.incarnation, host: prev.host, pid: prev.pid, renewedAt: prev.renewedAt });
+        }
+        if (seen === undefined) {
+          logger.warn(
+            { owner, holder: prev.incarnation, host: prev.host, pid: prev.pid, lapsesInMs: prev.expiresAt - now },
+            'coordinator name is held by another process; waiting for its lease to lapse (it will be refused if the holder is alive)',
+          );
+        }
+        seen = current.revision;
+        // A live holder renews every third of its TTL: look again well before it would lapse.
+        await sleep(Math.max(20, Math.min(prev.expiresAt - now + 20, this.opts.ttlMs / 6)), [this.opts.signal]);
+        continue;
       }
       const record = this.record();
       try {
@@ -160,6 +186,8 @@ export class CoordinatorLease {
       renewedAt: now,
       expiresAt: now + this.opts.ttlMs,
       machines: this.opts.machines,
+      host: hostname(),
+      pid: process.pid,
       lowWaterSeq: this.opts.lowWater?.(),
     };
   }

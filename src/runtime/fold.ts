@@ -5,7 +5,7 @@
  */
 import type { AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import { CorruptEntryError, SagaError } from '../errors.js';
-import { decodeRecord, isInitRecord, isTakeoverRecord } from '../journal/codec.js';
+import { decodeRecord, isInitRecord, isTakeoverRecord, isVoidRecord, peekEntryNo } from '../journal/codec.js';
 import type { JournalEntry } from '../journal/journal.js';
 import { applyEntry, cloneBook, emptyBook, type Book } from './book.js';
 import { restoreSnapshot, type Checkpoint } from './checkpoint.js';
@@ -27,7 +27,27 @@ export interface FoldedSaga {
   readonly createdAt: number;
 }
 
-/** Folds `entries` (the whole journal, or the tail after `checkpoint`). */
+/**
+ * Folds a saga's whole journal; null when it holds no init entry yet (nothing, or only void
+ * entries left by starts that never journaled their init).
+ */
+export function foldJournal(registry: MachineRegistry, sagaId: string, entries: readonly JournalEntry[]): FoldedSaga | null {
+  const start = firstInit(entries);
+  return start < 0 ? null : foldSaga(registry, sagaId, start === 0 ? entries : entries.slice(start));
+}
+
+/** Index of the init entry: void entries may only precede it. -1 when there is none. */
+function firstInit(entries: readonly JournalEntry[]): number {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    // Records are written with "no" first: a void is number 0, anything else is not a void.
+    const no = peekEntryNo(e.data);
+    if (no > 0 || (no < 0 && !isVoidRecord(decodeRecord(e.data, e)))) return i;
+  }
+  return -1;
+}
+
+/** Folds `entries` (the whole journal from its init entry, or the tail after `checkpoint`). */
 export function foldSaga(
   registry: MachineRegistry,
   sagaId: string,
@@ -52,8 +72,9 @@ export function foldSaga(
     ({ no, seq: lastSeq, firstSeq, at: lastAt, createdAt } = checkpoint);
     rest = entries;
   } else {
-    const first = entries[0];
-    if (!first) throw new CorruptEntryError(`saga "${sagaId}" has no journal entries`, { sagaId });
+    const skip = firstInit(entries);
+    const first = entries[skip];
+    if (skip < 0 || !first) throw new CorruptEntryError(`saga "${sagaId}" has no journal entries`, { sagaId });
     const rec = decodeRecord(first.data, first);
     if (!isInitRecord(rec)) throw new CorruptEntryError(`saga "${sagaId}" does not start with an init entry`, { sagaId, seq: first.seq });
     binding = registry.forReplay(sagaId, rec.init.machine, rec.init.version);
@@ -65,13 +86,13 @@ export function foldSaga(
     no = 1;
     lastSeq = firstSeq = first.seq;
     lastAt = createdAt = rec.at;
-    rest = entries.slice(1);
+    rest = entries.slice(skip + 1);
   }
 
   const pure = pureTransitions(binding.machine);
   for (const entry of rest) {
     const rec = decodeRecord(entry.data, entry);
-    if (isInitRecord(rec) || rec.no !== no + 1) {
+    if (isInitRecord(rec) || isVoidRecord(rec) || rec.no !== no + 1) {
       throw new CorruptEntryError(`saga "${sagaId}": entry ${entry.seq} has number ${rec.no}, expected ${no + 1}`, {
         sagaId,
         seq: entry.seq,

@@ -41,18 +41,18 @@ export class IndexKeeper {
     this.kept.delete(sagaId);
   }
 
-  record(sagaId: string): IndexRecord | undefined {
-    return this.kept.get(sagaId)?.entry.record;
-  }
-
-  /** Records a status change; a terminal status moves the saga to the finished set. */
-  statusChanged(sagaId: string, status: SagaStatus, onFinished?: () => Promise<void>): Promise<void> {
+  /**
+   * Records a status change (with the reason, for `parked`); a terminal status moves the saga
+   * to the finished set. Writes queued for a copy that was since forgotten still land unless
+   * the record moved on; they never touch what a newer copy keeps.
+   */
+  statusChanged(sagaId: string, status: SagaStatus, options: { problem?: string; onFinished?: () => Promise<void> } = {}): Promise<void> {
     const kept = this.kept.get(sagaId);
     if (!kept) return Promise.resolve();
-    const work = kept.chain.then(() => this.write(sagaId, kept, status)).then(async () => {
+    const work = kept.chain.then(() => this.write(sagaId, kept, status, options.problem)).then(async () => {
       if (isTerminalStatus(status)) {
-        this.kept.delete(sagaId);
-        await onFinished?.();
+        if (this.kept.get(sagaId) === kept) this.kept.delete(sagaId);
+        await options.onFinished?.();
       }
     });
     kept.chain = work.catch(() => undefined);
@@ -78,9 +78,10 @@ export class IndexKeeper {
     void p.finally(() => this.inflight.delete(p));
   }
 
-  private async write(sagaId: string, kept: Kept, status: SagaStatus): Promise<void> {
+  private async write(sagaId: string, kept: Kept, status: SagaStatus, problem: string | undefined): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
-      const record: IndexRecord = { ...kept.entry.record, status, updatedAt: this.opts.now() };
+      const { problem: _old, ...rest } = kept.entry.record;
+      const record: IndexRecord = { ...rest, status, updatedAt: this.opts.now(), ...(problem === undefined ? {} : { problem }) };
       try {
         if (isTerminalStatus(status)) {
           await this.opts.index.finish(record);
@@ -95,8 +96,11 @@ export class IndexKeeper {
           if (current === undefined) continue;
           const r = current?.record ?? null;
           if (!r || r.owner !== this.opts.owner || r.epoch !== kept.entry.record.epoch || isTerminalStatus(r.status)) {
-            this.kept.delete(sagaId);
-            this.opts.lost(sagaId, r);
+            // Only the copy this write was for has lost the saga; a newer copy keeps its own.
+            if (this.kept.get(sagaId) === kept) {
+              this.kept.delete(sagaId);
+              this.opts.lost(sagaId, r);
+            }
             return;
           }
           kept.entry = current!;

@@ -4,6 +4,7 @@
  * finished. A cursor is `<set>:<last id>`.
  */
 import { isTerminalStatus, type IndexStore, type SagaStatus } from '../journal/index-store.js';
+import { parseMachineRef } from './machine-ref.js';
 import type { SagaSummary } from './types.js';
 
 export interface ListOptions {
@@ -31,9 +32,14 @@ export async function listSagas(
     if (cursorSet && cursorSet !== set) after = undefined;
     for (;;) {
       const page = set === 'o' ? await index.listOpen({ after, limit }) : await index.listFinished({ after, limit });
+      // A crash in the middle of finishing a saga leaves both records (until recovery repairs
+      // it): such a saga is listed once, as finished.
+      const finished = set === 'o' ? await index.whichFinished(page.entries.map((e) => e.record.sagaId)) : undefined;
       for (const e of page.entries) {
+        if (finished?.has(e.record.sagaId)) continue;
         const live = liveOf(e.record.sagaId);
-        const s: SagaSummary = { id: e.record.sagaId, machine: e.record.machine, status: live?.status ?? e.record.status, owner: e.record.owner, createdAt: e.record.createdAt, updatedAt: live?.lastAt ?? e.record.updatedAt };
+        const { id: machine, version } = parseMachineRef(e.record.machine);
+        const s: SagaSummary = { id: e.record.sagaId, machine, version, status: live?.status ?? e.record.status, owner: e.record.owner, createdAt: e.record.createdAt, updatedAt: live?.lastAt ?? e.record.updatedAt };
         if (!wanted || wanted.has(s.status)) sagas.push(s);
         if (sagas.length === limit) return { sagas, next: `${set}:${s.id}` };
       }

@@ -6,6 +6,8 @@
  */
 import type { IndexEntry, IndexStore } from '../journal/index-store.js';
 import type { Logger } from '../log.js';
+import { forEachLimit } from '../util/for-each-limit.js';
+import { parseMachineRef } from './machine-ref.js';
 import type { AcquireOutcome } from './saga-loader.js';
 import type { RecoveryReport } from './types.js';
 
@@ -32,6 +34,7 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
     skippedForeignMachine: 0,
     skippedLiveOwner: 0,
     lostRace: 0,
+    abandoned: 0,
     failed: 0,
   };
   const count = (id: string, outcome: AcquireOutcome | Error): void => {
@@ -57,6 +60,9 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
       case 'alreadyLoaded':
         report.skippedLoaded++;
         break;
+      case 'abandoned':
+        report.abandoned++;
+        break;
       default:
         break;
     }
@@ -69,8 +75,7 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
     const page = await deps.index.listOpen({ after, limit: deps.pageSize });
     report.listed += page.entries.length;
     for (const entry of page.entries) {
-      const machineId = entry.record.machine.split('@')[0]!;
-      if (!deps.hasMachine(machineId)) report.skippedForeignMachine++;
+      if (!deps.hasMachine(parseMachineRef(entry.record.machine).id)) report.skippedForeignMachine++;
       else if (deps.isLoaded(entry.record.sagaId)) report.skippedLoaded++;
       else todo.push(entry);
     }
@@ -88,13 +93,4 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
     });
   }
   return report;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -24,6 +24,11 @@ export interface RuntimeCoreOptions {
   readonly deferRecovery?: boolean;
   /** Period of background recovery passes (0 = none). Default 15 s. */
   readonly recoverIntervalMs?: number;
+  /**
+   * A recovery pass that has not ended after this long is abandoned and run again (it must
+   * never freeze recovery). Default 60 s.
+   */
+  readonly recoveryPassTimeoutMs?: number;
   /** Sagas folded at once during recovery. Default 16. */
   readonly recoveryConcurrency?: number;
   /** Called once the runtime has closed itself (e.g. its name was taken by another process). */

@@ -1,48 +1,61 @@
 /**
  * The saga runtime: starts, drives, recovers and answers for sagas on one coordinator.
  * See DESIGN.md §2. Everything durable goes through `stores`; everything a saga does goes
- * through its `SagaInstance`'s persist-then-act loop.
+ * through the persist-then-act loop of its loaded copy (`SagaInstance`). A copy acts only on
+ * what it journaled itself, and only while it still drives the saga: copies are stopped when
+ * the coordinator's lease lapses, when another writer fences them, and on close.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { initialTransition, type AnyEventObject } from 'xstate';
+import type { AnyEventObject } from 'xstate';
 import { defaultOwner } from '../config.js';
 import {
   ClosedError,
+  ErrorCode,
   InvalidArgumentError,
+  InvalidEventError,
   JournalConflictError,
+  JournalUnavailableError,
   NotOwnerError,
-  SagaExistsError,
   SagaError,
   UnknownSagaError,
   ensureError,
 } from '../errors.js';
-import { encodeRecord } from '../journal/codec.js';
-import { isTerminalStatus, SagaStatus, type IndexEntry, type IndexRecord } from '../journal/index-store.js';
-import { isValidSagaId } from '../journal/journal.js';
+import { isTerminalStatus, SagaStatus, type IndexEntry } from '../journal/index-store.js';
+import { assertSagaId } from '../journal/saga-id.js';
 import { silentLogger, type Logger } from '../log.js';
-import { applyEntry, emptyBook } from './book.js';
+import { sleep } from '../nats/retry.js';
+import { linkedSignal } from '../util/linked-signal.js';
 import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import type { FoldedSaga } from './fold.js';
 import { IndexKeeper } from './index-keeper.js';
-import { RecoverySchedule } from './recovery-schedule.js';
-import { runRecovery } from './recovery.js';
-import { ReadinessGate } from './readiness-gate.js';
-import type { RuntimeCoreOptions } from './runtime-options.js';
 import { journalView, type JournalView } from './journal-view.js';
 import { listSagas, type ListOptions } from './listing.js';
+import { ReadinessGate } from './readiness-gate.js';
+import { RecoverySchedule } from './recovery-schedule.js';
+import { runRecovery } from './recovery.js';
 import { MachineRegistry } from './registry.js';
+import type { RuntimeCoreOptions } from './runtime-options.js';
 import { SagaInstance, type Commit, type InstanceHost, type StopReason } from './saga-instance.js';
-import { SagaLoader } from './saga-loader.js';
 import { infoOf, summaryInfo } from './saga-info.js';
+import { SagaLoader } from './saga-loader.js';
+import { SagaStarter } from './saga-starter.js';
 import type { RuntimeStores } from './stores.js';
-import type { RecoveryReport, SagaBinding, SagaInfo, SagaSummary, SendResult, TransitionNotice } from './types.js';
+import type { RecoveryReport, SagaInfo, SagaSummary, SendResult, StartResult, TransitionNotice } from './types.js';
 import { Waiters } from './waiters.js';
 
-
-
-const TERMINAL_OR_BLOCKED = new Set<SagaStatus>([SagaStatus.Completed, SagaStatus.Compensated, SagaStatus.Cancelled, SagaStatus.Blocked]);
+const TERMINAL_OR_STUCK = new Set<SagaStatus>([
+  SagaStatus.Completed,
+  SagaStatus.Compensated,
+  SagaStatus.Cancelled,
+  SagaStatus.Blocked,
+  SagaStatus.Parked,
+]);
 const OWNER = /^[A-Za-z0-9_-]{1,64}$/;
+/** Finished sagas answered from memory (`get`) without a read. */
+const RECENT_MAX = 1000;
+/** A copy fenced again and again is picked up again after at most this long. */
+const REACQUIRE_MAX_DELAY_MS = 10_000;
 
 export type { RuntimeCoreOptions, JournalView };
 
@@ -64,6 +77,7 @@ export class Runtime {
   private readonly lease: CoordinatorLease;
   private readonly keeper: IndexKeeper;
   private readonly loader: SagaLoader;
+  private readonly starter: SagaStarter;
   private readonly host: InstanceHost;
   private readonly gate: ReadinessGate;
   private readonly recovery: RecoverySchedule;
@@ -74,6 +88,18 @@ export class Runtime {
   private inheritLowWater = true;
   /** Lowest first seq of sagas unloaded after our lease lapsed, until they are recovered. */
   private retainedLowWater: number | undefined;
+  /** Copies made so far: each loaded copy of a saga gets its own token (msg-id.ts). */
+  private copies = 0;
+  /** Bumped when every copy of this process is invalidated (lease lapse, close). */
+  private generation = 0;
+  /** Init, marker and void appends in flight, which a lease-loss recovery must wait out. */
+  private readonly loadingAppends = new Set<Promise<unknown>>();
+  /** The epoch at which this process last drove each saga it has not finished. */
+  private readonly driven = new Map<string, number>();
+  /** The checkpoint save in flight per saga, so that a finish deletes after it, not before. */
+  private readonly checkpointSaves = new Map<string, Promise<void>>();
+  /** How often each saga's copy fenced itself lately (backs off re-acquiring). */
+  private readonly refenced = new Map<string, number>();
 
   constructor(private readonly options: RuntimeCoreOptions) {
     this.registry = new MachineRegistry(options.machines);
@@ -83,14 +109,16 @@ export class Runtime {
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
     this.now = options.now ?? Date.now;
     this.checkpointEvery = options.checkpointEvery ?? 50;
+    const leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.lease = new CoordinatorLease({
       kv: this.stores.coordinators,
       owner: this.owner,
       incarnation: this.incarnation,
-      ttlMs: options.leaseTtlMs ?? 10_000,
+      ttlMs: leaseTtlMs,
       machines: this.registry.all().map((b) => `${b.id}@${b.version}`),
       now: this.now,
       logger: this.logger,
+      signal: this.closing.signal,
       lowWater: () => this.lowWater(),
       onLost: (why) => this.onLeaseLost(why),
     });
@@ -104,16 +132,26 @@ export class Runtime {
         this.instances.get(sagaId)?.stop('fenced');
       },
     });
-    this.recovery = new RecoverySchedule(() => (this.closed ? Promise.reject(new ClosedError()) : this.recoveryPass()), options.recoverIntervalMs ?? 15_000, (p) => this.track(p));
+    this.recovery = new RecoverySchedule({
+      pass: (signal) => (this.closed ? Promise.reject(new ClosedError()) : this.recoveryPass(signal)),
+      intervalMs: options.recoverIntervalMs ?? 15_000,
+      passTimeoutMs: options.recoveryPassTimeoutMs ?? 60_000,
+      track: (p) => this.track(p),
+      logger: this.logger,
+    });
     this.gate = new ReadinessGate(options.readiness, (id, event) => this.deliverInternal(id, event), this.logger);
     this.host = {
       journal: this.stores.journal,
-      incarnation: this.incarnation,
       logger: this.logger,
       closing: this.closing.signal,
       now: this.now,
       committed: (inst, c) => this.onCommitted(inst, c),
-      stopped: (inst, reason) => this.onStopped(inst, reason),
+      stopped: (inst, reason, cause) => this.onStopped(inst, reason, cause),
+    };
+    const copies = {
+      newCopy: () => `${this.incarnation}.${(this.copies++).toString(36)}`,
+      generation: () => this.generation,
+      trackAppend: (p: Promise<unknown>) => this.trackAppend(p),
     };
     this.loader = new SagaLoader({
       journal: this.stores.journal,
@@ -121,18 +159,37 @@ export class Runtime {
       checkpoints: this.stores.checkpoints,
       registry: this.registry,
       owner: this.owner,
-      incarnation: this.incarnation,
       logger: this.logger,
       signal: this.closing.signal,
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
       lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater() : (await this.lease.read(owner))?.lowWaterSeq),
       isLoaded: (id) => this.instances.has(id),
-      activate: (folded, entry) => this.resumeInstance(this.activate(folded, entry)),
+      droveAt: (id, epoch) => this.driven.get(id) === epoch,
+      activate: (folded, entry, copy) => this.resumeInstance(this.activate(folded, entry, copy)),
+      ...copies,
+    });
+    this.starter = new SagaStarter({
+      journal: this.stores.journal,
+      index: this.stores.index,
+      loader: this.loader,
+      owner: this.owner,
+      closing: this.closing.signal,
+      startWaitMs: leaseTtlMs,
+      now: this.now,
+      isAlive: (owner) => this.lease.isAlive(owner),
+      loaded: (id) => this.instances.get(id),
+      get: (id) => this.get(id),
+      activate: (folded, entry, copy) => this.activate(folded, entry, copy),
+      launch: (inst, input) => this.launch(inst, input),
+      ...copies,
     });
   }
 
-  /** Takes the coordinator lease and begins background recovery. */
+  /**
+   * Takes the coordinator lease (waiting out a crashed previous holder's; refusing to run
+   * beside a live one) and begins background recovery.
+   */
   async open(): Promise<this> {
     this.maxSeen = await this.stores.journal.lastSeq();
     await this.lease.acquire();
@@ -145,13 +202,15 @@ export class Runtime {
   }
 
   /**
-   * Starts a saga on the newest version of `machineId`. With an `id` that already exists the
-   * call is idempotent: it returns that saga (refusing only if it runs another machine).
+   * Starts a saga on the newest version of `machineId`. Idempotent by id for the same machine
+   * and input (the existing saga is returned with `created: false`); another machine or input
+   * under an existing id is refused (`SAGA_EXISTS`). An acknowledged start always becomes a
+   * saga that runs.
    */
-  async start(machineId: string, input?: unknown, options: { id?: string } = {}): Promise<SagaInfo> {
+  async start(machineId: string, input?: unknown, options: { id?: string } = {}): Promise<StartResult> {
     this.assertOpen();
     const id = options.id ?? randomUUID();
-    if (!isValidSagaId(id)) throw new InvalidArgumentError(`saga id "${id}" must be 1–128 of [A-Za-z0-9_-]`, { id });
+    assertSagaId(id);
     const binding = this.registry.latest(machineId);
     let inputJson: string;
     try {
@@ -159,42 +218,18 @@ export class Runtime {
     } catch (e) {
       throw new InvalidArgumentError(`input of saga "${id}" is not JSON-serialisable: ${(e as Error).message}`);
     }
-    return this.loader.exclusive([id], async () => {
-      const loaded = this.instances.get(id);
-      if (loaded) {
-        if (loaded.binding.id !== machineId) throw new SagaExistsError(id, loaded.binding.id, machineId);
-        return loaded.info(this.owner);
-      }
-      const now = this.now();
-      const record: IndexRecord = {
-        sagaId: id,
-        machine: `${binding.id}@${binding.version}`,
-        status: SagaStatus.Running,
-        owner: this.owner,
-        epoch: 1,
-        createdAt: now,
-        updatedAt: now,
-      };
-      // The index record goes first, create-only, so that no saga is ever missing from it.
-      const { entry, created } = await this.stores.index.create(record);
-      if (!created) {
-        const existingMachine = entry.record.machine.split('@')[0]!;
-        if (existingMachine !== machineId) throw new SagaExistsError(id, entry.record.machine, machineId);
-        if (isTerminalStatus(entry.record.status)) return this.get(id);
-        // It exists: drive it here if we may; otherwise answer with what it is.
-        if ((await this.loader.acquireLocked(entry)) !== 'empty') return this.get(id);
-        // An earlier start died between its index record and its first entry: start afresh.
-        const again = await this.stores.index.create(record);
-        if (!again.created) return this.get(id);
-        return this.initialise(binding, id, JSON.parse(inputJson) as unknown, again.entry, now);
-      }
-      return this.initialise(binding, id, JSON.parse(inputJson) as unknown, entry, now);
-    });
+    // The init entry carries the input: it must fit in one journal entry (with room to spare).
+    const bytes = Buffer.byteLength(inputJson);
+    if (bytes > this.stores.journal.maxEntryBytes - 512) {
+      throw new InvalidArgumentError(`input of saga "${id}" is ${bytes} bytes; at most ${this.stores.journal.maxEntryBytes - 512} fit in the journal`, { bytes });
+    }
+    return this.loader.exclusive([id], () => this.starter.start(binding, id, JSON.parse(inputJson) as unknown));
   }
 
   /** Delivers an event to a saga, taking it over first if its owner's lease has lapsed. */
   async send(sagaId: string, event: AnyEventObject): Promise<SendResult> {
     this.assertOpen();
+    assertSagaId(sagaId);
     const inst = this.instances.get(sagaId) ?? (await this.acquireForWork(sagaId));
     if (!inst) {
       const info = await this.get(sagaId);
@@ -205,11 +240,11 @@ export class Runtime {
 
   /** The saga's current state, from memory when driven here, else folded from its journal. */
   async get(sagaId: string): Promise<SagaInfo> {
+    assertSagaId(sagaId);
     const inst = this.instances.get(sagaId);
     if (inst) return inst.info(this.owner);
     const recent = this.recent.get(sagaId);
     if (recent) return recent;
-    if (!isValidSagaId(sagaId)) throw new UnknownSagaError(String(sagaId));
     const [entry, folded] = await Promise.all([this.stores.index.get(sagaId), this.loader.fold(sagaId).catch(ensureError)]);
     if (folded instanceof Error) {
       if (!entry) throw folded;
@@ -219,25 +254,30 @@ export class Runtime {
       if (!entry) throw new UnknownSagaError(sagaId);
       return summaryInfo(entry.record);
     }
-    return folded && infoOf(folded, entry?.record.owner);
+    const info = infoOf(folded, entry?.record.owner);
+    // A parked saga is not loaded anywhere; its record says why.
+    if (entry?.record.status === SagaStatus.Parked && !isTerminalStatus(info.status)) {
+      return { ...info, status: SagaStatus.Parked, ...(entry.record.problem ? { problem: entry.record.problem } : {}) };
+    }
+    return info;
   }
 
   /** The decoded journal of a saga: what it was started with and every input it consumed. */
   async events(sagaId: string): Promise<JournalView[]> {
+    assertSagaId(sagaId);
     const entries = await this.stores.journal.read(sagaId);
     if (entries.length === 0 && !(await this.stores.index.get(sagaId))) throw new UnknownSagaError(sagaId);
     return entries.map(journalView);
   }
-
 
   /** Sagas from the index (newest status of those driven here), sorted by id and paged; see listing.ts. */
   list(options: ListOptions = {}): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
     return listSagas(this.stores.index, (id) => this.instances.get(id), options);
   }
 
-  /** Resolves once the saga's status is in `until` (default: finished or blocked). */
+  /** Resolves once the saga's status is in `until` (default: finished, blocked or parked). */
   wait(sagaId: string, options: { until?: readonly SagaStatus[]; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<SagaInfo> {
-    const until = new Set(options.until ?? TERMINAL_OR_BLOCKED);
+    const until = new Set(options.until ?? TERMINAL_OR_STUCK);
     return this.waiters.wait(sagaId, until, () => this.get(sagaId), {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
@@ -254,7 +294,8 @@ export class Runtime {
 
   /**
    * One recovery pass (see recovery.ts). Concurrent calls share a pass; a call made while a
-   * pass runs gets the next one, which sees everything that changed before the call.
+   * pass runs gets the next one, which sees everything that changed before the call. A pass
+   * that outlives `recoveryPassTimeoutMs` is abandoned (this call rejects) and retried.
    */
   recover(): Promise<RecoveryReport> {
     if (this.closed) return Promise.reject(new ClosedError());
@@ -286,6 +327,7 @@ export class Runtime {
     if (this.closed) return;
     const graceful = options.graceful ?? true;
     this.closed = new ClosedError();
+    this.generation++;
     this.recovery.stop();
     this.gate.close();
     // The lease record written on close must still cover the sagas handed back, so the next
@@ -307,37 +349,27 @@ export class Runtime {
     return this.lease;
   }
 
-  private async initialise(binding: SagaBinding, id: string, input: unknown, entry: IndexEntry, now: number): Promise<SagaInfo> {
-    let first: ReturnType<typeof initialTransition>;
-    try {
-      first = initialTransition(binding.machine, input);
-    } catch (e) {
-      await this.stores.index.remove(id).catch(() => undefined);
-      throw new InvalidArgumentError(`machine ${binding.id} refused the input of saga "${id}": ${(e as Error).message}`);
-    }
-    const [snapshot, actions] = first;
-    if (snapshot.status === 'error') {
-      await this.stores.index.remove(id).catch(() => undefined);
-      throw new InvalidArgumentError(`machine ${binding.id} refused the input of saga "${id}": ${String(snapshot.error)}`);
-    }
-    const data = encodeRecord({ no: 1, at: now, init: { machine: binding.id, version: binding.version, input, owner: this.owner } });
-    let seq: number;
-    try {
-      ({ seq } = await this.stores.journal.append(id, data, { expectedLastSeq: 0, msgId: `${id}:1:${this.incarnation}`, signal: this.closing.signal }));
-    } catch (e) {
-      if (!(e instanceof JournalConflictError)) throw e;
-      // Started concurrently by another coordinator: that start wins.
-      return this.get(id);
-    }
-    const book = emptyBook();
-    applyEntry(book, { sagaId: id, no: 1, at: now, event: undefined, final: snapshot.status === 'done' }, actions);
-    if (seq > this.maxSeen) this.maxSeen = seq;
-    const inst = this.activate({ sagaId: id, binding, snapshot, book, no: 1, lastSeq: seq, firstSeq: seq, lastAt: now, createdAt: now }, entry);
-    this.notify(inst, { no: 1, at: now, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
+  /** Registers a live copy of a saga under its (now ours) index record. It does not act yet. */
+  private activate(folded: FoldedSaga, entry: IndexEntry, copy: string): SagaInstance {
+    const inst = new SagaInstance(this.host, folded, copy);
+    this.instances.set(inst.id, inst);
+    this.recent.delete(inst.id);
+    this.keeper.adopt(entry);
+    this.driven.set(inst.id, entry.record.epoch);
+    // The record may say otherwise (parked, or a status the previous copy never wrote).
+    if (entry.record.status !== inst.status || entry.record.problem !== undefined) void this.keeper.statusChanged(inst.id, inst.status);
+    return inst;
+  }
+
+  /** A freshly started saga acts: the init notice, its first steps and timers. */
+  private launch(inst: SagaInstance, input: unknown): void {
+    if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
+    this.notify(inst, { no: 1, at: inst.lastAt, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
     this.resumeInstance(inst);
-    const info = inst.info(this.owner);
-    if (isTerminalStatus(inst.status)) this.finish(inst);
-    return info;
+    if (isTerminalStatus(inst.status)) {
+      inst.stop('final');
+      this.finish(inst);
+    }
   }
 
   private resumeInstance(inst: SagaInstance): void {
@@ -350,32 +382,43 @@ export class Runtime {
     const inst = this.instances.get(sagaId);
     if (!inst) return;
     inst.send(event).catch((e: unknown) => {
-      if (!this.closed) this.logger.debug({ sagaId, event: event.type, err: (e as Error).message }, 'internal event not delivered');
+      if (this.closed || inst.isStopped) return;
+      if (e instanceof JournalUnavailableError) {
+        // Not delivered, so the saga still waits: offer the event again shortly.
+        this.track(
+          sleep(1_000, [this.closing.signal]).then(() => {
+            if (this.instances.get(sagaId) === inst) this.gate.sync(sagaId, inst.snapshot.tags);
+          }),
+        );
+        return;
+      }
+      const what = e instanceof InvalidEventError ? 'the saga machine rejected' : 'could not journal';
+      inst.park(`${what} the host event "${event.type}": ${(e as Error).message}`, e);
     });
   }
 
-  private activate(folded: FoldedSaga, entry: IndexEntry): SagaInstance {
-    const inst = new SagaInstance(this.host, folded);
-    this.instances.set(inst.id, inst);
-    this.recent.delete(inst.id);
-    this.keeper.adopt(entry);
-    return inst;
-  }
-
   private async acquireForWork(sagaId: string): Promise<SagaInstance | undefined> {
-    if (!isValidSagaId(sagaId)) throw new UnknownSagaError(String(sagaId));
     const entry = await this.stores.index.get(sagaId);
     if (!entry) throw new UnknownSagaError(sagaId);
     const outcome = await this.loader.acquire(entry);
     const inst = this.instances.get(sagaId);
     if (inst) return inst;
-    if (outcome === 'liveOwner') throw new NotOwnerError(sagaId, entry.record.owner);
-    if (outcome === 'lostRace') {
-      const now = await this.stores.index.get(sagaId);
-      throw new NotOwnerError(sagaId, now?.record.owner ?? 'unknown');
+    switch (outcome) {
+      case 'liveOwner':
+        throw new NotOwnerError(sagaId, entry.record.owner);
+      case 'lostRace': {
+        const now = await this.stores.index.get(sagaId);
+        throw new NotOwnerError(sagaId, now?.record.owner ?? 'unknown');
+      }
+      case 'foreignMachine':
+        throw new SagaError(ErrorCode.UnknownMachine, `saga "${sagaId}" runs ${entry.record.machine}, which this coordinator does not have`, { status: 404 });
+      case 'empty':
+        throw new UnknownSagaError(sagaId);
+      case 'abandoned':
+        throw new SagaError(ErrorCode.NotOwner, `this coordinator lost its lease while loading saga "${sagaId}"; retry`, { status: 503, retryable: true });
+      default:
+        return undefined;
     }
-    if (outcome === 'foreignMachine') throw new SagaError('UNKNOWN_MACHINE', `saga "${sagaId}" runs ${entry.record.machine}, which this coordinator does not have`, { status: 404 });
-    return undefined;
   }
 
   /**
@@ -395,13 +438,7 @@ export class Runtime {
   private onCommitted(inst: SagaInstance, c: Commit): void {
     if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
     if (c.status !== c.previousStatus && !isTerminalStatus(c.status)) void this.keeper.statusChanged(inst.id, c.status);
-    if (this.checkpointEvery > 0 && c.no % this.checkpointEvery === 0 && !isTerminalStatus(c.status)) {
-      const cp = makeCheckpoint(inst.binding.machine, {
-        no: c.no, seq: inst.lastSeq, at: c.at, createdAt: inst.createdAt, firstSeq: inst.firstSeq,
-        machine: inst.binding.id, version: inst.binding.version, snapshot: inst.snapshot, book: structuredClone(inst.book),
-      });
-      this.track(saveCheckpoint(this.stores.checkpoints, inst.id, cp).catch((e: unknown) => this.logger.warn({ sagaId: inst.id, err: (e as Error).message }, 'checkpoint not saved')));
-    }
+    if (this.checkpointEvery > 0 && c.no % this.checkpointEvery === 0 && !isTerminalStatus(c.status)) this.saveCheckpoint(inst, c);
     this.notify(inst, c);
     if (isTerminalStatus(c.status)) {
       this.finish(inst);
@@ -411,16 +448,42 @@ export class Runtime {
     this.gate.sync(inst.id, inst.snapshot.tags);
   }
 
+  /** Saves a checkpoint after the saga's previous one, so a finish can wait for both. */
+  private saveCheckpoint(inst: SagaInstance, c: Commit): void {
+    const cp = makeCheckpoint(inst.binding.machine, {
+      no: c.no, seq: inst.lastSeq, at: c.at, createdAt: inst.createdAt, firstSeq: inst.firstSeq,
+      machine: inst.binding.id, version: inst.binding.version, snapshot: inst.snapshot, book: structuredClone(inst.book),
+    });
+    const id = inst.id;
+    const save = (this.checkpointSaves.get(id) ?? Promise.resolve())
+      .then(() => saveCheckpoint(this.stores.checkpoints, id, cp))
+      .catch((e: unknown) => this.logger.warn({ sagaId: id, err: (e as Error).message }, 'checkpoint not saved'));
+    this.checkpointSaves.set(id, save);
+    this.track(save.finally(() => this.checkpointSaves.get(id) === save && this.checkpointSaves.delete(id)));
+  }
+
   private finish(inst: SagaInstance): void {
     const info = inst.info(this.owner);
-    this.recent.set(inst.id, info);
-    if (this.recent.size > 1000) this.recent.delete(this.recent.keys().next().value!);
-    const hadCheckpoint = this.checkpointEvery > 0 && inst.no >= this.checkpointEvery;
+    const id = inst.id;
+    this.remember(info);
+    this.driven.delete(id);
+    this.refenced.delete(id);
+    const mayHaveCheckpoint = this.checkpointEvery > 0 && inst.no >= this.checkpointEvery;
     // Waiters hear of a finished saga once the index says so too, so a caller that waited
-    // for it finds it in `list()` straight away.
-    void this.keeper.statusChanged(inst.id, inst.status, async () => {
-      if (hadCheckpoint) await this.stores.checkpoints.delete(inst.id).catch(() => undefined);
-    }).finally(() => this.waiters.notify(info));
+    // for it finds it in `list()` straight away. The checkpoint goes after any save in flight.
+    void this.keeper
+      .statusChanged(id, inst.status, {
+        onFinished: async () => {
+          await this.checkpointSaves.get(id);
+          if (mayHaveCheckpoint) await this.stores.checkpoints.delete(id).catch(() => undefined);
+        },
+      })
+      .finally(() => this.waiters.notify(info));
+  }
+
+  private remember(info: SagaInfo): void {
+    this.recent.set(info.id, info);
+    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
   }
 
   private notify(inst: SagaInstance, c: Commit): void {
@@ -437,52 +500,107 @@ export class Runtime {
     if (this.waiters.has(inst.id) && !isTerminalStatus(c.status)) this.waiters.notify(inst.info(this.owner));
   }
 
-  private onStopped(inst: SagaInstance, reason: StopReason): void {
-    if (this.instances.get(inst.id) === inst) this.instances.delete(inst.id);
-    this.gate.forget(inst.id);
-    if (reason !== 'final') this.keeper.forget(inst.id);
+  private onStopped(inst: SagaInstance, reason: StopReason, cause: unknown): void {
+    const id = inst.id;
+    if (this.instances.get(id) === inst) this.instances.delete(id);
+    this.gate.forget(id);
+    if (reason === 'final') return;
+    if (reason === 'parked') {
+      // Until the index says parked, `get` answers from memory.
+      const info = inst.info(this.owner);
+      this.remember(info);
+      void this.keeper.statusChanged(id, SagaStatus.Parked, { problem: inst.problem }).finally(() => {
+        if (this.recent.get(id) === info) this.recent.delete(id);
+      });
+      this.waiters.notify(info);
+    }
+    this.keeper.forget(id);
+    if (reason === 'fenced' && cause instanceof JournalConflictError) this.reacquireSoon(inst);
+  }
+
+  /**
+   * A copy that fenced itself on a write of its own (e.g. an append of an older copy of this
+   * process landed late) leaves a saga whose record still names us and which nobody drives:
+   * pick it up again now, not at the next periodic pass (which may be off). Backs off if it
+   * keeps happening; a saga another coordinator took is left to it.
+   */
+  private reacquireSoon(inst: SagaInstance): void {
+    const id = inst.id;
+    const n = (this.refenced.get(id) ?? 0) + 1;
+    this.refenced.set(id, n);
+    const delay = n <= 1 ? 0 : Math.min(50 * 2 ** n, REACQUIRE_MAX_DELAY_MS);
+    this.track(
+      (async () => {
+        await inst.settled();
+        if (delay > 0) await sleep(delay, [this.closing.signal]);
+        if (this.closed || this.instances.has(id)) return;
+        const entry = await this.stores.index.get(id);
+        if (!entry || entry.record.owner !== this.owner || isTerminalStatus(entry.record.status)) return;
+        const outcome = await this.loader.acquire(entry);
+        this.logger.info({ sagaId: id, outcome }, 'picked up again a saga whose copy was fenced by a write of its own');
+      })(),
+    );
   }
 
   private onLeaseLost(why: LeaseLoss): void {
+    this.generation++;
     if (why === 'superseded') {
       const err = new SagaError('SUPERSEDED', `another process now runs as coordinator "${this.owner}"`);
       for (const inst of [...this.instances.values()]) inst.stop('fenced');
       void this.close().then(() => this.options.onFatal?.(err));
       return;
     }
-    // Our sagas may have been taken over while we were away: drop them all, then take back
-    // those whose index records still name us.
-    for (const inst of [...this.instances.values()]) {
+    // Our sagas may have been taken over while we were away: drop them all, and once nothing
+    // any of them sent is still on the wire, take back those whose records still name us.
+    // Re-acquiring earlier would fold a journal that a late append of an old copy may yet
+    // extend.
+    const unloaded = [...this.instances.values()];
+    for (const inst of unloaded) {
       this.retainedLowWater = Math.min(this.retainedLowWater ?? Infinity, inst.firstSeq);
       inst.stop('unloaded');
     }
-    this.track(this.recover());
+    const settling = [...unloaded.map((i) => i.settled()), ...this.loadingAppends];
+    this.track(Promise.allSettled(settling).then(() => (this.closed ? undefined : this.recover())));
   }
 
-  private async recoveryPass(): Promise<RecoveryReport> {
+  private trackAppend(p: Promise<unknown>): void {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.loadingAppends.add(settled);
+    void settled.then(() => this.loadingAppends.delete(settled));
+  }
+
+  private async recoveryPass(abandon: AbortSignal): Promise<RecoveryReport> {
     const started = this.now();
-    const report = await runRecovery({
-      index: this.stores.index,
-      logger: this.logger,
-      concurrency: this.options.recoveryConcurrency ?? 16,
-      // One page of up to 10k records is read with a single consumer pass (~0.1 s); small
-      // pages would be read record by record.
-      pageSize: 10_000,
-      bulkMin: 32,
-      signal: this.closing.signal,
-      isLoaded: (id) => this.instances.has(id),
-      hasMachine: (id) => this.registry.has(id),
-      acquire: (entry, alive) => this.loader.acquire(entry, alive),
-      acquireMany: (entries, alive) => this.loader.acquireMany(entries, alive),
-    });
-    if (report.failed === 0) {
-      this.inheritLowWater = false;
-      this.retainedLowWater = undefined;
+    const { signal, dispose } = linkedSignal(this.closing.signal, abandon);
+    try {
+      const report = await runRecovery({
+        index: this.stores.index,
+        logger: this.logger,
+        concurrency: this.options.recoveryConcurrency ?? 16,
+        // One page of up to 10k records is read with a single consumer pass (~0.1 s); small
+        // pages would be read record by record.
+        pageSize: 10_000,
+        bulkMin: 32,
+        signal,
+        isLoaded: (id) => this.instances.has(id),
+        hasMachine: (id) => this.registry.has(id),
+        acquire: (entry, alive) => this.loader.acquire(entry, alive),
+        acquireMany: (entries, alive) => this.loader.acquireMany(entries, alive),
+      });
+      if (report.failed === 0 && report.abandoned === 0) {
+        this.inheritLowWater = false;
+        this.retainedLowWater = undefined;
+      }
+      if (report.recovered || report.repaired || report.failed || report.abandoned) {
+        this.logger.info({ ...report, ms: this.now() - started }, 'recovery pass');
+      }
+      return report;
+    } finally {
+      dispose();
     }
-    if (report.recovered || report.repaired || report.failed) {
-      this.logger.info({ ...report, ms: this.now() - started }, 'recovery pass');
-    }
-    return report;
   }
 
   private track(p: Promise<unknown>): void {
@@ -497,4 +615,3 @@ export class Runtime {
     if (this.closed) throw this.closed;
   }
 }
-

@@ -1,6 +1,7 @@
 /** `SagaInfo`, the answer of `runtime.get()`, from a saga's folded state or its index record alone. */
 import type { IndexRecord } from '../journal/index-store.js';
 import type { FoldedSaga } from './fold.js';
+import { parseMachineRef } from './machine-ref.js';
 import { statusOf } from './status.js';
 import type { SagaInfo } from './types.js';
 
@@ -27,9 +28,10 @@ export function infoOf(f: InfoSource, owner: string | undefined): SagaInfo {
 
 /** What the index alone says, for sagas whose journal is gone or cannot be folded here. */
 export function summaryInfo(r: IndexRecord, problem?: string): SagaInfo {
-  const [machine, version] = r.machine.split('@');
+  const { id: machine, version } = parseMachineRef(r.machine);
+  const why = problem ?? r.problem;
   return {
-    id: r.sagaId, machine: machine!, version: Number(version), status: r.status, state: {}, context: undefined,
-    seq: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(problem ? { problem } : {}),
+    id: r.sagaId, machine, version, status: r.status, state: {}, context: undefined,
+    seq: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(why ? { problem: why } : {}),
   };
 }

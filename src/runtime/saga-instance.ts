@@ -1,24 +1,30 @@
 /**
- * One live saga: a serial mailbox in front of the persist-then-act loop.
+ * One live copy of a saga: a serial mailbox in front of the persist-then-act loop.
  *
  * For each input: compute the transition purely; journal the input (optimistic append, the
- * saga's last seq as expectation); only then commit the snapshot and book and act on them —
- * start invocations the book holds that are not running, abort those it no longer holds, arm
- * and clear timers. Nothing happens for an input before it is durable, so a crash anywhere
- * leaves a journal whose fold recreates exactly the work still to do.
+ * saga's last seq as expectation); only then — and only if this copy was not stopped while the
+ * append was in flight — commit the snapshot and book and act on them: start invocations the
+ * book holds that are not running, abort those it no longer holds, arm and clear timers.
+ * Nothing happens for an input before it is durable, so a crash anywhere leaves a journal whose
+ * fold recreates exactly the work still to do.
  */
 import type { AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import {
   ClosedError,
+  EntryTooLargeError,
+  ErrorCode,
   InvalidEventError,
   JournalConflictError,
+  JournalUnavailableError,
   SagaError,
   SagaFencedError,
   serializeError,
+  type SerializedError,
 } from '../errors.js';
 import { encodeEventRecord } from '../journal/codec.js';
 import { isTerminalStatus, type SagaStatus } from '../journal/index-store.js';
 import type { Journal } from '../journal/journal.js';
+import { msgIdOf } from '../journal/msg-id.js';
 import type { Logger } from '../log.js';
 import { applyEntry, type Book, type PendingInvocation, type PendingTimer } from './book.js';
 import type { FoldedSaga } from './fold.js';
@@ -32,8 +38,6 @@ import type { SagaBinding, SagaInfo, SendResult, StepContext } from './types.js'
 /** What an instance needs from the runtime that hosts it. */
 export interface InstanceHost {
   readonly journal: Journal;
-  /** Distinguishes this process's appends from any other writer's (see `msgIdFor`). */
-  readonly incarnation: string;
   readonly logger: Logger;
   /** Aborted when the runtime closes: pending appends give up, steps are aborted. */
   readonly closing: AbortSignal;
@@ -52,7 +56,11 @@ export interface Commit {
   readonly status: SagaStatus;
 }
 
-export type StopReason = 'final' | 'fenced' | 'unloaded';
+/**
+ * `final`: the saga finished. `fenced`: another copy writes to it. `unloaded`: handed back
+ * (close, lease lapse). `parked`: this copy could not go on (see `problem`); recovery retries.
+ */
+export type StopReason = 'final' | 'fenced' | 'unloaded' | 'parked';
 
 /**
  * A step in flight. Its AbortController is made only if the step reads `ctx.signal`: most
@@ -87,10 +95,16 @@ interface ArmedTimer {
 
 /** setTimeout's limit (~24.8 days); longer timers are re-armed in hops. */
 const MAX_TIMEOUT = 2 ** 31 - 1;
+/** Delays before a timer whose firing could not be journaled (NATS away) fires again. */
+const REFIRE_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
+/** How much of an error's message is kept when the whole error is too large to journal. */
+const ERROR_MESSAGE_KEEP = 2_000;
 
 export class SagaInstance {
   readonly id: string;
   readonly binding: SagaBinding;
+  /** Unique per loaded copy of the saga (see msg-id.ts). */
+  readonly copy: string;
   snapshot: AnyMachineSnapshot;
   readonly book: Book;
   no: number;
@@ -99,14 +113,17 @@ export class SagaInstance {
   lastAt: number;
   readonly createdAt: number;
   status: SagaStatus;
-  /** Why the saga cannot progress, when a result was rejected by its machine. */
+  /** Why this copy parked the saga. */
   problem: string | undefined;
 
   private readonly mailbox = new Mailbox();
   private readonly running = new Map<string, RunningStep>();
   private readonly armed = new Map<string, ArmedTimer>();
+  private readonly refires = new Map<string, number>();
   private readonly stopController = new AbortController();
   private readonly appendSignal: AbortSignal;
+  /** The append in flight (or the last one): settles once nothing of it is on the wire. */
+  private appending: Promise<unknown> = Promise.resolve();
   private stopReason: StopReason | undefined;
   private stopCause: unknown;
   private stopErr: SagaError | undefined;
@@ -116,9 +133,11 @@ export class SagaInstance {
   constructor(
     private readonly host: InstanceHost,
     folded: FoldedSaga,
+    copy: string,
   ) {
     this.id = folded.sagaId;
     this.binding = folded.binding;
+    this.copy = copy;
     this.snapshot = folded.snapshot;
     this.book = folded.book;
     this.no = folded.no;
@@ -129,7 +148,6 @@ export class SagaInstance {
     this.status = statusOf(folded.snapshot);
     this.appendSignal = AbortSignal.any([host.closing, this.stopController.signal]);
     this.pure = pureTransitions(this.binding.machine);
-
   }
 
   /** Built on first use: a pino child per saga costs more than most transitions. */
@@ -143,7 +161,7 @@ export class SagaInstance {
 
   /** Starts what the book holds: the pending invocations and timers of a fresh or folded saga. */
   resume(): void {
-    if (!this.isStopped) this.act();
+    this.act();
   }
 
   /** Delivers an external event. Events of type `xstate.*` belong to the host and are refused. */
@@ -170,13 +188,32 @@ export class SagaInstance {
     this.host.stopped(this, reason, cause);
   }
 
+  /** Parks the saga: stops this copy and says why; recovery tries it again. */
+  park(problem: string, cause?: unknown): void {
+    if (this.stopReason) return;
+    this.problem = problem;
+    this.log.error({ err: problem }, 'saga parked');
+    this.stop('parked', cause);
+  }
+
+  /**
+   * Resolves once no append of this copy is in flight. After `stop()` nothing new is sent, so
+   * this is when the journal holds everything this copy will ever write.
+   */
+  settled(): Promise<void> {
+    return this.appending.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** Why the instance stopped, as an error for callers (built on demand: most never ask). */
   private get stopError(): SagaError | undefined {
     if (!this.stopReason) return undefined;
     return (this.stopErr ??=
       this.stopReason === 'fenced'
         ? new SagaFencedError(this.id, this.stopCause)
-        : new ClosedError(this.stopReason === 'final' ? `saga "${this.id}"` : `saga "${this.id}" (unloaded)`));
+        : new ClosedError(this.stopReason === 'final' ? `saga "${this.id}"` : `saga "${this.id}" (${this.stopReason})`));
   }
 
   /** Resolves once every input queued so far is consumed. */
@@ -186,16 +223,7 @@ export class SagaInstance {
 
   info(owner: string | undefined): SagaInfo {
     const info = infoOf({ sagaId: this.id, binding: this.binding, snapshot: this.snapshot, no: this.no, lastAt: this.lastAt, book: this.book }, owner);
-    return this.problem ? { ...info, problem: this.problem } : info;
-  }
-
-  /**
-   * The append's dedupe id. It names this process's incarnation as well as the entry number:
-   * JetStream checks a msgId before the expected sequence, so with `<saga>:<no>` alone a rival
-   * coordinator's entry `no` would be acknowledged to us as our own "duplicate" write.
-   */
-  private msgIdFor(no: number): string {
-    return `${this.id}:${no}:${this.host.incarnation}`;
+    return this.problem ? { ...info, status: 'parked', problem: this.problem } : info;
   }
 
   /** One input through the loop; `always` journals it even if it changes only the book. */
@@ -206,7 +234,7 @@ export class SagaInstance {
     try {
       json = JSON.stringify(event);
     } catch (e) {
-      throw new InvalidEventError(`event "${event.type}" is not JSON-serialisable: ${(e as Error).message}`);
+      throw new InvalidEventError(`event "${event.type}" is not JSON-serialisable: ${(e as Error).message}`, { details: { reason: 'json' } });
     }
     // The machine sees exactly what a replay will see: the JSON form plus the stamped time.
     const input = JSON.parse(json) as AnyEventObject;
@@ -223,28 +251,40 @@ export class SagaInstance {
     }
 
     const no = this.no + 1;
+    const data = encodeEventRecord(no, at, json);
+    if (data.length > this.host.journal.maxEntryBytes) throw new EntryTooLargeError(this.id, data.length, this.host.journal.maxEntryBytes, `event "${event.type}"`);
     let seq: number;
     try {
       if (crashPointsEnabled) crashPoint('before-append', event.type);
-      const pending = this.host.journal.append(this.id, encodeEventRecord(no, at, json), {
+      const pending = this.host.journal.append(this.id, data, {
         expectedLastSeq: this.lastSeq,
-        msgId: this.msgIdFor(no),
+        msgId: msgIdOf(this.id, no, this.copy),
         signal: this.appendSignal,
       });
-      // A microtask: after the client's own send microtask (queued inside publish), before any
-      // ack can be read (setImmediate could run after the ack was handled and acted on).
-      if (crashPointsEnabled) queueMicrotask(() => crashPoint('during-append', event.type));
+      this.appending = pending;
+      if (crashPointsEnabled) {
+        // Synchronously, before the client's flush microtask: not a byte was written.
+        crashPoint('during-append-lost', event.type);
+        // A microtask: after the client's own send microtask, before any ack can be read.
+        queueMicrotask(() => crashPoint('during-append', event.type));
+        // Registered before this function's own continuation, so it runs first: the ack
+        // arrived, the saga never saw it.
+        pending.then(() => crashPoint('during-append-landed', event.type), () => undefined);
+      }
       seq = (await pending).seq;
       if (crashPointsEnabled) crashPoint('after-append', event.type);
     } catch (e) {
       if (e instanceof JournalConflictError) {
-        this.log.warn({ seq: no, err: e.message }, 'another coordinator appended to this saga; stopping this copy');
+        this.log.warn({ seq: no, err: e.message }, 'another copy appended to this saga; stopping this copy');
         this.stop('fenced', e);
         throw this.stopError!;
       }
       if (this.stopError) throw this.stopError;
       throw e;
     }
+    // Stopped while the append was in flight (fenced, lease lapsed, closed): the entry is
+    // journaled, and whoever drives the saga next folds it — this copy must not act on it.
+    if (this.stopReason) throw this.stopError!;
 
     const previousStatus = this.status;
     this.snapshot = next;
@@ -254,16 +294,17 @@ export class SagaInstance {
     const final = next.status === 'done';
     applyEntry(this.book, { sagaId: this.id, no, at, event: input, final }, actions);
     this.status = statusOf(next);
-    this.act(actions);
+    this.runCustomActions(actions);
+    this.act();
     if (crashPointsEnabled) crashPoint('after-act', event.type);
     this.host.committed(this, { no, at, event: input, previousStatus, status: this.status });
     if (isTerminalStatus(this.status)) this.stop('final');
     return { accepted: true, seq: no, status: this.status, state: next.value };
   }
 
-  /** Brings running steps and armed timers in line with the book; runs custom actions. */
-  private act(actions?: TransitionResult[1]): void {
-    if (actions) this.runCustomActions(actions);
+  /** Brings running steps and armed timers in line with the book; a stopped copy does nothing. */
+  private act(): void {
+    if (this.stopReason) return;
     for (const [id, step] of this.running) {
       if (this.book.pending[id]?.key !== step.key) {
         if (!step.finished) abortStep(step, () => new ClosedError(`invocation "${id}" of saga "${this.id}" (state left)`));
@@ -318,7 +359,7 @@ export class SagaInstance {
     };
     let result: Promise<unknown>;
     try {
-      if (!impl) throw new SagaError('UNKNOWN_STEP', `no step implementation named "${p.src}"`, { retryable: false });
+      if (!impl) throw new SagaError(ErrorCode.UnknownStep, `no step implementation named "${p.src}"`, { retryable: false });
       result = Promise.resolve(impl(p.input, ctx));
     } catch (e) {
       result = Promise.reject(e);
@@ -340,31 +381,53 @@ export class SagaInstance {
         try {
           await this.consume(event, true);
         } catch (e) {
-          if (!(e instanceof InvalidEventError) || !event.type.startsWith('xstate.done.')) throw e;
-          // An output that is not JSON is the step's failure, not the machine's.
-          await this.consume(
-            { type: `xstate.error.actor.${p.id}`, actorId: p.id, key: p.key, error: serializeError(new SagaError('STEP_OUTPUT_INVALID', e.message)) },
-            true,
-          );
+          const instead = this.stepFailureFor(p, event, e);
+          if (!instead) throw e;
+          await this.consume(instead, true);
         }
       })
       .catch((e: unknown) => this.onDeliveryError(p, e));
   }
 
-  private onDeliveryError(p: PendingInvocation, e: unknown): void {
-    if (this.stopReason || e instanceof SagaFencedError || e instanceof ClosedError) return;
-    if (e instanceof InvalidEventError) {
-      // A poison result: the machine throws on it. Park the saga rather than loop; an operator
-      // must fix the machine (a new version) and the step re-runs on the next recovery.
-      this.problem = e.message;
-      this.log.error({ invocation: p.id, key: p.key, err: e.message }, 'saga machine rejected a step result; saga parked');
-      return;
+  /**
+   * A result that cannot be journaled as it is, but whose problem is the step's own: an output
+   * that is not JSON or is larger than the journal takes becomes the step's (terminal) error,
+   * which the machine handles like any other; an error too large to journal is cut down.
+   */
+  private stepFailureFor(p: PendingInvocation, event: AnyEventObject, e: unknown): AnyEventObject | undefined {
+    if (this.stopReason) return undefined;
+    const done = event.type.startsWith('xstate.done.');
+    let error: SerializedError | undefined;
+    if (done && e instanceof InvalidEventError && e.details?.reason === 'json') {
+      error = serializeError(new SagaError(ErrorCode.StepOutputInvalid, `step "${p.src}" returned an output that is not JSON: ${e.message}`));
+    } else if (done && e instanceof EntryTooLargeError) {
+      error = serializeError(
+        new SagaError(ErrorCode.StepOutputTooLarge, `step "${p.src}" returned an output of ${e.bytes} bytes; the journal takes at most ${e.maxBytes} (keep large data elsewhere and return a reference)`, {
+          details: { bytes: e.bytes, maxBytes: e.maxBytes },
+        }),
+      );
+    } else if (!done && e instanceof EntryTooLargeError) {
+      const original = (event as { error?: SerializedError }).error;
+      error = {
+        name: original?.name ?? 'Error',
+        code: original?.code ?? ErrorCode.StepFailed,
+        message: `${(original?.message ?? '').slice(0, ERROR_MESSAGE_KEEP)} (error cut down from ${e.bytes} bytes)`,
+        retryable: original?.retryable ?? false,
+      };
     }
-    this.log.error({ invocation: p.id, key: p.key, err: (e as Error).message }, 'could not journal a step result');
+    return error && { type: `xstate.error.actor.${p.id}`, actorId: p.id, key: p.key, error };
   }
 
-  private arm(t: PendingTimer): void {
-    const delay = Math.max(0, t.dueAt - this.host.now());
+  private onDeliveryError(p: PendingInvocation, e: unknown): void {
+    if (this.stopReason || e instanceof SagaFencedError || e instanceof ClosedError) return;
+    // A result that cannot be journaled: park the saga visibly, rather than run on as if the
+    // step were still in flight. Recovery re-runs the step (same key) and tries again.
+    const what = e instanceof InvalidEventError ? 'the saga machine rejected the result' : 'the result could not be journaled';
+    this.park(`step "${p.id}" (key ${p.key}): ${what}: ${(e as Error).message}`, e);
+  }
+
+  private arm(t: PendingTimer, notBeforeMs = 0): void {
+    const delay = Math.max(notBeforeMs, t.dueAt - this.host.now());
     const armed: ArmedTimer = {
       key: t.key,
       handle: setTimeout(() => this.fire(t, armed), Math.min(delay, MAX_TIMEOUT)),
@@ -373,7 +436,7 @@ export class SagaInstance {
   }
 
   private fire(t: PendingTimer, armed: ArmedTimer): void {
-    if (this.armed.get(t.id) !== armed) return;
+    if (this.armed.get(t.id) !== armed || this.stopReason) return;
     if (t.dueAt > this.host.now()) {
       // A long timer's intermediate hop, or setTimeout firing a millisecond early by
       // Date.now()'s rounding: a durable timer never fires before its deadline.
@@ -382,13 +445,25 @@ export class SagaInstance {
     }
     void this.mailbox
       .run(async () => {
-        if (this.book.timers[t.id]?.key !== t.key) return; // cancelled or re-armed meanwhile
+        if (this.book.timers[t.id]?.key !== t.key || this.armed.get(t.id) !== armed) return; // cancelled or re-armed meanwhile
         this.armed.delete(t.id);
         await this.consume({ ...t.event, timerId: t.id }, true);
+        this.refires.delete(t.id);
       })
-      .catch((e: unknown) => {
-        if (this.stopReason || e instanceof SagaFencedError || e instanceof ClosedError) return;
-        this.log.error({ timer: t.id, err: (e as Error).message }, 'could not journal a timer firing');
-      });
+      .catch((e: unknown) => this.onFiringError(t, e));
+  }
+
+  /** A firing that was not journaled is not lost: the timer fires again, or the saga parks. */
+  private onFiringError(t: PendingTimer, e: unknown): void {
+    if (this.stopReason || e instanceof SagaFencedError || e instanceof ClosedError) return;
+    if (e instanceof JournalUnavailableError) {
+      const n = this.refires.get(t.id) ?? 0;
+      this.refires.set(t.id, n + 1);
+      const delay = REFIRE_MS[Math.min(n, REFIRE_MS.length - 1)]!;
+      this.log.warn({ timer: t.id, err: e.message, retryInMs: delay }, 'could not journal a timer firing; it fires again');
+      if (this.book.timers[t.id]?.key === t.key && !this.armed.has(t.id)) this.arm(t, delay);
+      return;
+    }
+    this.park(`timer "${t.id}": its firing could not be journaled: ${(e as Error).message}`, e);
   }
 }

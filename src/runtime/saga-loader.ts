@@ -1,9 +1,11 @@
 /**
- * Acquiring sagas: decide whether this coordinator may drive each one, take it over by CAS on
- * its index record when its owner's lease has lapsed, fold its journal (from a checkpoint when
- * usable) and resume it. One acquisition per saga at a time in a process, and one winner
- * across coordinators (the CAS), so each saga is recovered exactly once per lease. Many sagas
- * at once are folded with one journal scan (bulk-fold.ts).
+ * Acquiring sagas: decide whether this coordinator may drive each one, claim it by CAS on its
+ * index record (a takeover from an owner whose lease lapsed, and also a saga of our own — the
+ * same CAS fences a previous incarnation of this coordinator), fold its journal (from a
+ * checkpoint when usable), fence any other writer with a takeover marker, and resume it. One
+ * acquisition per saga at a time in a process, and one winner across coordinators (the CAS),
+ * so each saga is recovered exactly once per lease. Many sagas at once are folded with one
+ * journal scan (bulk-fold.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { JournalConflictError, KvConflictError } from '../errors.js';
@@ -11,11 +13,14 @@ import { encodeRecord, peekEntryNo } from '../journal/codec.js';
 import { isTerminalStatus, type IndexEntry, type IndexStore } from '../journal/index-store.js';
 import type { Journal } from '../journal/journal.js';
 import type { KvStore } from '../journal/kv-store.js';
+import { msgIdOf } from '../journal/msg-id.js';
 import type { Logger } from '../log.js';
+import { forEachLimit } from '../util/for-each-limit.js';
 import { foldMany } from './bulk-fold.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { foldSaga, type FoldedSaga } from './fold.js';
-import { forEachLimit } from './recovery.js';
+import { foldJournal, foldSaga, type FoldedSaga } from './fold.js';
+import { unstartedHead } from './journal-start.js';
+import { parseMachineRef } from './machine-ref.js';
 import type { MachineRegistry } from './registry.js';
 import { statusOf } from './status.js';
 
@@ -27,7 +32,9 @@ export type AcquireOutcome =
   | 'finished'
   | 'repaired'
   | 'empty'
-  | 'foreignMachine';
+  | 'foreignMachine'
+  /** This process lost its lease (or closed) while loading: it must not act; a later pass will. */
+  | 'abandoned';
 
 export interface LoaderDeps {
   readonly journal: Journal;
@@ -35,7 +42,6 @@ export interface LoaderDeps {
   readonly checkpoints: KvStore;
   readonly registry: MachineRegistry;
   readonly owner: string;
-  readonly incarnation: string;
   readonly logger: Logger;
   readonly signal: AbortSignal;
   now(): number;
@@ -43,20 +49,37 @@ export interface LoaderDeps {
   /** The journal seq below which `owner` has no open saga, if known. */
   lowWaterOf(owner: string): Promise<number | undefined>;
   isLoaded(sagaId: string): boolean;
-  /** Makes the folded saga live under `entry` (the record as now owned by us). */
-  activate(folded: FoldedSaga, entry: IndexEntry): void;
+  /** A token for a new loaded copy of a saga (see msg-id.ts). */
+  newCopy(): string;
+  /** Changes whenever this process's copies are invalidated (lease lapse, close). */
+  generation(): number;
+  /**
+   * True when this process drove the saga last, at this epoch: its copies are stopped and their
+   * appends settled, so no other writer can have appended since, and no marker is needed.
+   */
+  droveAt(sagaId: string, epoch: number): boolean;
+  /** Registers an append whose settling a lease-loss recovery must wait for. */
+  trackAppend(p: Promise<unknown>): void;
+  /** Makes the folded saga live under `entry` (the record as now owned by us), as `copy`. */
+  activate(folded: FoldedSaga, entry: IndexEntry, copy: string): void;
 }
 
-/** A saga this coordinator may now drive: its record (ours after a takeover). */
+/** A saga this coordinator may now drive: its record, now ours. */
 interface Claim {
   readonly entry: IndexEntry;
-  /** The owner it was taken from, if it was taken over. */
-  readonly from: string | undefined;
+  /** The owner it was claimed from (this coordinator's own name for its own sagas). */
+  readonly from: string;
+  /** Whether a takeover marker must fence earlier writers before this copy acts. */
+  readonly marker: boolean;
+  /** The generation the claim was made in. */
+  readonly generation: number;
 }
 
 type Alive = Map<string, Promise<boolean>>;
 
 const ms = (x: number): number => Math.round(x);
+/** Rounds of "another writer got in first" before an acquisition gives up for this pass. */
+const MAX_FENCE_ROUNDS = 5;
 
 export class SagaLoader {
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -93,7 +116,7 @@ export class SagaLoader {
           }
         });
         if (claims.length === 0) return outcomes;
-        const owners = new Set(claims.map((c) => c.from ?? this.deps.owner));
+        const owners = new Set(claims.map((c) => c.from));
         const marks = await Promise.all([...owners].map((o) => this.deps.lowWaterOf(o)));
         const fromSeq = marks.some((m) => m === undefined) ? 1 : Math.min(...(marks as number[]));
         const t1 = performance.now();
@@ -119,7 +142,7 @@ export class SagaLoader {
   /**
    * Runs `work` alone for these sagas in this process: a start, an acquisition or a takeover.
    * Without it, a recovery pass could see a start's index record before its first entry and
-   * remove it as a start that died half-way.
+   * void it as a start that died half-way.
    */
   async exclusive<T>(sagaIds: readonly string[], work: () => Promise<T>): Promise<T> {
     for (;;) {
@@ -136,7 +159,7 @@ export class SagaLoader {
     }
   }
 
-  /** Folds a saga from its own reads, without driving it. */
+  /** Folds a saga from its own reads, without driving it; null when it has no init entry yet. */
   async fold(sagaId: string): Promise<FoldedSaga | null> {
     const cp = await loadCheckpoint(this.deps.checkpoints, sagaId).catch(() => null);
     if (cp) {
@@ -147,28 +170,36 @@ export class SagaLoader {
         this.deps.logger.warn({ sagaId, err: (e as Error).message }, 'checkpoint unusable; folding the whole journal');
       }
     }
-    const entries = await this.deps.journal.read(sagaId);
-    return entries.length === 0 ? null : foldSaga(this.deps.registry, sagaId, entries);
+    return foldJournal(this.deps.registry, sagaId, await this.deps.journal.read(sagaId));
   }
 
-  /** May we drive it? Takes it over (CAS on the index record) from an owner whose lease lapsed. */
+  /**
+   * May we drive it? Claims it by CAS on the index record, with a new epoch: from an owner whose
+   * lease lapsed, or from ourselves — the CAS then fences a previous incarnation of this
+   * coordinator (its index writes fail), and the marker written before acting fences its appends.
+   */
   private async claim(entry: IndexEntry, alive?: Alive): Promise<Claim | AcquireOutcome> {
     const { deps } = this;
     const rec = entry.record;
+    const generation = deps.generation();
     if (deps.isLoaded(rec.sagaId)) return 'alreadyLoaded';
     if (isTerminalStatus(rec.status)) return 'finished';
-    if (!deps.registry.has(rec.machine.split('@')[0]!)) return 'foreignMachine';
-    if (rec.owner === deps.owner) return { entry, from: undefined };
-    let live = alive?.get(rec.owner);
-    if (!live) {
-      live = deps.isAlive(rec.owner);
-      alive?.set(rec.owner, live);
+    if (!deps.registry.has(parseMachineRef(rec.machine).id)) return 'foreignMachine';
+    if (rec.owner !== deps.owner) {
+      let live = alive?.get(rec.owner);
+      if (!live) {
+        live = deps.isAlive(rec.owner);
+        alive?.set(rec.owner, live);
+      }
+      if (await live) return 'liveOwner';
     }
-    if (await live) return 'liveOwner';
     try {
       const taken = await deps.index.update({ ...rec, owner: deps.owner, epoch: rec.epoch + 1, updatedAt: deps.now() }, entry.revision);
-      deps.logger.info({ sagaId: rec.sagaId, from: rec.owner, epoch: rec.epoch + 1 }, 'took over saga from a coordinator whose lease lapsed');
-      return { entry: taken, from: rec.owner };
+      if (rec.owner !== deps.owner) {
+        deps.logger.info({ sagaId: rec.sagaId, from: rec.owner, epoch: rec.epoch + 1 }, 'took over saga from a coordinator whose lease lapsed');
+      }
+      const marker = rec.owner !== deps.owner || !deps.droveAt(rec.sagaId, rec.epoch);
+      return { entry: taken, from: rec.owner, marker, generation };
     } catch (e) {
       if (e instanceof KvConflictError) return 'lostRace';
       throw e;
@@ -179,49 +210,84 @@ export class SagaLoader {
   private async settle(claim: Claim, folded: FoldedSaga | null): Promise<AcquireOutcome> {
     const { deps } = this;
     const id = claim.entry.record.sagaId;
-    if (!folded) {
-      // The index record was written but the init entry never was: the start died half-way.
-      // Its client got no saga back from the failed start, and a retried start recreates it.
-      await deps.index.remove(id);
-      deps.logger.info({ sagaId: id }, 'removed the index record of a saga that never started');
-      return 'empty';
-    }
-    const status = statusOf(folded.snapshot);
-    if (isTerminalStatus(status)) {
-      await deps.index.finish({ ...claim.entry.record, status, updatedAt: folded.lastAt });
-      return 'repaired';
-    }
-    if (claim.from !== undefined) {
-      // Until the marker is journaled, the old owner (if it still runs) may append: look again.
-      let marked = await this.markTakeover(folded, claim.entry.record.epoch, claim.from);
-      while (!marked) {
-        const again = await this.fold(id);
-        if (!again) return 'empty';
-        if (isTerminalStatus(statusOf(again.snapshot))) return this.settle({ entry: claim.entry, from: undefined }, again);
-        marked = await this.markTakeover(again, claim.entry.record.epoch, claim.from);
+    for (let round = 0; round < MAX_FENCE_ROUNDS; round++) {
+      if (deps.generation() !== claim.generation) return 'abandoned';
+      if (!folded) {
+        const voided = await this.voidStart(claim);
+        if (voided !== 'initLanded') return voided;
+        // A late init landed: its starter may still be running it, so fence it off.
+        claim = { ...claim, marker: true };
+        folded = await this.fold(id);
+        continue;
       }
-      folded = marked;
+      const status = statusOf(folded.snapshot);
+      if (isTerminalStatus(status)) {
+        await deps.index.finish({ ...claim.entry.record, status, updatedAt: folded.lastAt });
+        return 'repaired';
+      }
+      const copy = deps.newCopy();
+      if (claim.marker) {
+        // Until the marker is journaled, the copy it was claimed from (if it still runs) may
+        // append: if it got in first, fold again and mark after that.
+        const marked = await this.markTakeover(folded, claim, copy);
+        if (!marked) {
+          folded = await this.fold(id);
+          continue;
+        }
+        folded = marked;
+      }
+      if (deps.generation() !== claim.generation) return 'abandoned';
+      deps.activate(folded, claim.entry, copy);
+      return 'loaded';
     }
-    deps.activate(folded, claim.entry);
-    return 'loaded';
+    deps.logger.warn({ sagaId: id }, 'another writer kept appending while this coordinator claimed the saga; leaving it to the next pass');
+    return 'lostRace';
   }
 
-  /** Appends the takeover marker; null when the old owner got an append in first. */
-  private async markTakeover(folded: FoldedSaga, epoch: number, from: string): Promise<FoldedSaga | null> {
+  /** Appends the takeover marker as `copy`; null when another writer got an append in first. */
+  private async markTakeover(folded: FoldedSaga, claim: Claim, copy: string): Promise<FoldedSaga | null> {
     const { deps } = this;
     const no = folded.no + 1;
     const at = deps.now();
-    const data = encodeRecord({ no, at, takeover: { owner: deps.owner, epoch, from } });
+    const data = encodeRecord({ no, at, takeover: { owner: deps.owner, epoch: claim.entry.record.epoch, from: claim.from } });
     try {
-      const { seq } = await deps.journal.append(folded.sagaId, data, {
-        expectedLastSeq: folded.lastSeq,
-        msgId: `${folded.sagaId}:${no}:${deps.incarnation}`,
-        signal: deps.signal,
-      });
+      const p = deps.journal.append(folded.sagaId, data, { expectedLastSeq: folded.lastSeq, msgId: msgIdOf(folded.sagaId, no, copy), signal: deps.signal });
+      deps.trackAppend(p);
+      const { seq } = await p;
       return { ...folded, no, lastSeq: seq, lastAt: at };
     } catch (e) {
       if (e instanceof JournalConflictError) return null;
       throw e;
     }
+  }
+
+  /**
+   * A claimed saga without an init entry: its start died (or stalls) between the index record
+   * and the first entry, and no client was told it started. Fence the journal with a void entry
+   * where the init would go — a late init then fails, and its start goes round again — and only
+   * then remove the record (conditionally: a record created since is kept).
+   */
+  private async voidStart(claim: Claim): Promise<AcquireOutcome | 'initLanded'> {
+    const { deps } = this;
+    const id = claim.entry.record.sagaId;
+    const head = await unstartedHead(deps.journal, id);
+    if (head === null) return 'initLanded';
+    const copy = deps.newCopy();
+    const data = encodeRecord({
+      no: 0,
+      at: deps.now(),
+      void: { owner: deps.owner, epoch: claim.entry.record.epoch, reason: 'the start never journaled its init entry' },
+    });
+    try {
+      const p = deps.journal.append(id, data, { expectedLastSeq: head, msgId: msgIdOf(id, 0, copy), signal: deps.signal });
+      deps.trackAppend(p);
+      await p;
+    } catch (e) {
+      if (e instanceof JournalConflictError) return 'initLanded';
+      throw e;
+    }
+    await deps.index.remove(id, { revision: claim.entry.revision });
+    deps.logger.info({ sagaId: id }, 'voided a start that never journaled its init entry, and removed its index record');
+    return 'empty';
   }
 }

@@ -61,8 +61,14 @@ export interface SagaInfo {
   readonly pending: ReadonlyArray<{ id: string; src: string; attempt: number; key: string }>;
   /** Armed durable timers. */
   readonly timers: ReadonlyArray<{ id: string; dueAt: number }>;
-  /** Set when the saga is stuck on a result its machine rejects (see the logs). */
+  /** Why the saga is `parked`: what could not be journaled or what its machine rejected. */
   readonly problem?: string;
+}
+
+/** What `start` answers: the saga, and whether this call created it. */
+export interface StartResult extends SagaInfo {
+  /** False when the id already existed (started earlier with the same machine and input). */
+  readonly created: boolean;
 }
 
 export interface SendResult {
@@ -86,7 +92,9 @@ export interface TransitionNotice {
 
 export interface SagaSummary {
   readonly id: string;
+  /** The machine's id, as in `SagaInfo` (the version apart). */
   readonly machine: string;
+  readonly version: number;
   readonly status: SagaStatus;
   readonly owner: string;
   readonly createdAt: number;
@@ -105,5 +113,7 @@ export interface RecoveryReport {
   readonly skippedLiveOwner: number;
   /** Another coordinator took them first. */
   readonly lostRace: number;
+  /** Left alone because this coordinator lost its lease (or closed) while loading them. */
+  readonly abandoned: number;
   readonly failed: number;
 }

@@ -12,10 +12,6 @@ interface Waiter {
 export class Waiters {
   private readonly bySaga = new Map<string, Set<Waiter>>();
 
-  get size(): number {
-    return this.bySaga.size;
-  }
-
   has(sagaId: string): boolean {
     return this.bySaga.has(sagaId);
   }

@@ -26,12 +26,17 @@ const ORDER_STEPS = Object.values(STEP_OF);
 const show = (calls: readonly CallRecord[]): string[] => calls.map((c) => `${c.step}:${c.outcome}`);
 const started = (calls: readonly CallRecord[], step: string): CallRecord[] => calls.filter((c) => c.step === step && c.outcome === 'start');
 const OWNER = 'crashy';
+/**
+ * A restart under the same owner waits out the dead process's lease (it might be alive and
+ * merely stalled): keep it short.
+ */
+const LEASE_TTL_MS = 1_500;
 
 describe('a coordinator killed with SIGKILL and restarted under the same owner', () => {
   it('re-runs only the step in flight, with the same idempotency key, and completes the saga', async (ctx) => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'mid-step';
-    const first = await coordinator({ owner: OWNER, start: [{ id, input: { order: id, delayMs: { chargeCard: 1500 } } }] });
+    const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, input: { order: id, delayMs: { chargeCard: 1500 } } }] });
     await until(() => started(first.calls(), 'chargeCard').length > 0, 'chargeCard to start');
     expect((await first.kill()).signal).toBe('SIGKILL');
 
@@ -40,7 +45,7 @@ describe('a coordinator killed with SIGKILL and restarted under the same owner',
     const inFlight = started(before, 'chargeCard')[0]!;
     expect(inFlight.key).toBe(`${id}:2:charge`);
 
-    const second = await coordinator({ owner: OWNER });
+    const second = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS });
     const info = await observer.wait(id, { timeoutMs: 30_000 });
     expect(info.status).toBe('completed');
 
@@ -54,21 +59,25 @@ describe('a coordinator killed with SIGKILL and restarted under the same owner',
     const journal = await observer.events(id);
     expectWellFormed(journal);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
-    // A restart under the same owner resumes its saga; it does not take it over.
-    expect(takeoversOf(journal)).toEqual([]);
-    expect(journal.length).toBe(5);
+    // A restart under the same owner fences its previous incarnation with one marker before
+    // acting (that process might have been stalled, not dead): a claim of its own saga.
+    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER, no: 3 }]);
+    expect(journal.length).toBe(6);
   });
 });
 
 describe('crash points around journaling a step result', () => {
   // Each point is reached when the result of `charge` comes in; the child kills itself there.
-  const points = ['before-append', 'during-append', 'after-append', 'after-act'] as const;
+  // `during-append` splits in two, each forced: the append is lost before a byte of it left the
+  // process, or it landed and its ack arrived but the saga never saw it.
+  const points = ['before-append', 'during-append-lost', 'during-append-landed', 'after-append', 'after-act'] as const;
 
   it.concurrent.for(points)('%s: the restart completes the saga, journals nothing twice and re-runs no journaled step', async (point, ctx) => {
     const { observer, spawn, coordinator } = await scenario(ctx, server.url);
     const id = `cp-${point}`;
     const first = spawn({
       owner: OWNER,
+      leaseTtlMs: LEASE_TTL_MS,
       crashAt: `${point}:xstate.done.actor.charge`,
       start: [{ id, input: { order: id, delayMs: { chargeCard: 100, shipOrder: 100 } } }],
     });
@@ -85,9 +94,14 @@ describe('crash points around journaling a step result', () => {
         // Nothing of the charge result reached the journal.
         expect(doneAtCrash).toEqual(['reserve']);
         break;
-      case 'during-append':
-        // The append was sent but its ack not awaited: whether it landed is unknown.
-        expect([['reserve'], ['reserve', 'charge']]).toContainEqual(doneAtCrash);
+      case 'during-append-lost':
+        // Handed to the client, never written to the socket: the server never had it.
+        expect(doneAtCrash).toEqual(['reserve']);
+        break;
+      case 'during-append-landed':
+        // Stored and acknowledged, but the process died before it read the ack.
+        expect(doneAtCrash).toEqual(['reserve', 'charge']);
+        expect(started(before, 'shipOrder')).toEqual([]);
         break;
       case 'after-append':
         expect(doneAtCrash).toEqual(['reserve', 'charge']);
@@ -104,14 +118,15 @@ describe('crash points around journaling a step result', () => {
       doneAtCrash.includes('charge') ? [{ src: 'shipOrder', key: `${id}:3:ship` }] : [{ src: 'chargeCard', key: `${id}:2:charge` }],
     );
 
-    const second = await coordinator({ owner: OWNER });
+    const second = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS });
     expect((await observer.wait(id, { timeoutMs: 30_000 })).status).toBe('completed');
     const after = second.calls();
     const journal = await observer.events(id);
     expectWellFormed(journal);
-    expect(journal.length).toBe(5);
+    // init, four results and the restart's marker
+    expect(journal.length).toBe(6);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
-    expect(takeoversOf(journal)).toEqual([]);
+    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER, no: doneAtCrash.length + 2 }]);
 
     // The restart runs exactly the steps not journaled as done, the first under the key the
     // journal holds for it; nothing journaled as done runs again.
@@ -132,7 +147,7 @@ describe('crashes during compensation and backoff', () => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'comp';
     const input = { order: id, fail: { shipOrder: 'terminal' }, delayMs: { refundCard: 1500 } };
-    const first = await coordinator({ owner: OWNER, start: [{ id, input }] });
+    const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, input }] });
     await until(() => started(first.calls(), 'refundCard').length > 0, 'refundCard to start');
     await first.kill();
 
@@ -142,7 +157,7 @@ describe('crashes during compensation and backoff', () => {
       'cancelShipment:start', 'cancelShipment:ok', 'refundCard:start',
     ]);
 
-    const second = await coordinator({ owner: OWNER });
+    const second = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS });
     const info = await observer.wait(id, { timeoutMs: 30_000 });
     expect(info.status).toBe('compensated');
     expect((info.context as { error: { step: string; code: string } }).error).toMatchObject({ step: 'ship', code: 'REFUSED' });
@@ -162,14 +177,15 @@ describe('crashes during compensation and backoff', () => {
     expectWellFormed(journal);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'undo.ship', 'undo.charge', 'undo.reserve']);
     expect(resultsOf(journal).filter((r) => r.startsWith('xstate.error.'))).toEqual([`xstate.error.actor.ship|${id}:3:ship`]);
-    expect(journal.length).toBe(7);
+    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER }]);
+    expect(journal.length).toBe(8);
   });
 
   it('a crash while a retry timer is armed: the restart fires it at its original deadline, not before', async (ctx) => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'backoff';
     const input = { order: id, failAttempts: { chargeCard: 1 } };
-    const first = await coordinator({ owner: OWNER, start: [{ id, machine: 'slowOrder', input }] });
+    const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, machine: 'slowOrder', input }] });
     let timers: ReadonlyArray<{ id: string; dueAt: number }> = [];
     await until(async () => (timers = (await observer.get(id)).timers).length === 1, 'the retry timer to be armed');
     await first.kill();
@@ -187,7 +203,7 @@ describe('crashes during compensation and backoff', () => {
     // original deadline (see the upper bound below).
     await new Promise((r) => setTimeout(r, 1000));
     const restartedAt = Date.now();
-    const second = await coordinator({ owner: OWNER });
+    const second = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS });
     expect((await observer.wait(id, { timeoutMs: 30_000 })).status).toBe('completed');
 
     const journal = await observer.events(id);

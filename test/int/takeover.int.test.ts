@@ -10,7 +10,7 @@ import { connectNats } from '../../src/nats/connect.js';
 import { decode, type CoordinatorRecord } from '../../src/runtime/coordinator-lease.js';
 import { openNatsStores } from '../../src/runtime/nats-stores.js';
 import type { RuntimeStores } from '../../src/runtime/stores.js';
-import type { RecoveryReport, SagaInfo } from '../../src/runtime/types.js';
+import type { RecoveryReport, StartResult } from '../../src/runtime/types.js';
 import { killAllCoordinators, scenario, until, type CallRecord, type CoordinatorProc } from '../helpers/coordinator-proc.js';
 import { doneActors, expectWellFormed, resultsOf, takeoversOf } from '../helpers/journal-checks.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -164,15 +164,18 @@ describe('two live coordinators told to drive the same sagas', () => {
 
     await expect(b.request({ op: 'send', sagaId: id, event: { type: 'saga.cancel' } })).rejects.toMatchObject({ code: 'NOT_OWNER' });
     expect(await b.request<RecoveryReport>({ op: 'recover' })).toMatchObject({ recovered: 0, skippedLiveOwner: 1 });
-    const again = await b.request<SagaInfo>({ op: 'start', sagaId: id, input: { order: 'other' } });
-    expect(again.id).toBe(id);
+    // Another input under that id is refused; the same input answers with A's saga.
+    await expect(b.request({ op: 'start', sagaId: id, input: { order: 'other' } })).rejects.toMatchObject({ code: 'SAGA_EXISTS' });
+    const again = await b.request<StartResult>({ op: 'start', sagaId: id, input: { order: id, delayMs: { chargeCard: 3000 } } });
+    expect(again).toMatchObject({ id, created: false, owner: 'A' });
     expect(await b.request<string[]>({ op: 'loaded' })).toEqual([]);
 
     // Both told to start one new saga at the same moment: one start wins, the other answers
     // with that saga and leaves it alone.
     const both = 'both';
-    const answers = await Promise.all([a, b].map((c) => c.request<SagaInfo>({ op: 'start', sagaId: both, input: { order: both, delayMs: { shipOrder: 300 } } })));
+    const answers = await Promise.all([a, b].map((c) => c.request<StartResult>({ op: 'start', sagaId: both, input: { order: both, delayMs: { shipOrder: 300 } } })));
     expect(answers.map((x) => x.id)).toEqual([both, both]);
+    expect(answers.map((x) => x.created).sort()).toEqual([false, true]);
 
     const done = await Promise.all([id, both].map((s) => observer.wait(s, { timeoutMs: 30_000 })));
     expect(done.map((d) => d.status)).toEqual(['completed', 'completed']);

@@ -37,7 +37,8 @@ function binding(log: string[], hold: boolean): SagaBinding {
 }
 
 async function open(stores: RuntimeStores, machine: SagaBinding, owner: string, checkpointEvery = 0): Promise<Runtime> {
-  const rt = await createRuntime({ machines: [machine], stores, owner, checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0 });
+  // A short lease: a restart under the same owner after a simulated crash waits it out.
+  const rt = await createRuntime({ machines: [machine], stores, owner, checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 300 });
   runtimes.push(rt);
   return rt;
 }
@@ -118,7 +119,7 @@ describe('bulk recovery', () => {
     expect(s.scans).toEqual([{ fromSeq: 1, sagas: N }]);
     expect(s.reads).toEqual([]);
 
-    await expectAllCompleted(b, stores, log, 5);
+    await expectAllCompleted(b, stores, log, 6, 5); // + the restart's marker
     expect(await stores.checkpoints.keys()).toEqual([]);
   });
 
@@ -141,7 +142,7 @@ describe('bulk recovery', () => {
     expect(s.reads.map((r) => r.sagaId).sort()).toEqual(below);
     expect(s.reads.every((r) => r.fromSeq === undefined)).toBe(true);
 
-    await expectAllCompleted(b, stores, log, 5);
+    await expectAllCompleted(b, stores, log, 6, 5); // + the restart's marker
   });
 
   it('a low-water mark past the end of the journal: every saga is read on its own', async () => {
@@ -156,7 +157,7 @@ describe('bulk recovery', () => {
     expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
     expect(s.scans).toEqual([{ fromSeq: last + 1, sagas: N }]);
     expect(s.reads.map((r) => r.sagaId).sort()).toEqual(IDS);
-    await expectAllCompleted(b, stores, log, 5);
+    await expectAllCompleted(b, stores, log, 6, 5); // + the restart's marker
   });
 
   it('no low-water mark at all: scans the whole journal', async () => {
@@ -170,7 +171,7 @@ describe('bulk recovery', () => {
     expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
     expect(s.scans).toEqual([{ fromSeq: 1, sagas: N }]);
     expect(s.reads).toEqual([]);
-    await expectAllCompleted(b, stores, log, 5);
+    await expectAllCompleted(b, stores, log, 6, 5); // + the restart's marker
   });
 
   it('reads each saga on its own when the scan would read too many unrelated entries', async () => {
@@ -186,7 +187,7 @@ describe('bulk recovery', () => {
     expect(await b.recover()).toMatchObject({ recovered: N, failed: 0 });
     expect(s.scans).toEqual([]);
     expect(s.reads.map((r) => r.sagaId).sort()).toEqual(IDS);
-    await expectAllCompleted(b, stores, log, 5);
+    await expectAllCompleted(b, stores, log, 6, 5); // + the restart's marker
   });
 
   it('below 32 candidates it reads each saga on its own', async () => {

@@ -180,7 +180,8 @@ afterEach(async () => {
 });
 
 async function open(stores: RuntimeStores, binding: SagaBinding, checkpointEvery: number): Promise<Runtime> {
-  const rt = await createRuntime({ machines: [binding], stores, owner: 'c1', checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0 });
+  // A short lease: a restart under the same owner after a simulated crash waits it out.
+  const rt = await createRuntime({ machines: [binding], stores, owner: 'c1', checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 300 });
   runtimes.push(rt);
   return rt;
 }
@@ -249,7 +250,8 @@ describe('checkpoints in a runtime', () => {
       expect(reads.filter((r) => r.sagaId === id)).toEqual([{ sagaId: id, fromSeq: cp.seq + 1 }]);
       const info = await b.get(id);
       const whole = expected.get(id)!;
-      expect({ state: info.state, context: info.context, seq: info.seq }).toEqual({ state: whole.snapshot.value, context: whole.snapshot.context, seq: whole.no });
+      // + 1: the restart's takeover marker (a new incarnation fences the old one's appends)
+      expect({ state: info.state, context: info.context, seq: info.seq }).toEqual({ state: whole.snapshot.value, context: whole.snapshot.context, seq: whole.no + 1 });
       expect(info.pending).toEqual([{ id: `s${STEPS}`, src: `r${STEPS}`, attempt: 1, key: `${id}:10:s${STEPS}` }]);
     }
     // only the step in flight runs again, under its original key
@@ -268,7 +270,8 @@ describe('checkpoints in a runtime', () => {
       await b.recover();
       expect(reads.find((r) => r.sagaId === 'L')).toEqual({ sagaId: 'L', fromSeq: cp.seq + 1 });
       const info = await b.get('L');
-      expect([info.state, info.context, info.seq]).toEqual([whole.snapshot.value, whole.snapshot.context, whole.no]);
+      // Every restart adds its takeover marker: the saga's entry count is the journal's.
+      expect([info.state, info.context, info.seq]).toEqual([whole.snapshot.value, whole.snapshot.context, (await stores.journal.read('L')).length]);
       await b.close({ graceful: false });
     }
     const c = await open(stores, longBinding([], false), 3);
@@ -305,7 +308,8 @@ describe('checkpoints in a runtime', () => {
     expect(info.status).toBe('completed');
     expect(log.filter((k) => k.startsWith('L:'))).toEqual(['L:10:s10']);
     const events = await b.events('L');
-    expect(events.map((e) => e.no)).toEqual(Array.from({ length: STEPS + 1 }, (_, i) => i + 1));
+    // the init, one entry per step and the restart's takeover marker
+    expect(events.map((e) => e.no)).toEqual(Array.from({ length: STEPS + 2 }, (_, i) => i + 1));
     expect((info.context as { outputs: unknown }).outputs).toEqual({
       ...(whole.snapshot.context as { outputs: Record<string, unknown> }).outputs,
       s10: { done: 10, saga: 'L' },

@@ -18,7 +18,7 @@ function binding(log: string[], holdShip: boolean): SagaBinding {
   }
   return { id: 'order', version: 1, machine: orderMachine, steps };
 }
-const opts = { owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0, checkpointEvery: 2 } as const;
+const opts = { owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0, checkpointEvery: 2, leaseTtlMs: 300 } as const;
 
 describe('recovery regressions', () => {
   it('a graceful close publishes a low-water seq that still covers the sagas it hands back', async () => {
