@@ -116,6 +116,21 @@ export class CoordinatorLease {
     return rec !== null && rec.expiresAt > this.opts.now();
   }
 
+  /**
+   * Whether this process holds its lease right now (read from the store, not remembered): a
+   * process that was stalled past its TTL may have been replaced under its own name, and must
+   * not claim sagas before it learns so. Finding another holder ends this lease at once.
+   */
+  async holds(): Promise<boolean> {
+    if (this.closed) return false;
+    const rec = await this.read(this.opts.owner);
+    if (rec && rec.incarnation !== this.opts.incarnation) {
+      this.supersede(rec.incarnation);
+      return false;
+    }
+    return rec !== null && rec.expiresAt > this.opts.now();
+  }
+
   /** A coordinator's current record, or null. */
   async read(owner: string): Promise<CoordinatorRecord | null> {
     const e = await this.opts.kv.get(owner);
@@ -142,6 +157,14 @@ export class CoordinatorLease {
     }
   }
 
+  private supersede(holder: string): void {
+    if (this.closed) return;
+    this.opts.logger.error({ owner: this.opts.owner, holder }, 'another process holds this coordinator name');
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.opts.onLost('superseded');
+  }
+
   private schedule(): void {
     if (this.closed) return;
     this.timer = setTimeout(() => {
@@ -162,9 +185,7 @@ export class CoordinatorLease {
       const current = await this.opts.kv.get(this.opts.owner);
       const holder = current ? decode(current.value) : null;
       if (holder && holder.incarnation !== this.opts.incarnation) {
-        this.opts.logger.error({ owner: this.opts.owner, holder: holder.incarnation }, 'another process holds this coordinator name');
-        this.closed = true;
-        this.opts.onLost('superseded');
+        this.supersede(holder.incarnation);
         return;
       }
       // Our record vanished (a clean-up) or moved under us: write it again.

@@ -46,14 +46,11 @@ export class IndexKeeper {
    * to the finished set. Writes queued for a copy that was since forgotten still land unless
    * the record moved on; they never touch what a newer copy keeps.
    */
-  statusChanged(sagaId: string, status: SagaStatus, options: { problem?: string; onFinished?: () => Promise<void> } = {}): Promise<void> {
+  statusChanged(sagaId: string, status: SagaStatus, options: { problem?: string } = {}): Promise<void> {
     const kept = this.kept.get(sagaId);
     if (!kept) return Promise.resolve();
-    const work = kept.chain.then(() => this.write(sagaId, kept, status, options.problem)).then(async () => {
-      if (isTerminalStatus(status)) {
-        if (this.kept.get(sagaId) === kept) this.kept.delete(sagaId);
-        await options.onFinished?.();
-      }
+    const work = kept.chain.then(() => this.write(sagaId, kept, status, options.problem)).then(() => {
+      if (isTerminalStatus(status) && this.kept.get(sagaId) === kept) this.kept.delete(sagaId);
     });
     kept.chain = work.catch(() => undefined);
     this.track(kept.chain);

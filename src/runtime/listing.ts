@@ -27,6 +27,9 @@ export async function listSagas(
   const cursorSet = options.after?.slice(0, 1);
   let after = options.after?.slice(2);
   const sagas: SagaSummary[] = [];
+  // A saga that finishes while this call reads the open set and then the finished one would
+  // be in both: each is listed once (pages are not a snapshot, but one answer never repeats).
+  const seen = new Set<string>();
   for (const set of sets) {
     if (cursorSet === 'f' && set === 'o') continue;
     if (cursorSet && cursorSet !== set) after = undefined;
@@ -36,7 +39,8 @@ export async function listSagas(
       // it): such a saga is listed once, as finished.
       const finished = set === 'o' ? await index.whichFinished(page.entries.map((e) => e.record.sagaId)) : undefined;
       for (const e of page.entries) {
-        if (finished?.has(e.record.sagaId)) continue;
+        if (finished?.has(e.record.sagaId) || seen.has(e.record.sagaId)) continue;
+        seen.add(e.record.sagaId);
         const live = liveOf(e.record.sagaId);
         const { id: machine, version } = parseMachineRef(e.record.machine);
         const s: SagaSummary = { id: e.record.sagaId, machine, version, status: live?.status ?? e.record.status, owner: e.record.owner, createdAt: e.record.createdAt, updatedAt: live?.lastAt ?? e.record.updatedAt };

@@ -468,17 +468,18 @@ export class Runtime {
     this.remember(info);
     this.driven.delete(id);
     this.refenced.delete(id);
-    const mayHaveCheckpoint = this.checkpointEvery > 0 && inst.no >= this.checkpointEvery;
     // Waiters hear of a finished saga once the index says so too, so a caller that waited
-    // for it finds it in `list()` straight away. The checkpoint goes after any save in flight.
-    void this.keeper
-      .statusChanged(id, inst.status, {
-        onFinished: async () => {
-          await this.checkpointSaves.get(id);
-          if (mayHaveCheckpoint) await this.stores.checkpoints.delete(id).catch(() => undefined);
-        },
-      })
-      .finally(() => this.waiters.notify(info));
+    // for it finds it in `list()` straight away.
+    void this.keeper.statusChanged(id, inst.status).finally(() => this.waiters.notify(info));
+    // Its checkpoint goes, after any save still in flight (which would otherwise land after
+    // the delete and outlive the saga).
+    const saving = this.checkpointSaves.get(id);
+    if (saving || (this.checkpointEvery > 0 && inst.no >= this.checkpointEvery)) {
+      this.track((async () => {
+        await saving;
+        await this.stores.checkpoints.delete(id);
+      })());
+    }
   }
 
   private remember(info: SagaInfo): void {
@@ -534,6 +535,8 @@ export class Runtime {
         await inst.settled();
         if (delay > 0) await sleep(delay, [this.closing.signal]);
         if (this.closed || this.instances.has(id)) return;
+        // A process replaced under its own name (it was stalled) must not take anything back.
+        if (!(await this.lease.holds())) return;
         const entry = await this.stores.index.get(id);
         if (!entry || entry.record.owner !== this.owner || isTerminalStatus(entry.record.status)) return;
         const outcome = await this.loader.acquire(entry);
@@ -576,6 +579,8 @@ export class Runtime {
     const started = this.now();
     const { signal, dispose } = linkedSignal(this.closing.signal, abandon);
     try {
+      // Claims only while this process holds its name: after a stall it may have been replaced.
+      if (!(await this.lease.holds())) throw new SagaError(ErrorCode.NotOwner, `coordinator "${this.owner}" does not hold its lease; no recovery`, { status: 503, retryable: true });
       const report = await runRecovery({
         index: this.stores.index,
         logger: this.logger,

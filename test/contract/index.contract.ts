@@ -149,6 +149,36 @@ export function describeIndexContract(name: string, factory: IndexFactory): void
       expect((await index.create(rec('r2'))).created).toBe(true);
     });
 
+    it('removes an open record only up to a revision: a record written since is kept', async () => {
+      const { entry: first } = await index.create(rec('c1'));
+      const later = await index.update(rec('c1', { owner: 'coord-b', epoch: 2 }), first.revision);
+      // A removal by a writer that still believes the first revision takes nothing newer.
+      await index.remove('c1', { revision: first.revision });
+      expect((await index.get('c1'))?.record).toMatchObject({ owner: 'coord-b', epoch: 2 });
+      await index.remove('c1', { revision: later.revision });
+      expect(await index.get('c1')).toBeNull();
+      // A finished record is never removed by a conditional removal.
+      await index.create(rec('c2'));
+      await index.finish(rec('c2', { status: SagaStatus.Completed }));
+      await index.remove('c2', { revision: Number.MAX_SAFE_INTEGER });
+      expect((await index.get('c2'))?.record.status).toBe(SagaStatus.Completed);
+    });
+
+    it('tells which sagas have a finished record', async () => {
+      await index.create(rec('w1'));
+      await index.create(rec('w2'));
+      await index.finish(rec('w2', { status: SagaStatus.Completed }));
+      expect([...(await index.whichFinished(['w1', 'w2', 'nope']))]).toEqual(['w2']);
+      expect([...(await index.whichFinished([]))]).toEqual([]);
+    });
+
+    it('keeps a parked record with its problem', async () => {
+      const { entry } = await index.create(rec('p1'));
+      await index.update(rec('p1', { status: SagaStatus.Parked, problem: 'stream full' }), entry.revision);
+      expect((await index.get('p1'))?.record).toMatchObject({ status: 'parked', problem: 'stream full' });
+      expect((await index.listOpen()).entries.map((e) => e.record.sagaId)).toEqual(['p1']);
+    });
+
     it('refuses invalid saga ids and page limits', async () => {
       await expect(index.create(rec('a.b'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(index.get('a*')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

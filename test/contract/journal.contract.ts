@@ -144,6 +144,28 @@ export function describeJournalContract(name: string, factory: JournalFactory): 
       expect(entries.map(text)).toEqual(['one', 'two']);
     });
 
+    it('a repeated msgId with other bytes, or on another saga, is a conflict, never an ack', async () => {
+      // The msgId is checked before the expectation: a "duplicate" ack says only that some
+      // message with that id is stored. Taken as success, a writer would act on an event that
+      // was never journaled (issue 7, item 1).
+      const first = await j.append('dup', bytes('done.reserve'), { expectedLastSeq: 0, msgId: 'dup:2:copy' });
+      const other = await conflictOf(j.append('dup', bytes('saga.cancel'), { expectedLastSeq: first.seq, msgId: 'dup:2:copy' }));
+      expect(other.code).toBe(ErrorCode.JournalConflict);
+      await conflictOf(j.append('dup-other', bytes('done.reserve'), { expectedLastSeq: 0, msgId: 'dup:2:copy' }));
+      // The same bytes under the same id are this append's own earlier attempt.
+      expect(await j.append('dup', bytes('done.reserve'), { expectedLastSeq: 0, msgId: 'dup:2:copy' })).toMatchObject({ seq: first.seq, duplicate: true });
+      expect((await j.read('dup')).map(text)).toEqual(['done.reserve']);
+      expect(await j.read('dup-other')).toEqual([]);
+    });
+
+    it('refuses an entry larger than maxEntryBytes, storing nothing', async () => {
+      const big = new Uint8Array(j.maxEntryBytes + 1);
+      await expect(j.append('big', big, { expectedLastSeq: 0, msgId: 'big:1' })).rejects.toMatchObject({ code: ErrorCode.EntryTooLarge });
+      expect(await j.read('big')).toEqual([]);
+      const fits = new Uint8Array(j.maxEntryBytes);
+      expect((await j.append('big', fits, { expectedLastSeq: 0, msgId: 'big:2' })).duplicate).toBe(false);
+    });
+
     it('reads from a sequence', async () => {
       const seqs = await chain(j, 'from', 4);
       await chain(j, 'noise', 2);
