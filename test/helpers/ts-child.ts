@@ -95,3 +95,22 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Waits for a child that must exit on its own; after `timeoutMs` it is SIGKILLed and the wait
+ * fails, saying so (a hang is the bug these tests look for, not a slow machine).
+ */
+export async function exitsOnItsOwn(child: TsChild, timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), timeoutMs)));
+  try {
+    const outcome = await Promise.race([child.exited, hung]);
+    if (outcome === 'hung') {
+      await child.kill();
+      throw new Error(`the process did not exit on its own within ${timeoutMs} ms; stdout:\n${child.lines.join('\n')}\nstderr:\n${child.stderr()}`);
+    }
+    return outcome;
+  } finally {
+    clearTimeout(timer);
+  }
+}
