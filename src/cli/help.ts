@@ -12,7 +12,10 @@ Usage:
 
 Options (each also read from the environment variable shown):
   --nats <url>                NATS server(s), comma-separated        JETSAGA_NATS_URL
-                              (never embedded when given)
+                              (never embedded when given); each one
+                              host:port or nats://host:port (tls://
+                              too), host a name or IP ([::1] for
+                              IPv6), the port always given
   --nats-port <port>          default/embedded NATS port (4222)      JETSAGA_NATS_PORT
   --registry <host:port>      OCI registry (never embedded when given) JETSAGA_REGISTRY
   --registry-port <port>      default/embedded registry port (5000)  JETSAGA_REGISTRY_PORT
