@@ -34,7 +34,8 @@ export function spawnTs(script: string, args: readonly string[] = [], env: NodeJ
   child.stdin!.on('error', () => undefined);
   let stderr = '';
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (c: string) => (stderr = (stderr + c).slice(-16_000)));
+  // Enough for every log line of a coordinator's boot at info, which tests read back.
+  child.stderr!.on('data', (c: string) => (stderr = (stderr + c).slice(-256_000)));
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   createInterface({ input: child.stdout! }).on('line', (l) => {
