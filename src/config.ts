@@ -5,7 +5,8 @@
  */
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ErrorCode, SagaError } from './errors.js';
+import { ErrorCode, InvalidArgumentError, SagaError } from './errors.js';
+import { parseNatsServers } from './nats/server-urls.js';
 
 export class ConfigError extends SagaError {
   override name = 'ConfigError';
@@ -22,7 +23,10 @@ export interface CoordinatorConfig {
   /** Where the staging area and any embedded server keep their data. */
   readonly dataDir: string;
   readonly nats: {
-    /** Given explicitly: used as is, never replaced by an embedded server. */
+    /**
+     * Given explicitly: used as is, never replaced by an embedded server. Normalised
+     * (`nats://host:port`, comma-separated); see src/nats/server-urls.ts for what is accepted.
+     */
     readonly url: string | undefined;
     /** The default address is 127.0.0.1:<port>; an embedded server listens there. */
     readonly port: number;
@@ -63,7 +67,8 @@ export const CONFIG_ENV = {
   registryName: 'JETSAGA_REGISTRY_NAME',
 } as const satisfies Record<keyof ConfigInput, string>;
 
-const OWNER = /^[A-Za-z0-9_-]{1,64}$/;
+/** A coordinator name: it becomes a KV key and appears in subjects. */
+export const OWNER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const NAMESPACE = /^[a-z0-9_-]{1,32}$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
@@ -78,7 +83,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
 
   const owner = pick('owner');
   const ownerValue = owner.value ?? defaultOwner({});
-  if (!OWNER.test(ownerValue)) throw new ConfigError(`${owner.from}: coordinator name "${ownerValue}" must match ${OWNER}`);
+  if (!OWNER_PATTERN.test(ownerValue)) throw new ConfigError(`${owner.from}: coordinator name "${ownerValue}" must match ${OWNER_PATTERN}`);
 
   const namespace = pick('namespace');
   const ns = namespace.value ?? 'jetsaga';
@@ -88,7 +93,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const dataDir = data.value ? resolve(data.value) : join(env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share'), 'jetsaga');
 
   const nats = pick('nats');
-  if (nats.value !== undefined) checkNatsUrls(nats.value, nats.from);
+  const natsUrl = nats.value === undefined ? undefined : natsUrls(nats.value, nats.from);
 
   const registry = pick('registry');
   if (registry.value !== undefined) parseHostPort(registry.value, registry.from);
@@ -101,7 +106,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     owner: ownerValue,
     namespace: ns,
     dataDir,
-    nats: { url: nats.value, port: port(pick('natsPort'), 4222), bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
+    nats: { url: natsUrl, port: port(pick('natsPort'), 4222), bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
   };
 }
@@ -120,15 +125,15 @@ export function parseHostPort(value: string, from = 'address'): { host: string; 
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: p };
 }
 
-function checkNatsUrls(value: string, from: string): void {
-  for (const part of value.split(',')) {
-    let url: URL;
-    try {
-      url = new URL(part.includes('://') ? part : `nats://${part}`);
-    } catch {
-      throw new ConfigError(`${from}: "${part}" is not a NATS URL (e.g. nats://127.0.0.1:4222)`);
-    }
-    if (!['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol)) throw new ConfigError(`${from}: "${part}" must use nats://, tls://, ws:// or wss://`);
+/** The one rule of src/nats/server-urls.ts, reported as a usage error naming the setting. */
+function natsUrls(value: string, from: string): string {
+  try {
+    return parseNatsServers(value)
+      .map((s) => s.url)
+      .join(',');
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw new ConfigError(`${from}: ${e.message}`);
+    throw e;
   }
 }
 

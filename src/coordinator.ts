@@ -37,6 +37,7 @@ export class Coordinator {
   private readonly logger: Logger;
   private readonly resources: CoordinatorResources = {};
   private runtimeRef: Runtime | undefined;
+  private admitting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: CoordinatorOptions) {
@@ -51,11 +52,13 @@ export class Coordinator {
       healthIntervalMs: options.healthIntervalMs,
       storesOpened: (nc) => this.bus.connect(nc),
       natsDisconnected: () => this.graph.reportUnavailable(Dep.Nats, 'NATS connection lost'),
-      admit: () => this.admit(),
+      admit: () => (this.admitting = this.admit()),
       checkAdmitted: () => {
         if (!this.runtimeRef) throw new Error('the runtime is not open');
       },
       closeAdmission: async () => {
+        // A stop while the runtime is still opening waits for it, so that it is closed too.
+        await this.admitting?.catch(() => undefined);
         await this.runtimeRef?.close();
       },
       beginRecovery: () => this.runtime.beginRecovery(),

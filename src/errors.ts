@@ -32,6 +32,7 @@ export const ErrorCode = {
   StepOutputInvalid: 'STEP_OUTPUT_INVALID',
   SagaStarting: 'SAGA_STARTING',
   OwnerInUse: 'OWNER_IN_USE',
+  NatsUnreachable: 'NATS_UNREACHABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -235,6 +236,27 @@ export class JournalUnavailableError extends SagaError {
   override name = 'JournalUnavailableError';
   constructor(message: string, cause?: unknown) {
     super(ErrorCode.JournalUnavailable, message, { status: 503, retryable: true, cause });
+  }
+}
+
+/**
+ * No NATS server answered at any of the given URLs: the connection was refused, nothing
+ * answered like a NATS server in time, or the host name does not resolve. `details.reason`
+ * says which, per URL.
+ */
+export class NatsUnreachableError extends SagaError {
+  override name = 'NatsUnreachableError';
+  constructor(
+    readonly servers: readonly string[],
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(ErrorCode.NatsUnreachable, `cannot reach NATS at ${servers.join(', ')}: ${reason}`, {
+      status: 503,
+      retryable: true,
+      cause,
+      details: { servers: [...servers], reason },
+    });
   }
 }
 

@@ -29,11 +29,18 @@ export interface DependencyStatus {
 export interface BootGraphOptions {
   readonly logger?: Logger;
   readonly now?: () => number;
+  /** How often to repeat "waiting for <dependency>" while it stays unready (default 5 s). */
+  readonly waitingLogIntervalMs?: number;
 }
 
 type DependencyActor = Actor<typeof bootDependencyMachine>;
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/**
+ * Retries start at 100 ms: one line per retry would flood the log, one line only at the first
+ * failure would leave an operator staring at a silent process. Say it at once, then this often.
+ */
+const DEFAULT_WAITING_LOG_INTERVAL_MS = 5_000;
 
 export class BootGraph implements ReadinessSource {
   readonly plan: BootPlan;
@@ -46,6 +53,9 @@ export class BootGraph implements ReadinessSource {
   private readonly startErrors = new Map<string, unknown>();
   private readonly listeners = new Set<(status: DependencyStatus) => void>();
   private readonly stopping = new AbortController();
+  /** When "waiting for <name>" was last logged, for dependencies not ready since. */
+  private readonly waitingLoggedAt = new Map<string, number>();
+  private readonly waitingLogIntervalMs: number;
   private bootDone: Promise<void> | undefined;
   private resolveBoot: (() => void) | undefined;
   private rejectBoot: ((e: Error) => void) | undefined;
@@ -56,6 +66,7 @@ export class BootGraph implements ReadinessSource {
     this.plan = planBoot(deps);
     this.logger = (options.logger ?? silentLogger).child({ component: 'boot' });
     this.now = options.now ?? Date.now;
+    this.waitingLogIntervalMs = options.waitingLogIntervalMs ?? DEFAULT_WAITING_LOG_INTERVAL_MS;
     const at = this.now();
     this.plan.layers.forEach((layer, k) => {
       for (const name of layer) {
@@ -161,6 +172,9 @@ export class BootGraph implements ReadinessSource {
           try {
             await dep.start?.(ctx(signal));
           } catch (e) {
+            // A start given up because of shutdown is no failure of the dependency (and must
+            // not be logged as one): as for checks, the stop event ends this state.
+            if (this.stopping.signal.aborted) return new Promise<void>(() => undefined);
             this.startErrors.set(dep.name, e);
             throw e;
           }
@@ -204,6 +218,7 @@ export class BootGraph implements ReadinessSource {
     };
     this.statusByName.set(dep.name, status);
     if (before.state !== state) this.log(status, before);
+    if (context.failures > before.failures && !this.stopping.signal.aborted) this.logWaiting(status);
     for (const l of this.listeners) {
       try {
         l(status);
@@ -229,9 +244,26 @@ export class BootGraph implements ReadinessSource {
     const attrs = { dependency: status.name, state: status.state, from: before.state, failures: status.failures, lastError: status.lastError ?? undefined };
     if (status.state === BootState.Failed) this.logger.error(attrs, 'boot dependency failed');
     else if (status.state === BootState.Lost) this.logger.warn(attrs, 'boot dependency lost');
-    else if (status.state === BootState.Ready) this.logger.info(attrs, 'boot dependency ready');
-    else if (status.state === BootState.Backoff && status.failures === 1) this.logger.info(attrs, 'boot dependency not ready yet; retrying');
-    else this.logger.debug(attrs, 'boot dependency state');
+    else if (status.state === BootState.Ready) {
+      const waited = this.waitingLoggedAt.delete(status.name);
+      this.logger.info(waited ? { ...attrs, failedBefore: before.failures } : attrs, 'boot dependency ready');
+    } else this.logger.debug(attrs, 'boot dependency state');
+  }
+
+  /**
+   * A start or check failed: say what boot is waiting for and why — at once (info: a first
+   * failure is common while e.g. an embedded server comes up), then at most every
+   * `waitingLogIntervalMs` for as long as it lasts (warn: by then it is not a hiccup).
+   */
+  private logWaiting(status: DependencyStatus): void {
+    const now = this.now();
+    const last = this.waitingLoggedAt.get(status.name);
+    if (last !== undefined && now - last < this.waitingLogIntervalMs) return;
+    this.waitingLoggedAt.set(status.name, now);
+    const attrs = { dependency: status.name, state: status.state, failures: status.failures, lastError: status.lastError ?? undefined };
+    const msg = `waiting for ${status.name}: ${status.lastError ?? status.state}`;
+    if (last === undefined) this.logger.info(attrs, msg);
+    else this.logger.warn(attrs, msg);
   }
 
   /** Sends `deps.ready` to every pending dependency whose dependencies are all ready. */

@@ -29,7 +29,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseHostPort, type CoordinatorConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { connectNats } from '../nats/connect.js';
+import { connectNats, NATS_CONNECT_TIMEOUT_MS } from '../nats/connect.js';
 import { natsNames, openNatsStores } from '../runtime/nats-stores.js';
 import type { RuntimeStores } from '../runtime/stores.js';
 import { startEmbeddedNats, type EmbeddedNats } from './embedded-nats.js';
@@ -86,6 +86,7 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
   const health = h.healthIntervalMs ?? 2_000;
   const staging = join(config.dataDir, 'staging');
   const builderDir = join(config.dataDir, 'builder');
+  let announced = false;
   const registry = (): { host: string; port: number } =>
     config.registry.address ? parseHostPort(config.registry.address, 'registry') : { host: LOOPBACK, port: config.registry.port };
 
@@ -104,7 +105,13 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
             r.natsUrl = r.embeddedNats.url;
           }
         }
-        r.nc ??= await connectNats({ servers: r.natsUrl, name: `jetsaga:${config.owner}`, logger: h.logger, timeoutMs: 5_000 });
+        // Said before the first attempt: one against a server that never answers takes the
+        // whole connect timeout, and the operator should not watch a silent process meanwhile.
+        if (!announced) logger.info({ url: r.natsUrl }, `connecting to NATS at ${r.natsUrl}`);
+        announced = true;
+        // Bounded and abortable: a server that never answers fails this attempt (the boot
+        // graph retries, saying what it waits for), and a stop gives up the attempt at once.
+        r.nc ??= await connectNats({ servers: r.natsUrl, name: `jetsaga:${config.owner}`, logger: h.logger, timeoutMs: NATS_CONNECT_TIMEOUT_MS, signal });
         void watchDisconnects(r.nc, h.natsDisconnected);
       },
       check: async ({ signal }) => {

@@ -1,19 +1,31 @@
-/** `jetsaga boot status [--json]`: every dependency of every coordinator, from the readiness bucket. */
+/**
+ * `jetsaga boot status [--json] [--coordinator <name>]`: every dependency of every coordinator,
+ * from the readiness bucket. Exits 0 when all is well, 1 when a coordinator shown is stopped or
+ * one of its dependencies is not ready (see boot-health.ts), 3 when NATS cannot be reached and
+ * 4 when there is no report at all: usable as a health check.
+ */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readReadiness, type ReadinessRecord } from '../boot/readiness-bus.js';
 import { loadConfig, type ConfigInput } from '../config.js';
+import { NatsUnreachableError } from '../errors.js';
 import { openNatsKvStore } from '../journal/nats-kv-store.js';
 import { connectNats } from '../nats/connect.js';
 import { decode as decodeLease } from '../runtime/coordinator-lease.js';
 import { natsNames } from '../runtime/nats-stores.js';
+import { bootProblems } from './boot-health.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { formatTable } from './table.js';
 
-export async function bootStatus(input: ConfigInput & { json?: boolean; coordinator?: string }, out: (line: string) => void): Promise<number> {
+export async function bootStatus(
+  input: ConfigInput & { json?: boolean; coordinator?: string },
+  out: (line: string) => void,
+  err: (line: string) => void = (line) => console.error(line),
+): Promise<number> {
   const config = loadConfig(input);
   const url = config.nats.url ?? `nats://127.0.0.1:${config.nats.port}`;
-  const nc = await connectNats({ servers: url, name: 'jetsaga-cli', timeoutMs: 3_000 }).catch((e: unknown) => {
-    throw new CliError(`cannot reach NATS at ${url}: ${(e as Error).message}`, ExitCode.Unavailable);
+  const nc = await connectNats({ servers: url, name: 'jetsaga-cli' }).catch((e: unknown) => {
+    if (e instanceof NatsUnreachableError) throw new CliError(e.message, ExitCode.Unavailable);
+    throw e;
   });
   try {
     const records = (await readReadiness(nc, { namespace: config.namespace, coordinator: input.coordinator })).sort(
@@ -31,7 +43,10 @@ export async function bootStatus(input: ConfigInput & { json?: boolean; coordina
         if (up === false) out(`\ncoordinator "${name}" is not running (its lease has lapsed): the states above are its last report`);
       }
     }
-    return records.length === 0 ? ExitCode.NotFound : ExitCode.Ok;
+    if (records.length === 0) return ExitCode.NotFound;
+    const problems = bootProblems(records, running);
+    for (const p of problems) err(`jetsaga: unhealthy: ${p}`);
+    return problems.length > 0 ? ExitCode.Failure : ExitCode.Ok;
   } finally {
     await nc.close();
   }

@@ -1,7 +1,10 @@
 /** Exit codes scripts can rely on (documented in the README and `jetsaga --help`). */
 export const ExitCode = {
   Ok: 0,
-  /** The command ran and failed (e.g. boot failed, a dependency is missing). */
+  /**
+   * The command ran and failed (e.g. boot failed, a dependency is missing); for `boot status`:
+   * unhealthy (a coordinator shown is stopped, or one of its dependencies is not ready).
+   */
   Failure: 1,
   /** Bad flags or arguments. */
   Usage: 2,

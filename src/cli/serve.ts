@@ -7,6 +7,7 @@ import { Coordinator } from '../coordinator.js';
 import { createLogger } from '../log.js';
 import { sagaBindings } from '../sagas.js';
 import { ExitCode } from './exit-codes.js';
+import { readyBlock } from './ready-block.js';
 
 export async function serve(input: ConfigInput): Promise<number> {
   const config = loadConfig(input);
@@ -27,16 +28,7 @@ export async function serve(input: ConfigInput): Promise<number> {
 
   const booted = coordinator.start().then(
     () => {
-      const pids = coordinator.embeddedPids();
-      const waiting = coordinator.graph.statuses().filter((s) => !s.ready);
-      const lines = [
-        `jetsaga coordinator "${config.owner}" ready`,
-        `  nats      ${coordinator.natsUrl}${pids.nats ? ` (embedded, pid ${pids.nats})` : ''}`,
-        `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${pids.registry ? ` (embedded, pid ${pids.registry})` : ''}`,
-        `  data dir  ${config.dataDir}`,
-        ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),
-      ];
-      console.log(lines.join('\n'));
+      console.log(readyBlock(coordinator));
       return undefined;
     },
     async (e: unknown) => {

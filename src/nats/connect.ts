@@ -2,35 +2,103 @@
  * One way to connect to NATS for the whole project. The client's defaults (10 reconnect
  * attempts, 2 s apart) close the connection for good after ~20 s without a server, and an
  * append in flight then fails instead of waiting: a durable saga host must never give up.
+ *
+ * The first connection is different: it fails within a bounded wait, with NATS_UNREACHABLE
+ * naming the URL(s) and the reason, and without leaving a socket behind (see
+ * greeting-probe.ts), so a CLI command or a program that catches the error can exit.
  */
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
-import { ErrorCode, SagaError } from '../errors.js';
+import { ErrorCode, NatsUnreachableError, SagaError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { GreetingProbeError, probeNatsGreeting } from './greeting-probe.js';
+import { parseNatsServers, type NatsServerAddress } from './server-urls.js';
+
+/**
+ * How long a first connection may take before NATS counts as unreachable: the CLI, the
+ * coordinator's boot and `createRuntime` all wait this long. Long enough for a loaded server
+ * to answer, short enough that a wrong address is reported while the user still watches.
+ */
+export const NATS_CONNECT_TIMEOUT_MS = 4_000;
 
 export interface ConnectNatsOptions {
-  readonly servers: string | string[];
+  /** `host:port` or `nats://host:port`, one or several (see server-urls.ts). */
+  readonly servers: string | readonly string[];
   /** Shown in the server's connection list (`nats server report connections`). */
   readonly name?: string;
   readonly logger?: Logger;
-  /** How long the first connection attempt may take (default: the client's 20 s). */
+  /** How long the first connection may take (default NATS_CONNECT_TIMEOUT_MS). */
   readonly timeoutMs?: number;
+  /** Gives up the first connection (e.g. on shutdown); rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
+/**
+ * Connects, or rejects with NATS_UNREACHABLE (refused: at once; silent: after `timeoutMs`),
+ * INVALID_ARGUMENT for an address that is not one, or the client's own error for anything
+ * else (e.g. an authorization failure).
+ */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
   const logger = opts.logger ?? silentLogger;
-  const nc = await connect({
-    servers: opts.servers,
-    name: opts.name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    // Otherwise every request builds two Error objects up front for async stack traces:
-    // measured at ~18% of the runtime's CPU per saga step.
-    noAsyncTraces: true,
-    ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs }),
-  });
+  const servers = parseNatsServers(opts.servers);
+  const urls = servers.map((s) => s.url);
+  const timeoutMs = opts.timeoutMs ?? NATS_CONNECT_TIMEOUT_MS;
+  await probeAny(servers, timeoutMs, opts.signal);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: urls,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // Otherwise every request builds two Error objects up front for async stack traces:
+      // measured at ~18% of the runtime's CPU per saga step.
+      noAsyncTraces: true,
+      timeout: timeoutMs,
+    });
+  } catch (e) {
+    throw isUnreachable(e) ? new NatsUnreachableError(urls, (e as Error).message, e) : e;
+  }
+  if (opts.signal?.aborted) {
+    await nc.close();
+    throw opts.signal.reason;
+  }
   logger.info({ server: nc.getServer(), version: serverVersion(nc) }, 'nats connected');
   void logStatus(nc, logger);
   return nc;
+}
+
+/** Resolves as soon as one server greets; otherwise rejects with every server's reason. */
+async function probeAny(servers: readonly NatsServerAddress[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  // The first greeting ends the other probes (and their sockets).
+  const done = new AbortController();
+  const both = signal ? AbortSignal.any([signal, done.signal]) : done.signal;
+  const reasons = new Map<string, string>();
+  try {
+    await Promise.any(
+      servers.map((s) =>
+        probeNatsGreeting(s, timeoutMs, both).catch((e: unknown) => {
+          if (e instanceof GreetingProbeError) reasons.set(s.url, e.message);
+          throw e;
+        }),
+      ),
+    );
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    const errors = e instanceof AggregateError ? e.errors : [e];
+    const unexpected = errors.find((x) => !(x instanceof GreetingProbeError));
+    if (unexpected) throw unexpected;
+    const reason = servers.length === 1 ? reasons.get(servers[0]!.url)! : servers.map((s) => `${s.url}: ${reasons.get(s.url)}`).join('; ');
+    throw new NatsUnreachableError(servers.map((s) => s.url), reason, errors.length === 1 ? errors[0] : e);
+  } finally {
+    done.abort();
+  }
+}
+
+/** What the client throws when no server could be reached (as opposed to e.g. bad credentials). */
+function isUnreachable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  if (e.name === 'TimeoutError' || e.name === 'ConnectionError') return true;
+  return typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code!);
 }
 
 async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AnyEventObject } from 'xstate';
-import { defaultOwner } from '../config.js';
+import { defaultOwner, OWNER_PATTERN } from '../config.js';
 import {
   ClosedError,
   ErrorCode,
@@ -51,7 +51,6 @@ const TERMINAL_OR_STUCK = new Set<SagaStatus>([
   SagaStatus.Blocked,
   SagaStatus.Parked,
 ]);
-const OWNER = /^[A-Za-z0-9_-]{1,64}$/;
 /** Finished sagas answered from memory (`get`) without a read. */
 const RECENT_MAX = 1000;
 /** A copy fenced again and again is picked up again after at most this long. */
@@ -105,7 +104,7 @@ export class Runtime {
     this.registry = new MachineRegistry(options.machines);
     this.stores = options.stores;
     this.owner = options.owner ?? defaultOwner(process.env);
-    if (!OWNER.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER}`);
+    if (!OWNER_PATTERN.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER_PATTERN}`);
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
     this.now = options.now ?? Date.now;
     this.checkpointEvery = options.checkpointEvery ?? 50;

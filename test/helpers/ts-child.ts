@@ -34,7 +34,8 @@ export function spawnTs(script: string, args: readonly string[] = [], env: NodeJ
   child.stdin!.on('error', () => undefined);
   let stderr = '';
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (c: string) => (stderr = (stderr + c).slice(-16_000)));
+  // Enough for every log line of a coordinator's boot at info, which tests read back.
+  child.stderr!.on('data', (c: string) => (stderr = (stderr + c).slice(-256_000)));
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -93,5 +94,24 @@ export function alive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/**
+ * Waits for a child that must exit on its own; after `timeoutMs` it is SIGKILLed and the wait
+ * fails, saying so (a hang is the bug these tests look for, not a slow machine).
+ */
+export async function exitsOnItsOwn(child: TsChild, timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), timeoutMs)));
+  try {
+    const outcome = await Promise.race([child.exited, hung]);
+    if (outcome === 'hung') {
+      await child.kill();
+      throw new Error(`the process did not exit on its own within ${timeoutMs} ms; stdout:\n${child.lines.join('\n')}\nstderr:\n${child.stderr()}`);
+    }
+    return outcome;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -41,10 +41,11 @@ afterAll(async () => {
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.ts');
 
-async function bootStatusJson(namespace: string): Promise<Array<ReadinessRecord & { coordinatorRunning: boolean | null }>> {
+/** `expectCode`: 0 while all is well, 1 (unhealthy) once a coordinator shown has stopped. */
+async function bootStatusJson(namespace: string, expectCode = 0): Promise<Array<ReadinessRecord & { coordinatorRunning: boolean | null }>> {
   const c = spawnTs(CLI, ['boot', 'status', '--json', '--nats', server.url, '--namespace', namespace], { JETSAGA_LOG: 'silent' });
   const { code } = await c.exited;
-  if (code !== 0) throw new Error(`boot status exited ${code}: ${c.stderr()}`);
+  if (code !== expectCode) throw new Error(`boot status exited ${code}: ${c.stderr()}`);
   return JSON.parse(c.lines.join('\n')) as Array<ReadinessRecord & { coordinatorRunning: boolean | null }>;
 }
 
@@ -203,12 +204,13 @@ describe('coordinator boot graph', () => {
       sub.unsubscribe();
       await coordinator.stop();
     }
-    // After a stop its last report stays readable, marked as coming from a stopped coordinator.
-    const stopped = await bootStatusJson(namespace);
+    // After a stop its last report stays readable, marked as coming from a stopped coordinator
+    // (and, as a health check, unhealthy).
+    const stopped = await bootStatusJson(namespace, 1);
     expect(stopped.length).toBeGreaterThan(0);
     expect(stopped.every((r) => r.coordinatorRunning === false)).toBe(true);
     const table = spawnTs(CLI, ['boot', 'status', '--nats', server.url, '--namespace', namespace], { JETSAGA_LOG: 'silent' });
-    expect((await table.exited).code).toBe(0);
+    expect((await table.exited).code).toBe(1);
     expect(table.lines.join('\n')).toMatch(/coordinator "c2" is not running/);
   });
 });

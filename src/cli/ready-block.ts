@@ -1,0 +1,25 @@
+/**
+ * The block `jetsaga serve` prints on stdout once it admits work. It says, for NATS and the
+ * registry, whether jetsaga runs them (embedded: they stop with it) or uses one that was
+ * already there (given by flag, or found listening on the default port): an operator must
+ * know which processes are theirs to look after.
+ */
+import { Dep } from '../boot/coordinator-graph.js';
+import type { Coordinator } from '../coordinator.js';
+
+export function readyBlock(coordinator: Coordinator): string {
+  const { config, graph } = coordinator;
+  const pids = coordinator.embeddedPids();
+  const whose = (pid: number | undefined, dependency: string): string => {
+    if (pid) return ` (embedded, pid ${pid})`;
+    return graph.isReady(dependency) ? ' (already running, not managed by jetsaga)' : ' (not managed by jetsaga)';
+  };
+  const waiting = graph.statuses().filter((s) => !s.ready);
+  return [
+    `jetsaga coordinator "${config.owner}" ready`,
+    `  nats      ${coordinator.natsUrl}${whose(pids.nats, Dep.Nats)}`,
+    `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${whose(pids.registry, Dep.Registry)}`,
+    `  data dir  ${config.dataDir}`,
+    ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),
+  ].join('\n');
+}

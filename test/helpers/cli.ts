@@ -1,0 +1,54 @@
+/**
+ * The real `jetsaga` command as a child process: one-shot commands that must exit on their own,
+ * and the JSON log lines (pino, on stderr) of a long-running one.
+ */
+import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
+import { exitsOnItsOwn, spawnTs, type TsChild } from './ts-child.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+/** Nothing from the machine's environment may point a test at another NATS or registry. */
+const CLEAN_ENV = { JETSAGA_NATS_URL: '', JETSAGA_REGISTRY: '', JETSAGA_NATS_PORT: '', JETSAGA_REGISTRY_PORT: '' };
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command that must end by itself (killed, and the test failed, if it does not within 20 s). */
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawnTs(CLI, args, { JETSAGA_LOG: 'warn', ...CLEAN_ENV, ...env });
+  onTestFinished(() => child.kill());
+  const { code } = await exitsOnItsOwn(child, 20_000);
+  return { code, stdout: child.lines.join('\n'), stderr: child.stderr() };
+}
+
+/** Starts a long-running command in its own process group (so a test can Ctrl-C it); killed after the test. */
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): TsChild {
+  const child = spawnTs(CLI, args, { JETSAGA_LOG: 'info', ...CLEAN_ENV, ...env }, { ownGroup: true });
+  onTestFinished(() => child.kill());
+  return child;
+}
+
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [key: string]: unknown;
+}
+
+/** The child's JSON log lines so far (other stderr lines are skipped). */
+export function logLines(child: TsChild): LogLine[] {
+  return child
+    .stderr()
+    .split('\n')
+    .flatMap((l) => {
+      if (!l.startsWith('{')) return [];
+      try {
+        return [JSON.parse(l) as LogLine];
+      } catch {
+        return []; // a line cut by the stderr tail
+      }
+    });
+}
