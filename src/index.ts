@@ -2,6 +2,7 @@
 export { createRuntime, type RuntimeOptions } from './runtime/create-runtime.js';
 export type { Runtime, JournalView } from './runtime/runtime.js';
 export { memoryStores, type RuntimeStores } from './runtime/stores.js';
+export { defineSteps, type UndoInput } from './runtime/define-steps.js';
 export { openNatsStores, natsNames, type NatsStoreOptions } from './runtime/nats-stores.js';
 export type {
   SagaBinding,

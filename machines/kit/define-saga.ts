@@ -4,7 +4,8 @@
  * deterministic backoff while its errors are retryable, and pushed on a compensation stack
  * the moment it starts — its outcome is unknown until its result is journaled, so its undo
  * must run even if it never reported back. Compensation undoes the stack top-down; an undo
- * that keeps failing leaves the saga `blocked` for an operator (`saga.retry` / `saga.skip`).
+ * that keeps failing, or fails terminally, leaves the saga `blocked` for an operator
+ * (`saga.retry` / `saga.skip`).
  *
  * The result is a plain machine: the visualizer draws it, tests drive it with `transition()`.
  */
@@ -41,7 +42,14 @@ export interface SagaConfig {
   readonly steps: readonly SagaStepConfig[];
   /** Default retry policy of every step. */
   readonly retry?: Partial<RetryPolicy>;
-  /** Retry policy of undos; after its last attempt the saga is `blocked`. */
+  /**
+   * Retry policy of undos (default `DEFAULT_UNDO_RETRY`: 8 attempts, 500 ms doubling to 60 s).
+   * A retryable undo failure is retried with this backoff; after the last failed attempt the
+   * saga is `blocked`. A non-retryable one (a `TerminalError`, anything with `retryable: false`)
+   * blocks it at once: retrying cannot fix it. Either way `undoError` holds the failure and the
+   * saga waits for an operator's `saga.retry` (the same undo, attempts start over) or
+   * `saga.skip` (give that undo up and undo the rest).
+   */
   readonly undoRetry?: Partial<RetryPolicy>;
   readonly description?: string;
 }
@@ -137,7 +145,10 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
         const policy = policies.get(params.step) ?? stepPolicy;
         return failure.retryable && (context.attempts[params.step] ?? 0) + 1 < policy.maxAttempts;
       },
-      canRetryUndo: ({ context }: GuardArgs) => context.undoAttempts + 1 < undoPolicy.maxAttempts,
+      // A failure that says retrying cannot fix it goes to an operator at once instead of
+      // spending the undo's attempts (a minute or more of backoff) on the same answer.
+      canRetryUndo: ({ context, event }: GuardArgs) =>
+        failureOf(event, context.stack.at(-1)?.step ?? '').retryable && context.undoAttempts + 1 < undoPolicy.maxAttempts,
       stackEmpty: ({ context }: GuardArgs) => context.stack.length === 0,
       cancelledAndDone: ({ context }: GuardArgs) => context.stack.length === 0 && context.cancelled,
       topIs: ({ context }: GuardArgs, params: { step: string }) => context.stack.at(-1)?.step === params.step,
@@ -266,7 +277,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   states.compensating = { tags: [SagaTag.Compensating], initial: 'next', states: compensating };
   states.blocked = {
     tags: [SagaTag.Blocked],
-    description: 'an undo kept failing; send saga.retry to try it again or saga.skip to give it up',
+    description: 'an undo failed terminally or kept failing; send saga.retry to try it again or saga.skip to give it up',
     on: {
       [SagaEventType.Retry]: { target: 'compensating', actions: 'resetUndo' },
       [SagaEventType.Skip]: { target: 'compensating', actions: 'popStack' },

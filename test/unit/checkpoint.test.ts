@@ -75,11 +75,13 @@ function journalOf(sagaId: string, choices: readonly Choice[], gap: number): Jou
 
 const ok = (): Choice => ({ kind: 'result', pick: 0, ok: true, retryable: false, external: 0 });
 const fail = (): Choice => ({ kind: 'result', pick: 0, ok: false, retryable: false, external: 0 });
+/** An undo is retried only while its failures are retryable; a terminal one blocks at once. */
+const flaky = (): Choice => ({ kind: 'result', pick: 0, ok: false, retryable: true, external: 0 });
 const fire = (): Choice => ({ kind: 'timer', pick: 0, ok: true, retryable: false, external: 0 });
 const operator = (external: number): Choice => ({ kind: 'external', pick: 0, ok: true, retryable: false, external });
-/** reserve, charge, ship fails; its undo fails into `blocked`; saga.retry; one undo retry; compensated. */
+/** reserve, charge, ship fails; its undo keeps failing into `blocked`; saga.retry; one undo retry; compensated. */
 const THROUGH_BLOCKED: Choice[] = [
-  ok(), ok(), fail(), fail(), fire(), fail(), fire(), fail(), operator(1), ok(), fail(), fire(), ok(), ok(),
+  ok(), ok(), fail(), flaky(), fire(), flaky(), fire(), flaky(), operator(1), ok(), flaky(), fire(), ok(), ok(),
 ];
 
 describe('checkpoint + tail = whole journal', () => {

@@ -1,9 +1,10 @@
 /**
  * defineSaga, driven purely (test/helpers/saga-driver.ts): retries with backoff, undos that keep
- * failing (the blocked state) and cancel.
+ * failing or fail terminally (the blocked state) and cancel.
  */
 import { describe, expect, it } from 'vitest';
 import { SagaEventType, SagaTag, backoffDelay, defineSaga, type SagaOutput } from '../../machines/kit/index.js';
+import { SagaError, TerminalError, serializeError } from '../../src/errors.js';
 import { orderMachine } from '../fixtures/order-saga.js';
 import { Driver, ORDER, OUT, STEP_POLICY, UNDO_POLICY, cancelled, delayed, refused, runUpTo, stopped, unavailable } from '../helpers/saga-driver.js';
 
@@ -169,6 +170,60 @@ describe('defineSaga: failing undos and the blocked state', () => {
     expect(d.completeAll()).toEqual(['refundCard', 'releaseStock']);
     expect(d.status).toBe('compensated');
     expect(d.ctx.error).toEqual({ ...refused, step: 'ship' });
+  });
+});
+
+describe('defineSaga: an undo that fails terminally', () => {
+  // As the host journals them: a TerminalError, and a jetsaga error that is not retryable.
+  const delivered = serializeError(new TerminalError('parcel already delivered', { code: 'ALREADY_DELIVERED' }));
+  const notJson = serializeError(new SagaError('STEP_OUTPUT_INVALID', 'output is not JSON'));
+
+  it.each([
+    ['a TerminalError', delivered],
+    ['any serialized error with retryable: false', notJson],
+  ])('%s blocks the saga at once: no backoff, no further attempt, undoError recorded', (_what, error) => {
+    expect(error.retryable).toBe(false);
+    const d = runUpTo('ship').fail('ship', refused).fail('undo.ship', error);
+    expect(d.snapshot.value).toBe('blocked');
+    expect(d.status).toBe('blocked');
+    expect(delayed(d.actions)).toEqual([]);
+    expect(d.spawns()).toEqual([]);
+    expect(d.ctx.undoAttempts).toBe(1);
+    expect(d.ctx.undoError).toEqual({ ...error, step: 'ship' });
+    // nothing below the failed undo has been undone, and the failure that started it is kept
+    expect(d.ctx.stack.map((e) => e.step)).toEqual(['reserve', 'charge', 'ship']);
+    expect(d.ctx.error).toEqual({ ...refused, step: 'ship' });
+  });
+
+  it('a terminal failure after retryable ones blocks without spending the remaining attempts', () => {
+    const d = runUpTo('ship').fail('ship', refused).fail('undo.ship', unavailable);
+    expect(d.snapshot.value).toEqual({ compensating: 'backoff' });
+    d.fire().fail('undo.ship', delivered);
+    expect(UNDO_POLICY.maxAttempts).toBe(3); // a third attempt was still allowed
+    expect(d.snapshot.value).toBe('blocked');
+    expect(delayed(d.actions)).toEqual([]);
+    expect(d.ctx.undoAttempts).toBe(2);
+    expect(d.ctx.undoError).toEqual({ ...delivered, step: 'ship' });
+  });
+
+  it('saga.retry runs the undo again with fresh attempts, and retryable failures back off as before', () => {
+    const d = runUpTo('ship').fail('ship', refused).fail('undo.ship', delivered).send({ type: SagaEventType.Retry });
+    expect(d.status).toBe('compensating');
+    expect(d.ctx.undoAttempts).toBe(0);
+    expect(d.spawns().map((s) => s.src)).toEqual(['cancelShipment']);
+    d.fail('undo.ship', unavailable);
+    expect(d.snapshot.value).toEqual({ compensating: 'backoff' });
+    expect(delayed(d.actions)[0]!.delay).toBe(backoffDelay(UNDO_POLICY, 1, `undo:3:1:${d.at}`));
+    d.fire();
+    expect(d.completeAll()).toEqual(['cancelShipment', 'refundCard', 'releaseStock']);
+    expect(d.status).toBe('compensated');
+  });
+
+  it('saga.skip gives the undo up and undoes the rest', () => {
+    const d = runUpTo('ship').fail('ship', refused).fail('undo.ship', delivered).send({ type: SagaEventType.Skip });
+    expect(d.ctx.undoError).toBeNull();
+    expect(d.completeAll()).toEqual(['refundCard', 'releaseStock']);
+    expect(d.status).toBe('compensated');
   });
 });
 
