@@ -50,7 +50,6 @@ export class Coordinator {
       names: this.names,
       logger: this.logger,
       healthIntervalMs: options.healthIntervalMs,
-      storesOpened: (nc) => this.bus.connect(nc),
       natsDisconnected: () => this.graph.reportUnavailable(Dep.Nats, 'NATS connection lost'),
       admit: () => (this.admitting = this.admit()),
       checkAdmitted: () => {
@@ -138,5 +137,10 @@ export class Coordinator {
     });
     await runtime.open();
     this.runtimeRef = runtime;
+    // Readiness is published under the coordinator's name only once this process holds that
+    // name (its lease, just taken): a second process started under a name in use must not
+    // overwrite the live one's report before it is refused. Until now the bus kept every
+    // change; it writes them all out on connect.
+    await this.bus.connect(this.resources.nc!);
   }
 }

@@ -69,8 +69,6 @@ export interface CoordinatorGraphHooks {
   readonly resources: CoordinatorResources;
   readonly names: NameMap;
   readonly logger: Logger;
-  /** Called once the stores are open (attach the readiness bus). */
-  readonly storesOpened: (nc: NatsConnection, stores: RuntimeStores) => Promise<void>;
   /** Called when the NATS connection reports a disconnect. */
   readonly natsDisconnected: () => void;
   readonly admit: () => Promise<void>;
@@ -137,7 +135,6 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
       start: async () => {
         if (r.stores) return;
         r.stores = await openNatsStores(r.nc!, { namespace: config.namespace, logger: h.logger });
-        await h.storesOpened(r.nc!, r.stores);
       },
       check: async () => {
         const jsm = await jetstreamManager(r.nc!, { timeout: 3_000 });

@@ -97,3 +97,20 @@ describe('jetsaga boot status as a health check', () => {
     expect((await status('--coordinator', 'nobody')).code).toBe(4);
   }, 180_000);
 });
+
+describe('a second serve under a coordinator name in use', () => {
+  it('refuses to start, naming the live holder, and leaves the first running', async () => {
+    const flags = ['--nats', nats.url, '--registry', `127.0.0.1:${registry.port}`];
+    const first = serve('twin', 'twins', flags);
+    await first.waitForLine(/^jetsaga coordinator "twin" ready$/, 60_000);
+    const second = startCli(['serve', '--owner', 'twin', '--namespace', 'twins', '--data-dir', join(tmp, 'twin-2'), ...flags]);
+    const { code } = await exitsOnItsOwn(second, 60_000);
+    expect(code).toBe(1);
+    expect(second.stderr()).toMatch(/coordinator name "twin" is in use by a live process \(incarnation [\w-]+, host [^,]+, pid \d+\)/);
+    expect(second.lines.join('\n')).not.toContain('ready');
+    // The first still holds its name: it answers as healthy and stops cleanly.
+    expect((await runCli(['boot', 'status', '--nats', nats.url, '--namespace', 'twins', '--coordinator', 'twin'])).code).toBe(0);
+    expect(logLines(first).filter((l) => l.level >= 50)).toEqual([]);
+    await stop(first);
+  }, 120_000);
+});
