@@ -9,7 +9,8 @@ import { benchBinding } from './bench-saga.js';
 const [url, namespace, countArg, hangArg] = process.argv.slice(2);
 const count = Number(countArg);
 const hangAt = Number(hangArg);
-const rt = await createRuntime({ servers: url!, namespace, owner: 'bench-coordinator', machines: [benchBinding(hangAt)], recoverOnStart: false, recoverIntervalMs: 0 });
+// A short lease: the benchmark's restart under the same name waits it out before it recovers.
+const rt = await createRuntime({ servers: url!, namespace, owner: 'bench-coordinator', machines: [benchBinding(hangAt)], recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 1_000 });
 let waiting = 0;
 rt.subscribe((n) => {
   if (n.event?.type === `xstate.done.actor.s${hangAt - 1}`) waiting++;

@@ -157,7 +157,13 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     await expect(rt.get('nope')).rejects.toMatchObject({ code: 'UNKNOWN_SAGA' });
     await expect(rt.send('nope', { type: 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_SAGA' });
     await expect(rt.start('nope', {})).rejects.toMatchObject({ code: 'UNKNOWN_MACHINE' });
-    await expect(rt.start('order', {}, { id: 'has.dot' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // An id that cannot be a saga id is a bad argument on every call, not an unknown saga.
+    for (const bad of ['has.dot', '', 'a b', 'x'.repeat(129)]) {
+      await expect(rt.start('order', {}, { id: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', status: 400 });
+      await expect(rt.get(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', status: 400 });
+      await expect(rt.send(bad, { type: 'x' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', status: 400 });
+      await expect(rt.events(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', status: 400 });
+    }
     await expect(rt.start('order', { n: 1n })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await rt.start('order', { order: 'e', delayMs: { reserveStock: 200 } }, { id: 'e' });
     await expect(rt.send('e', { type: 'xstate.done.actor.reserve', output: 1 })).rejects.toMatchObject({ code: 'INVALID_EVENT' });
