@@ -33,6 +33,7 @@ export const ErrorCode = {
   SagaStarting: 'SAGA_STARTING',
   OwnerInUse: 'OWNER_IN_USE',
   NatsUnreachable: 'NATS_UNREACHABLE',
+  LeaseLapsed: 'LEASE_LAPSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

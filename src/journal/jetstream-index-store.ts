@@ -152,11 +152,11 @@ export class JetStreamIndexStore implements IndexStore {
   }
 
   listOpen(options: { after?: string; limit?: number } = {}): Promise<IndexPage> {
-    return this.#list('open', options);
+    return this.#list('open', options).catch(unavailable);
   }
 
   listFinished(options: { after?: string; limit?: number } = {}): Promise<IndexPage> {
-    return this.#list('done', options);
+    return this.#list('done', options).catch(unavailable);
   }
 
   async #list(kind: Kind, options: { after?: string; limit?: number }): Promise<IndexPage> {

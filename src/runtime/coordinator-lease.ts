@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { KvConflictError, OwnerInUseError } from '../errors.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { Logger } from '../log.js';
-import { sleep } from '../nats/retry.js';
+import { abortable, sleep } from '../nats/retry.js';
 
 export interface CoordinatorRecord {
   readonly owner: string;
@@ -62,6 +62,10 @@ export class CoordinatorLease {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private renewing: Promise<void> | undefined;
+  /** Fires just before the lease would lapse in others' eyes, unless a renewal moved it on. */
+  private watchdog: NodeJS.Timeout | undefined;
+  /** Set when the watchdog found the lease about to lapse; cleared by the next renewal. */
+  private lapsing = false;
   /** The previous incarnation's record, as found at `acquire` (for its low-water seq). */
   previous: CoordinatorRecord | null = null;
 
@@ -107,6 +111,16 @@ export class CoordinatorLease {
       }
     }
     this.schedule();
+    this.armWatchdog();
+  }
+
+  /**
+   * Whether this process may act under its name now, by its own clock: the lease was renewed
+   * and is not about to lapse. False from the moment the watchdog gave up on it until the next
+   * renewal succeeds.
+   */
+  valid(): boolean {
+    return !this.closed && !this.lapsing && this.opts.now() < this.expiresAt - this.margin();
   }
 
   /** True when `owner`'s lease is held and unexpired (this coordinator's own always is). */
@@ -150,6 +164,7 @@ export class CoordinatorLease {
   async close(release: boolean): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     await this.renewing?.catch(() => undefined);
     if (release && this.revision) {
       const record = { ...this.record(), expiresAt: 0 };
@@ -162,7 +177,38 @@ export class CoordinatorLease {
     this.opts.logger.error({ owner: this.opts.owner, holder }, 'another process holds this coordinator name');
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     this.opts.onLost('superseded');
+  }
+
+  /**
+   * How long before the lease's expiry this process stops acting when it could not renew: other
+   * coordinators take its sagas over once the expiry has passed on their clocks, and by then it
+   * must have stopped (a fifth of the TTL, at most a second, of room for clock skew and lag).
+   */
+  private margin(): number {
+    return Math.min(Math.floor(this.opts.ttlMs / 5), 1_000);
+  }
+
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    if (this.closed) return;
+    const delay = Math.max(0, this.expiresAt - this.margin() - this.opts.now());
+    this.watchdog = setTimeout(() => this.onWatchdog(), delay);
+    this.watchdog.unref();
+  }
+
+  /**
+   * No renewal got through in time (the server is away, or this process was starved): stop
+   * driving every saga now rather than go on past the expiry beside a coordinator that takes
+   * them over. The next successful renewal says so again, and the sagas still ours come back.
+   */
+  private onWatchdog(): void {
+    if (this.closed || this.lapsing) return;
+    if (this.opts.now() < this.expiresAt - this.margin()) return this.armWatchdog();
+    this.lapsing = true;
+    this.opts.logger.warn({ owner: this.opts.owner, expiresAt: this.expiresAt }, 'lease about to lapse without a renewal; stopping every saga until it is renewed');
+    this.opts.onLost('expired');
   }
 
   private schedule(): void {
@@ -176,10 +222,12 @@ export class CoordinatorLease {
 
   private async doRenew(): Promise<void> {
     if (this.closed) return;
-    const lapsed = this.opts.now() >= this.expiresAt;
+    const lapsed = this.lapsing || this.opts.now() >= this.expiresAt;
     const record = this.record();
     try {
-      this.revision = await this.opts.kv.update(this.opts.owner, encode(record), this.revision);
+      // A renewal that waits longer than a third of the TTL is of no use: give up on it and
+      // try again (if it lands after all, the next one meets a changed revision, below).
+      this.revision = await abortable(this.opts.kv.update(this.opts.owner, encode(record), this.revision), [AbortSignal.timeout(Math.max(50, Math.floor(this.opts.ttlMs / 3)))]);
     } catch (e) {
       if (!(e instanceof KvConflictError)) throw e;
       const current = await this.opts.kv.get(this.opts.owner);
@@ -192,6 +240,8 @@ export class CoordinatorLease {
       this.revision = current ? await this.opts.kv.update(this.opts.owner, encode(record), current.revision) : await this.opts.kv.create(this.opts.owner, encode(record));
     }
     this.expiresAt = record.expiresAt;
+    this.lapsing = false;
+    this.armWatchdog();
     if (lapsed) {
       this.opts.logger.warn({ owner: this.opts.owner }, 'lease had expired before renewal; re-checking ownership of every saga');
       this.opts.onLost('expired');

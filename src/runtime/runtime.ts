@@ -150,6 +150,7 @@ export class Runtime {
     const copies = {
       newCopy: () => `${this.incarnation}.${(this.copies++).toString(36)}`,
       generation: () => this.generation,
+      leaseValid: () => this.lease.valid(),
       trackAppend: (p: Promise<unknown>) => this.trackAppend(p),
     };
     this.loader = new SagaLoader({
@@ -174,7 +175,8 @@ export class Runtime {
       loader: this.loader,
       owner: this.owner,
       closing: this.closing.signal,
-      startWaitMs: leaseTtlMs,
+      // Long enough for a dead starter's lease (renewed at most a TTL ago) to lapse meanwhile.
+      startWaitMs: Math.round(leaseTtlMs * 1.5),
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
       loaded: (id) => this.instances.get(id),

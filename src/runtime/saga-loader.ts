@@ -53,6 +53,8 @@ export interface LoaderDeps {
   newCopy(): string;
   /** Changes whenever this process's copies are invalidated (lease lapse, close). */
   generation(): number;
+  /** Whether this process's lease is renewed and not about to lapse (no claims otherwise). */
+  leaseValid(): boolean;
   /**
    * True when this process drove the saga last, at this epoch: its copies are stopped and their
    * appends settled, so no other writer can have appended since, and no marker is needed.
@@ -183,6 +185,7 @@ export class SagaLoader {
     const rec = entry.record;
     const generation = deps.generation();
     if (deps.isLoaded(rec.sagaId)) return 'alreadyLoaded';
+    if (!deps.leaseValid()) return 'abandoned';
     if (isTerminalStatus(rec.status)) return 'finished';
     if (!deps.registry.has(parseMachineRef(rec.machine).id)) return 'foreignMachine';
     if (rec.owner !== deps.owner) {

@@ -48,6 +48,7 @@ export interface StarterHost {
   get(sagaId: string): Promise<SagaInfo>;
   newCopy(): string;
   generation(): number;
+  leaseValid(): boolean;
   trackAppend(p: Promise<unknown>): void;
   /** Registers a live copy (not yet acting). */
   activate(folded: FoldedSaga, entry: IndexEntry, copy: string): SagaInstance;
@@ -74,6 +75,11 @@ export class SagaStarter {
     const req: StartRequest = { binding, id, input, inputKey: canonicalJson(input) };
     const { host } = this;
     for (let round = 0; round < MAX_ROUNDS; round++) {
+      // A coordinator that cannot renew its lease takes no work: another may be taking its
+      // sagas over right now.
+      if (!host.leaseValid()) {
+        throw new SagaError(ErrorCode.LeaseLapsed, `coordinator "${host.owner}" cannot renew its lease (is NATS away?); retry`, { status: 503, retryable: true });
+      }
       const loaded = host.loaded(id);
       if (loaded) return this.existing(req, loaded.binding.id);
       const now = host.now();
