@@ -35,16 +35,36 @@ export function endOf(e: ChaosEvent): number {
 /**
  * Events that could interrupt a run by `pid` between `from` and `to`: a kill or stall of that
  * process by the harness, or an outage of the nats-server (which can cost every coordinator
- * its lease). A stall or an outage acts for `noticeMs` after it ends: a coordinator learns
- * that its lease lapsed at its next renewal, and only then drops (and re-runs) its steps, even
- * those it started since. A process's own exit is not chaos the harness caused: it explains
- * nothing.
+ * its lease). A kill acts at once; a stall or an outage acts until `actsUntil(event, pid)`,
+ * the moment that process drops its steps because of it (see `lapseNotice`). A process's own
+ * exit is not chaos the harness caused: it explains nothing.
  */
-export function hitting(events: readonly ChaosEvent[], pid: number, from: number, to: number, noticeMs: number): ChaosEvent[] {
+export function hitting(
+  events: readonly ChaosEvent[],
+  pid: number,
+  from: number,
+  to: number,
+  actsUntil: (e: ChaosEvent, pid: number) => number,
+): ChaosEvent[] {
   return events.filter((e) => {
     if (e.kind !== 'kill' && e.kind !== 'stall' && e.kind !== 'nats-kill') return false;
     if (e.kind !== 'nats-kill' && e.pid !== pid) return false;
-    const end = e.kind === 'kill' ? e.t : endOf(e) + noticeMs;
+    const end = e.kind === 'kill' ? e.t : actsUntil(e, pid);
     return e.t <= to && end >= from;
   });
+}
+
+/**
+ * How long a stall or an outage acts on a process: a coordinator that lost its lease to it
+ * learns so at its next successful renewal, logs "lease had expired before renewal", and only
+ * then drops and re-runs the steps it has in flight, including those it started after the
+ * stall or outage ended. So the event acts until that notice (`lapses`: when each process
+ * logged one), if it came within `4 × leaseTtlMs` of the event's end; else for one TTL.
+ */
+export function lapseNotice(lapses: ReadonlyArray<{ pid: number; t: number }>, leaseTtlMs: number): (e: ChaosEvent, pid: number) => number {
+  return (e, pid) => {
+    const end = endOf(e);
+    const notice = lapses.filter((l) => l.pid === pid && l.t >= e.t && l.t <= end + 4 * leaseTtlMs).map((l) => l.t);
+    return Math.max(end + leaseTtlMs, ...notice);
+  };
 }

@@ -7,6 +7,11 @@ export class Cleanup {
   private readonly steps: Array<() => unknown> = [];
   private running: Promise<void> | undefined;
 
+  /** True once clean-up has begun: work still under way should stop quietly. */
+  get started(): boolean {
+    return this.running !== undefined;
+  }
+
   add(step: () => unknown): void {
     this.steps.push(step);
   }

@@ -6,6 +6,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
@@ -69,7 +70,7 @@ export interface SettleResult {
 
 /**
  * Waits until every known saga (acknowledged ones and any in the stores) reports a settled
- * status on the final coordinator. Gives up at `boundMs`, or earlier when nothing has moved
+ * status on the final coordinator, or is unknown to it (gone from every store). Gives up at `boundMs`, or earlier when nothing has moved
  * (no saga's entry count changed) for `quietMs`: a stuck saga would only burn the bound.
  */
 export async function settle(runtime: Runtime, known: () => Promise<Set<string>>, boundMs: number, quietMs: number): Promise<SettleResult> {
@@ -80,7 +81,10 @@ export async function settle(runtime: Runtime, known: () => Promise<Set<string>>
     const ids = [...(await known())];
     const unsettled: Array<{ id: string; status: string; seq: number }> = [];
     await forEachLimit(ids, 16, async (id) => {
-      const info = await withTimeout(runtime.get(id), 10_000, `get(${id})`).catch((e: unknown) => ({ status: `error: ${(e as Error).message}`, seq: -1 }));
+      const info = await withTimeout(runtime.get(id), 10_000, `get(${id})`).catch((e: unknown) => ({ status: `error ${(e as { code?: string }).code}`, seq: -1 }));
+      // A saga no store knows any more cannot move again: waiting would only burn the bound
+      // (the invariants report it).
+      if (info.status === `error ${ErrorCode.UnknownSaga}`) return;
       if (!SETTLED.has(info.status)) unsettled.push({ id, status: info.status, seq: info.seq });
     });
     const waitedMs = Date.now() - start;

@@ -47,6 +47,7 @@ export class Fleet {
 
   /** Starts a process in `slot` under `owner` (not waiting for it to be ready). */
   spawn(slot: Slot, owner: string): Member {
+    if (this.stopped) throw new Error('the fleet was stopped');
     const n = this.members.length;
     const runFile = join(this.opts.dir, `runs-${n}-${owner}.jsonl`);
     const logFile = join(this.opts.dir, `log-${n}-${owner}.jsonl`);
@@ -79,6 +80,10 @@ export class Fleet {
     const g = (this.generation.get(slot) ?? 0) + 1;
     this.generation.set(slot, g);
     return `${slot}${g}`;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   member(slot: Slot): Member | undefined {

@@ -14,7 +14,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { initialTransition, transition, type AnyEventObject } from 'xstate';
 import type { JournalView } from '../../src/runtime/runtime.js';
 import { expectWellFormed } from '../helpers/journal-checks.js';
-import { hitting, type ChaosEvent } from './chaos-log.js';
+import { hitting, lapseNotice, type ChaosEvent } from './chaos-log.js';
 import { chaosMachine } from './chaos-saga.js';
 import type { Evidence, LogNote, SagaEvidence } from './evidence.js';
 import { SETTLED } from './final-coordinator.js';
@@ -59,10 +59,7 @@ export interface CheckResult {
 const DONE = 'xstate.done.actor.';
 const ERROR = 'xstate.error.actor.';
 
-/**
- * `leaseTtlMs`: how long after a stall or an outage a coordinator may still be acting on it
- * (noticing at its next renewal that its lease lapsed), see `hitting`.
- */
+/** `leaseTtlMs`: the coordinators' lease TTL, which bounds how long a stall or an outage acts (chaos-log.ts). */
 export function checkInvariants(ev: Evidence, opts: { leaseTtlMs: number }): CheckResult {
   const violations: Violation[] = [];
   const add = (v: Violation): void => void violations.push(v);
@@ -170,7 +167,7 @@ function checkEffects(ev: Evidence, add: (v: Violation) => void): void {
   }
 }
 
-function checkRuns(ev: Evidence, noticeMs: number, add: (v: Violation) => void): RunStats {
+function checkRuns(ev: Evidence, leaseTtlMs: number, add: (v: Violation) => void): RunStats {
   // When each key's result was journaled (done or error); a run is interruptible until then.
   const resultAt = new Map<string, number>();
   for (const s of ev.sagas.values()) {
@@ -181,6 +178,8 @@ function checkRuns(ev: Evidence, noticeMs: number, add: (v: Violation) => void):
   }
   const starts = new Map<string, RunRecord[]>();
   for (const r of ev.runs) if (r.phase === 'start') starts.set(r.key, [...(starts.get(r.key) ?? []), r]);
+  const lapses = ev.notes.filter((n) => n.msg.startsWith('lease had expired before renewal'));
+  const actsUntil = lapseNotice(lapses, leaseTtlMs);
   const histogram = new Map<number, number>();
   let runs = 0;
   let overTwo = 0;
@@ -193,7 +192,7 @@ function checkRuns(ev: Evidence, noticeMs: number, add: (v: Violation) => void):
     if (rs.length === 1) continue;
     const until = resultAt.get(key) ?? Number.MAX_SAFE_INTEGER;
     const events = new Set<ChaosEvent>();
-    for (const r of rs) for (const e of hitting(ev.chaos, r.pid, r.t, until, noticeMs)) events.add(e);
+    for (const r of rs) for (const e of hitting(ev.chaos, r.pid, r.t, until, actsUntil)) events.add(e);
     const extra = rs.length - 1;
     explained += Math.min(extra, events.size);
     unexplained += Math.max(0, extra - events.size);

@@ -69,25 +69,22 @@ export async function runChaos(config: ChaosConfig, opts: RunOptions): Promise<C
   const traffic = new Traffic(fleet, config.seed);
   const t0 = Date.now();
   const at = (offset: number): Promise<void> => sleep(t0 + offset - Date.now());
+  // A run cut short (a test timeout) cleans up under the loops' feet: they stop, quietly.
+  const timeline = async <T extends { at: number }>(items: readonly T[], act: (item: T) => unknown): Promise<void> => {
+    try {
+      for (const item of items) {
+        await at(item.at);
+        if (cleanup.started) return;
+        await act(item);
+      }
+    } catch (e) {
+      if (!cleanup.started) throw e;
+    }
+  };
   await Promise.all([
-    (async () => {
-      for (const s of schedule.starts) {
-        await at(s.at);
-        traffic.start(s.id, s.input);
-      }
-    })(),
-    (async () => {
-      for (const c of schedule.cancels) {
-        await at(c.at);
-        traffic.cancel(c.id);
-      }
-    })(),
-    (async () => {
-      for (const a of schedule.actions) {
-        await at(a.at);
-        await perform(a, { fleet, server, traffic, log });
-      }
-    })(),
+    timeline(schedule.starts, (s) => traffic.start(s.id, s.input)),
+    timeline(schedule.cancels, (c) => traffic.cancel(c.id)),
+    timeline(schedule.actions, (a) => perform(a, { fleet, server, traffic, log })),
   ]);
   const chaosMs = Date.now() - t0;
   progress(`chaos over after ${(chaosMs / 1000).toFixed(1)} s; draining clients`);

@@ -38,7 +38,9 @@ try {
   console.log(result.report);
   if (args.keep) {
     const file = join(result.dir, 'evidence.json');
-    writeFileSync(file, JSON.stringify({ violations: result.check.violations, chaos: result.evidence.chaos, notes: result.evidence.notes }, null, 1));
+    const ev = result.evidence;
+    const dump = { ...ev, sagas: [...ev.sagas.values()], effects: Object.fromEntries(ev.effects), starts: Object.fromEntries(ev.starts), violations: result.check.violations };
+    writeFileSync(file, JSON.stringify(dump));
     console.log(`files kept in ${result.dir} (evidence.json, runs-*.jsonl, log-*.jsonl)`);
   }
   code = result.check.violations.length === 0 ? 0 : 1;

@@ -97,11 +97,12 @@ export class Traffic {
   }
 
   private async startJob(id: string, input: ChaosInput, first?: Slot): Promise<void> {
-    for (let n = 0; !this.draining || n === 0; n++) {
+    for (let n = 0; ; n++) {
       const slot = this.pickSlot(n === 0 ? first : undefined);
       const a = await this.attempt(id, input, slot);
       if (a.outcome === 'ok' || (a.code !== undefined && !RETRYABLE.has(a.code))) return;
       if (this.starts.get(id)!.some((x) => x.outcome === 'ok')) return; // a late answer came
+      if (this.draining || this.fleet.isStopped) return;
       await sleep(this.rng.int(...RETRY_PAUSE_MS));
     }
   }
