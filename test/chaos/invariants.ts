@@ -220,7 +220,10 @@ export function sagaBrief(ev: Evidence, s: SagaEvidence): Record<string, unknown
   return {
     status: s.info?.status ?? s.infoError,
     acked: s.acked,
-    starts: s.attempts.map((a) => `#${a.n} ${a.owner ?? '-'} ${a.outcome}${a.code ? ` ${a.code}` : ''}${a.late ? ' (late)' : ''} @${a.t}${a.tDone ? `→${a.tDone}` : ''}`),
+    starts: s.attempts.map((a) => {
+      const answer = a.outcome === 'ok' ? ` ${a.status} seq ${a.seq} owner ${a.sagaOwner}` : a.code ? ` ${a.code}` : '';
+      return `#${a.n} via ${a.owner ?? '-'} ${a.outcome}${answer}${a.late ? ' (late)' : ''} @${a.t}${a.tDone ? `→${a.tDone}` : ''}`;
+    }),
     index: s.index === undefined ? 'unread' : s.index === null ? null : { ...s.index.record, revision: s.index.revision },
     listed: s.listed,
     journal: s.journal ? s.journal.map(journalLine) : s.journalError,

@@ -14,7 +14,7 @@ export interface ReportInput {
   readonly check: CheckResult;
   /** Wall-clock phases, for the reader only (nothing asserts on them). */
   readonly timing: { readonly chaosMs: number; readonly totalMs: number };
-  /** Examples printed per violated invariant. */
+  /** Examples printed, with their evidence, per kind of violation. */
   readonly detail?: number;
 }
 
@@ -36,10 +36,10 @@ export function formatReport(r: ReportInput): string {
   const attempts = [...ev.starts.values()].flat();
   const ids = [...ev.starts.values()];
   const acked = ids.filter((x) => x.some((a) => a.outcome === 'ok'));
-  const retried = acked.filter((x) => x.findIndex((a) => a.outcome === 'ok') > 0);
+  const retried = acked.filter((x) => x.some((a) => a.outcome === 'error'));
   const late = attempts.filter((a) => a.late).length;
   const failures = countBy(attempts.filter((a) => a.outcome === 'error'), (a) => a.code ?? '?');
-  out.push(`starts: ${ids.length} ids, ${acked.length} acknowledged (${retried.length} after a retry, ${late} late answers), ${ids.length - acked.length} never; ${attempts.length} attempts; failed attempts: ${fmt(failures) || 'none'}`);
+  out.push(`starts: ${ids.length} ids, ${acked.length} acknowledged (${retried.length} after a failed attempt, ${late} late answers), ${ids.length - acked.length} never; ${attempts.length} attempts; failed attempts: ${fmt(failures) || 'none'}`);
   out.push(`cancels: ${ev.cancels.length} sent: ${fmt(countBy(ev.cancels, (c) => (c.outcome === 'error' ? `error ${c.code}` : c.outcome)))}`);
 
   const statuses = countBy([...ev.sagas.values()], (x) => x.info?.status ?? 'no status');
@@ -71,23 +71,36 @@ export function formatReport(r: ReportInput): string {
   const byInv = new Map<InvariantNo, Violation[]>();
   for (const v of check.violations) byInv.set(v.invariant, [...(byInv.get(v.invariant) ?? []), v]);
   out.push(`invariants: ${(Object.keys(INVARIANTS) as unknown as InvariantNo[]).map((k) => `${k} ${byInv.has(Number(k) as InvariantNo) ? `✗${byInv.get(Number(k) as InvariantNo)!.length}` : '✓'}`).join('  ')}`);
-  const detail = r.detail ?? 4;
+  // Violations of one invariant are grouped by what they say (ids and numbers aside), so every
+  // kind of failure shows with its sagas, and a few of each with their evidence.
+  const detail = r.detail ?? 2;
   for (const [inv, vs] of [...byInv].sort(([a], [b]) => a - b)) {
-    out.push(`✗ ${inv} ${INVARIANTS[inv]}: ${vs.length} violation(s)${vs.length > detail ? `, first ${detail}` : ''}`);
-    for (const v of vs.slice(0, detail)) {
-      out.push(`  - ${[v.sagaId, v.key].filter(Boolean).join(' ')}${v.sagaId || v.key ? ': ' : ''}${v.message}`);
-      for (const [k, val] of Object.entries(v.evidence ?? {})) {
-        if (val === undefined) continue;
-        if (Array.isArray(val)) {
-          out.push(`      ${k}:`);
-          for (const item of val) out.push(`        ${typeof item === 'string' ? item : JSON.stringify(item)}`);
-        } else out.push(`      ${k}: ${JSON.stringify(val)}`);
+    out.push(`✗ ${inv} ${INVARIANTS[inv]}: ${vs.length} violation(s)`);
+    const kinds = new Map<string, Violation[]>();
+    for (const v of vs) kinds.set(kindOf(v.message), [...(kinds.get(kindOf(v.message)) ?? []), v]);
+    for (const [kind, group] of kinds) {
+      const ids = group.map((v) => v.key ?? v.sagaId ?? '-');
+      out.push(`  ${group.length}× ${kind}: ${ids.slice(0, 24).join(' ')}${ids.length > 24 ? ' …' : ''}`);
+      for (const v of group.slice(0, detail)) {
+        out.push(`  - ${[v.sagaId, v.key].filter(Boolean).join(' ')}${v.sagaId || v.key ? ': ' : ''}${v.message}`);
+        for (const [k, val] of Object.entries(v.evidence ?? {})) {
+          if (val === undefined) continue;
+          if (Array.isArray(val)) {
+            out.push(`      ${k}:`);
+            for (const item of val) out.push(`        ${typeof item === 'string' ? item : JSON.stringify(item)}`);
+          } else out.push(`      ${k}: ${JSON.stringify(val)}`);
+        }
       }
     }
   }
   if (!ev.settle.settled) out.push(`unsettled: ${ev.settle.unsettled.slice(0, 20).map((u) => `${u.id}=${u.status}`).join(' ')}`);
   out.push(check.violations.length === 0 ? 'verdict: all invariants hold' : `verdict: ${check.violations.length} violation(s) of invariant(s) ${[...byInv.keys()].sort().join(', ')}`);
   return out.join('\n');
+}
+
+/** A violation's message with its ids and numbers blanked: what kind of failure it is. */
+function kindOf(message: string): string {
+  return message.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N');
 }
 
 function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {
