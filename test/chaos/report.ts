@@ -70,7 +70,8 @@ export function formatReport(r: ReportInput): string {
 
   const byInv = new Map<InvariantNo, Violation[]>();
   for (const v of check.violations) byInv.set(v.invariant, [...(byInv.get(v.invariant) ?? []), v]);
-  out.push(`invariants: ${(Object.keys(INVARIANTS) as unknown as InvariantNo[]).map((k) => `${k} ${byInv.has(Number(k) as InvariantNo) ? `✗${byInv.get(Number(k) as InvariantNo)!.length}` : '✓'}`).join('  ')}`);
+  const all: InvariantNo[] = [1, 2, 3, 4, 5, 6];
+  out.push(`invariants: ${all.map((k) => `${k} ${byInv.has(k) ? `✗${byInv.get(k)!.length}` : '✓'}`).join('  ')}`);
   // Violations of one invariant are grouped by what they say (ids and numbers aside), so every
   // kind of failure shows with its sagas, and a few of each with their evidence.
   const detail = r.detail ?? 2;
