@@ -13,6 +13,7 @@ import type { SagaInfo } from '../../src/runtime/types.js';
 import type { ChaosEvent } from './chaos-log.js';
 import { readEffects, type EffectValue } from './effects.js';
 import type { SettleResult } from './final-coordinator.js';
+import type { Listing } from './lister.js';
 import { readRuns, type RunRecord } from './run-log.js';
 import type { Attempt, CancelRecord } from './traffic.js';
 import { forEachLimit, withTimeout } from './waiting.js';
@@ -55,6 +56,8 @@ export interface Evidence {
   /** Every start attempt of every id, acknowledged or not. */
   readonly starts: ReadonlyMap<string, readonly Attempt[]>;
   readonly cancels: readonly CancelRecord[];
+  /** Listings made while the chaos ran (lister.ts). */
+  readonly listings: readonly Listing[];
 }
 
 /** Info-level messages worth keeping besides every warning and error. */
@@ -76,6 +79,7 @@ export interface GatherInput {
   readonly chaos: readonly ChaosEvent[];
   readonly settle: SettleResult;
   readonly cancels: readonly CancelRecord[];
+  readonly listings: readonly Listing[];
 }
 
 export async function gatherEvidence(g: GatherInput): Promise<Evidence> {
@@ -111,6 +115,7 @@ export async function gatherEvidence(g: GatherInput): Promise<Evidence> {
     settle: g.settle,
     starts: g.starts,
     cancels: g.cancels,
+    listings: g.listings,
   };
 }
 

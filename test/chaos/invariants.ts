@@ -8,7 +8,7 @@
  *   3 every effect applied exactly once per idempotency key
  *   4 a step ran more than once per key only as often as chaos interrupted it
  *   5 its journal is well formed: entries 1..n, no result journaled twice
- *   6 the index lists it exactly once; an acknowledged start is never missing
+ *   6 the index lists it exactly once; an acknowledged start is never missing; list() never hangs
  */
 import { isDeepStrictEqual } from 'node:util';
 import { initialTransition, transition, type AnyEventObject } from 'xstate';
@@ -18,6 +18,7 @@ import { hitting, lapseNotice, type ChaosEvent } from './chaos-log.js';
 import { chaosMachine } from './chaos-saga.js';
 import type { Evidence, LogNote, SagaEvidence } from './evidence.js';
 import { SETTLED } from './final-coordinator.js';
+import { LIST_HANG_MS } from './lister.js';
 import type { RunRecord } from './run-log.js';
 
 export type InvariantNo = 1 | 2 | 3 | 4 | 5 | 6;
@@ -28,7 +29,7 @@ export const INVARIANTS: Record<InvariantNo, string> = {
   3: 'each effect applied exactly once per idempotency key',
   4: 'runs per key ≤ 1 + chaos interruptions',
   5: 'journal well formed (entries 1..n, no result twice)',
-  6: 'listed in the index exactly once; no acknowledged start missing',
+  6: 'listed in the index exactly once; no acknowledged start missing; list() never hangs',
 };
 
 export interface Violation {
@@ -70,6 +71,10 @@ export function checkInvariants(ev: Evidence, opts: { leaseTtlMs: number }): Che
     checkListed(ev, s, add);
   }
   if (ev.listing.error) add({ invariant: 6, message: `listing failed: ${ev.listing.error}`, evidence: { idsBeforeFailure: ev.listing.ids.length } });
+  // A listing may fail while the nats-server is away; it must not hang.
+  for (const l of ev.listings.filter((x) => x.outcome === 'hung')) {
+    add({ invariant: 6, message: `list() during the chaos did not answer within ${LIST_HANG_MS} ms`, evidence: { at: l.t, sagasSeenBefore: l.sagas, chaosAround: ev.chaos.filter((e) => e.t >= l.t - 5_000 && e.t <= l.t + LIST_HANG_MS) } });
+  }
   checkEffects(ev, add);
   const runStats = checkRuns(ev, opts.leaseTtlMs, add);
   return { violations, runStats };

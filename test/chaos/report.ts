@@ -42,6 +42,11 @@ export function formatReport(r: ReportInput): string {
   out.push(`starts: ${ids.length} ids, ${acked.length} acknowledged (${retried.length} after a failed attempt, ${late} late answers), ${ids.length - acked.length} never; ${attempts.length} attempts; failed attempts: ${fmt(failures) || 'none'}`);
   out.push(`cancels: ${ev.cancels.length} sent: ${fmt(countBy(ev.cancels, (c) => (c.outcome === 'error' ? `error ${c.code}` : c.outcome)))}`);
 
+  const ls = ev.listings;
+  const lsOk = ls.filter((l) => l.outcome === 'ok');
+  const slowest = Math.max(0, ...lsOk.map((l) => l.ms));
+  out.push(`listings during chaos: ${ls.length}: ${fmt(countBy(ls, (l) => (l.outcome === 'error' ? `error ${l.code}` : l.outcome)))}; slowest answer ${slowest} ms; a saga shown twice in ${lsOk.filter((l) => l.twice.length > 0).length}`);
+
   const statuses = countBy([...ev.sagas.values()], (x) => x.info?.status ?? 'no status');
   out.push(`sagas: ${ev.sagas.size} known (acknowledged, in the index or in the journal): ${fmt(statuses)}; settle ${ev.settle.settled ? 'reached' : `not reached (${ev.settle.reason}; ${ev.settle.unsettled.length} unsettled)`}`);
 

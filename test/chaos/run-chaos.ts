@@ -1,6 +1,7 @@
 /**
  * One chaos run, start to end: a nats-server of its own (loopback, free port, temp store),
- * two chaos coordinators, the scheduled traffic and chaos, then one clean coordinator that
+ * two chaos coordinators, the scheduled traffic and chaos (and a client listing the sagas
+ * throughout), then one clean coordinator that
  * recovers everything, the settle wait, the evidence and the invariants. Everything it starts
  * is registered with `cleanup` as soon as it exists, so a failed or timed-out run leaves
  * nothing behind.
@@ -9,16 +10,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '../../src/nats/connect.js';
+import { createRuntime } from '../../src/runtime/create-runtime.js';
 import { openNatsStores } from '../../src/runtime/nats-stores.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { ChaosLog } from './chaos-log.js';
+import { chaosBinding } from './chaos-saga.js';
 import type { Cleanup } from './cleanup.js';
 import { EffectSink } from './effects.js';
 import { gatherEvidence, type Evidence } from './evidence.js';
 import { openFinalCoordinator, settle, storedIds } from './final-coordinator.js';
 import { Fleet } from './fleet.js';
+import { Lister } from './lister.js';
 import { checkInvariants, type CheckResult } from './invariants.js';
 import { formatReport } from './report.js';
+import { RunLog } from './run-log.js';
 import { buildSchedule, SLOTS, type ChaosAction, type ChaosConfig, type Schedule, type Slot } from './schedule.js';
 import { Traffic } from './traffic.js';
 import { sleep } from './waiting.js';
@@ -65,8 +70,22 @@ export async function runChaos(config: ChaosConfig, opts: RunOptions): Promise<C
   cleanup.add(() => fleet.stop('shutdown'));
   await Promise.all(SLOTS.map((slot) => fleet.spawn(slot, slot).proc.ready));
 
+  // A client listing every saga throughout, from a runtime that never recovers anything.
+  const observer = await createRuntime({
+    servers: server.url,
+    namespace: NAMESPACE,
+    owner: 'lister',
+    recoverOnStart: false,
+    recoverIntervalMs: 0,
+    machines: [chaosBinding(await EffectSink.open(nc, NAMESPACE), new RunLog(join(dir, 'runs-lister.jsonl'), 'lister'))],
+  });
+  cleanup.add(() => observer.close());
+  const lister = new Lister(observer, 3_000);
+  cleanup.add(() => lister.stop());
+
   // Chaos: the traffic and the actions, each at its offset from here.
   const traffic = new Traffic(fleet, config.seed);
+  lister.start();
   const t0 = Date.now();
   const at = (offset: number): Promise<void> => sleep(t0 + offset - Date.now());
   // A run cut short (a test timeout) cleans up under the loops' feet: they stop, quietly.
@@ -88,7 +107,7 @@ export async function runChaos(config: ChaosConfig, opts: RunOptions): Promise<C
   ]);
   const chaosMs = Date.now() - t0;
   progress(`chaos over after ${(chaosMs / 1000).toFixed(1)} s; draining clients`);
-  await traffic.drain(10_000);
+  await Promise.all([traffic.drain(10_000), lister.stop()]);
   await fleet.stop('shutdown');
 
   // One clean coordinator recovers what the dead ones left.
@@ -112,6 +131,7 @@ export async function runChaos(config: ChaosConfig, opts: RunOptions): Promise<C
     chaos: log.events,
     settle: settled,
     cancels: traffic.cancels,
+    listings: lister.listings,
   });
   const check = checkInvariants(evidence, { leaseTtlMs: config.leaseTtlMs });
   const report = formatReport({ schedule, evidence, check, timing: { chaosMs, totalMs: Date.now() - began } });

@@ -2,11 +2,17 @@
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-/** Rejects with code REQUEST_TIMEOUT if `p` has not settled within `ms` (`p` runs on). */
+/** What `withTimeout` rejects with: no answer at all, as opposed to an error answered. */
+export class TimedOut extends Error {
+  override name = 'TimedOut';
+  readonly code = 'REQUEST_TIMEOUT';
+}
+
+/** Rejects with `TimedOut` if `p` has not settled within `ms` (`p` runs on). */
 export function withTimeout<T>(p: Promise<T>, ms: number, what = 'request'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`${what} not answered within ${ms} ms`), { code: 'REQUEST_TIMEOUT' })), ms);
+    timer = setTimeout(() => reject(new TimedOut(`${what} not answered within ${ms} ms`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
