@@ -20,6 +20,7 @@ export interface Listing {
   /** Ids shown more than once. */
   readonly twice: readonly string[];
   readonly code?: string;
+  readonly message?: string;
 }
 
 export class Lister {
@@ -62,8 +63,9 @@ export class Lister {
       this.listings.push({ t, outcome: 'ok', ms: Date.now() - t, sagas: ids.length, twice: ids.filter((id, i) => ids.indexOf(id) !== i) });
     } catch (e) {
       const hung = e instanceof TimedOut;
-      const code = hung ? undefined : ((e as { code?: string }).code ?? 'INTERNAL');
-      this.listings.push({ t, outcome: hung ? 'hung' : 'error', ms: Date.now() - t, sagas: ids.length, twice: [], ...(code ? { code } : {}) });
+      const err = e as { code?: string; name?: string; message?: string };
+      const code = hung ? undefined : (err.code ?? 'INTERNAL');
+      this.listings.push({ t, outcome: hung ? 'hung' : 'error', ms: Date.now() - t, sagas: ids.length, twice: [], ...(code ? { code, message: `${err.name}: ${err.message}` } : {}) });
     }
   }
 }

@@ -46,6 +46,7 @@ export function formatReport(r: ReportInput): string {
   const lsOk = ls.filter((l) => l.outcome === 'ok');
   const slowest = Math.max(0, ...lsOk.map((l) => l.ms));
   out.push(`listings during chaos: ${ls.length}: ${fmt(countBy(ls, (l) => (l.outcome === 'error' ? `error ${l.code}` : l.outcome)))}; slowest answer ${slowest} ms; a saga shown twice in ${lsOk.filter((l) => l.twice.length > 0).length}`);
+  for (const [msg, n] of Object.entries(countBy(ls.filter((l) => l.outcome === 'error'), (l) => `${l.code} ${l.message}`))) out.push(`  ${n}× list() failed: ${msg}`);
 
   const statuses = countBy([...ev.sagas.values()], (x) => x.info?.status ?? 'no status');
   out.push(`sagas: ${ev.sagas.size} known (acknowledged, in the index or in the journal): ${fmt(statuses)}; settle ${ev.settle.settled ? 'reached' : `not reached (${ev.settle.reason}; ${ev.settle.unsettled.length} unsettled)`}`);
