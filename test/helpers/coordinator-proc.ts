@@ -30,6 +30,12 @@ export interface CoordinatorSpec extends CoordinatorOptions {
   readonly leaseTtlMs?: number;
   /** `<point>:<event type prefix>` (src/runtime/crash-points.ts). */
   readonly crashAt?: string;
+  /** Another entry point that speaks this protocol (default: test/fixtures/crash-coordinator.ts). */
+  readonly script?: string;
+  /** Where the child records its step calls (default: a file in a temp dir removed at exit). */
+  readonly callsFile?: string;
+  /** Extra environment variables for the child. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ExitInfo {
@@ -46,7 +52,7 @@ export interface CoordinatorProc {
   readonly exited: Promise<ExitInfo>;
   /** Step calls recorded so far (a line cut short by a kill is skipped). */
   calls(): CallRecord[];
-  /** Sends a command; resolves with its result, rejects with `{ code, message }` or on exit. */
+  /** Sends a command; resolves with its result, rejects with `{ code, message, retryable? }` or on exit. */
   request<T = unknown>(cmd: CoordinatorCommand): Promise<T>;
   /** SIGKILL (if still running) and wait for the exit. */
   kill(): Promise<ExitInfo>;
@@ -80,12 +86,12 @@ let seq = 0;
 
 export function spawnCoordinator(spec: CoordinatorSpec): CoordinatorProc {
   hookExit();
-  const callsFile = join(callsDir(), `${spec.namespace}-${spec.owner}-${seq++}.jsonl`);
+  const callsFile = spec.callsFile ?? join(callsDir(), `${spec.namespace}-${spec.owner}-${seq++}.jsonl`);
   const options: CoordinatorOptions = { start: spec.start, recoverIntervalMs: spec.recoverIntervalMs, recoverOnStart: spec.recoverOnStart };
-  const env: NodeJS.ProcessEnv = { ...process.env, JETSAGA_CALLS_FILE: callsFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env, JETSAGA_CALLS_FILE: callsFile };
   delete env.JETSAGA_CRASH_AT;
   if (spec.crashAt) env.JETSAGA_CRASH_AT = spec.crashAt;
-  const args = ['--import', 'tsx', SCRIPT, spec.url, spec.namespace, spec.owner, String(spec.leaseTtlMs ?? 10_000), JSON.stringify(options)];
+  const args = ['--import', 'tsx', spec.script ?? SCRIPT, spec.url, spec.namespace, spec.owner, String(spec.leaseTtlMs ?? 10_000), JSON.stringify(options)];
   const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
 
@@ -121,7 +127,7 @@ export function spawnCoordinator(spec: CoordinatorSpec): CoordinatorProc {
 
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (line === 'ready') return markReady();
-    let msg: { id?: number; ok?: boolean; result?: unknown; error?: { code: string; message: string } };
+    let msg: { id?: number; ok?: boolean; result?: unknown; error?: { code: string; message: string; retryable?: boolean } };
     try {
       msg = JSON.parse(line) as typeof msg;
     } catch {
@@ -131,10 +137,14 @@ export function spawnCoordinator(spec: CoordinatorSpec): CoordinatorProc {
     if (!p) return;
     pendingRequests.delete(msg.id!);
     if (msg.ok) p.resolve(msg.result);
-    else p.reject(Object.assign(new Error(msg.error?.message ?? 'failed'), { code: msg.error?.code }));
+    else p.reject(Object.assign(new Error(msg.error?.message ?? 'failed'), { code: msg.error?.code, retryable: msg.error?.retryable }));
   });
+  // The outcome of a command in flight is unknown: the caller may retry it elsewhere.
+  let exit: ExitInfo | undefined;
+  const gone = (e: ExitInfo): Error => Object.assign(new Error(`coordinator ${spec.owner} exited (${e.signal ?? e.code})`), { code: 'COORDINATOR_EXITED', retryable: true });
   void exited.then((e) => {
-    for (const p of pendingRequests.values()) p.reject(new Error(`coordinator ${spec.owner} exited (${e.signal ?? e.code})`));
+    exit = e;
+    for (const p of pendingRequests.values()) p.reject(gone(e));
     pendingRequests.clear();
   });
 
@@ -147,6 +157,8 @@ export function spawnCoordinator(spec: CoordinatorSpec): CoordinatorProc {
     calls: () => readCalls(callsFile),
     request<T>(cmd: CoordinatorCommand): Promise<T> {
       const id = nextId++;
+      // Nothing would ever answer a command written to a child that is gone.
+      if (exit) return Promise.reject(gone(exit));
       return new Promise<T>((resolve, reject) => {
         pendingRequests.set(id, { resolve: resolve as (v: unknown) => void, reject });
         child.stdin!.write(`${JSON.stringify({ id, ...cmd })}\n`);
