@@ -25,6 +25,7 @@ import { assertSagaId } from '../journal/saga-id.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sleep } from '../nats/retry.js';
 import { linkedSignal } from '../util/linked-signal.js';
+import { isTransient } from '../nats/nats-errors.js';
 import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import type { FoldedSaga } from './fold.js';
@@ -611,7 +612,11 @@ export class Runtime {
 
   private track(p: Promise<unknown>): void {
     const q = p.catch((e: unknown) => {
-      if (!this.closed) this.logger.error({ err: (e as Error).message }, 'background task failed');
+      if (this.closed) return;
+      // A NATS outage fails recovery passes and re-acquisitions until it ends: worth a
+      // warning (they are retried), not an error.
+      const transient = (e instanceof SagaError && e.retryable) || isTransient(e);
+      this.logger[transient ? 'warn' : 'error']({ err: (e as Error).message }, 'background task failed');
     });
     this.background.add(q);
     void q.finally(() => this.background.delete(q));

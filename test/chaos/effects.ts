@@ -5,7 +5,7 @@
  * retried, so the sink rides out a nats-server restart. The bucket keeps a history per key, so
  * a second write of one key would show in the checks rather than overwrite the first.
  */
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { isTransient, isWrongLastSequence } from '../../src/nats/nats-errors.js';
@@ -65,10 +65,12 @@ export async function readEffects(nc: NatsConnection, namespace: string): Promis
   const stream = `KV_${effectsBucket(namespace)}`;
   const js = jetstream(nc, { timeout: 10_000 });
   const out = new Map<string, EffectValue[]>();
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const untilSeq = (await jsm.streams.info(stream)).state.last_seq;
   const oc = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
   const prefix = `$KV.${effectsBucket(namespace)}.`;
   try {
-    for await (const m of readUntilCaughtUp(oc)) {
+    for await (const m of readUntilCaughtUp(oc, { untilSeq })) {
       // Only puts: a delete or purge marker carries a KV-Operation header.
       if (m.headers?.get('KV-Operation')) continue;
       const key = idempotencyKeyOf(m.subject.slice(prefix.length));

@@ -63,7 +63,7 @@ export interface Evidence {
 /** Info-level messages worth keeping besides every warning and error. */
 const NOTABLE_INFO = [
   'took over saga from a coordinator whose lease lapsed',
-  'removed the index record of a saga that never started',
+  'voided a start that never journaled its init entry, and removed its index record',
 ];
 
 export interface GatherInput {

@@ -108,12 +108,16 @@ function checkFold(ev: Evidence, s: SagaEvidence, add: (v: Violation) => void): 
   if (diff.length > 0) add({ invariant: 2, sagaId: s.id, message: diff.join('; '), evidence: sagaBrief(ev, s) });
 }
 
-/** The journal folded with XState's public pure functions; takeover markers are not inputs. */
+/**
+ * The journal folded with XState's public pure functions; takeover markers are not inputs, and
+ * void entries (starts fenced off before their init) may only precede the init entry.
+ */
 export function fold(journal: readonly JournalView[]): { value: unknown; context: unknown; no: number } {
-  const init = journal[0]?.init as { input?: unknown } | undefined;
-  if (!init) throw new Error('entry 1 is not an init entry');
+  const start = journal.findIndex((e) => !e.void);
+  const init = journal[start]?.init as { input?: unknown } | undefined;
+  if (!init) throw new Error('the first entry after any voids is not an init entry');
   let [snapshot] = initialTransition(chaosMachine, init.input);
-  for (const e of journal.slice(1)) {
+  for (const e of journal.slice(start + 1)) {
     if (e.takeover || !e.event) continue;
     [snapshot] = transition(chaosMachine, snapshot, { ...e.event, at: e.at } as AnyEventObject);
   }
@@ -247,6 +251,7 @@ function noteLine(n: LogNote): string {
 export function journalLine(e: JournalView): string {
   if (e.init) return `${e.no} @${e.at} seq${e.seq} init owner=${(e.init as { owner?: string }).owner}`;
   if (e.takeover) return `${e.no} @${e.at} seq${e.seq} takeover ${e.takeover.from}→${e.takeover.owner} epoch ${e.takeover.epoch}`;
+  if (e.void) return `${e.no} @${e.at} seq${e.seq} void by ${e.void.owner} epoch ${e.void.epoch}`;
   const key = typeof e.event?.key === 'string' ? ` ${e.event.key}` : '';
   return `${e.no} @${e.at} seq${e.seq} ${e.event?.type}${key}`;
 }

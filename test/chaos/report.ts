@@ -65,8 +65,8 @@ export function formatReport(r: ReportInput): string {
   const notes = ev.notes;
   const fenced = notes.filter((n) => n.msg.includes('stopping this copy')).length;
   const lapses = notes.filter((n) => n.msg.startsWith('lease had expired')).length;
-  const removed = notes.filter((n) => n.msg.startsWith('removed the index record')).length;
-  out.push(`coordinator logs: fenced copies ${fenced}, lease lapses noticed ${lapses}, index records removed as never started ${removed}`);
+  const removed = notes.filter((n) => n.msg.startsWith('voided a start')).length;
+  out.push(`coordinator logs: fenced copies ${fenced}, lease lapses noticed ${lapses}, starts voided ${removed}`);
   const loud = countBy(notes.filter((n) => n.level >= 40), (n) => `${n.level >= 50 ? 'error' : 'warn'} "${n.msg}"`);
   for (const [msg, n] of Object.entries(loud).sort(([, a], [, b]) => b - a).slice(0, 10)) {
     // The distinct causes of an error, as logged.

@@ -23,8 +23,14 @@ export function takeoversOf(journal: readonly JournalView[]): Array<NonNullable<
   return journal.filter((e) => e.takeover).map((e) => ({ ...e.takeover!, no: e.no, at: e.at }));
 }
 
-/** Entry numbers 1..n, stream seqs increasing, one init entry first, no result twice. */
-export function expectWellFormed(journal: readonly JournalView[]): void {
+/**
+ * Void entries (number 0: starts fenced off before their init) only before the init; then
+ * entry numbers 1..n, stream seqs increasing, one init entry first, no result twice.
+ */
+export function expectWellFormed(all: readonly JournalView[]): void {
+  const voids = all.findIndex((e) => !e.void);
+  expect(all.slice(voids < 0 ? all.length : voids).filter((e) => e.void)).toEqual([]);
+  const journal = voids < 0 ? [] : all.slice(voids);
   expect(journal.map((e) => e.no)).toEqual(journal.map((_, i) => i + 1));
   const seqs = journal.map((e) => e.seq);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
