@@ -75,6 +75,10 @@ export function checkInvariants(ev: Evidence, opts: { leaseTtlMs: number }): Che
   for (const l of ev.listings.filter((x) => x.outcome === 'hung')) {
     add({ invariant: 6, message: `list() during the chaos did not answer within ${LIST_HANG_MS} ms`, evidence: { at: l.t, sagasSeenBefore: l.sagas, chaosAround: ev.chaos.filter((e) => e.t >= l.t - 5_000 && e.t <= l.t + LIST_HANG_MS) } });
   }
+  // Paging through every saga while they finish shows each once (sets are merged by id).
+  for (const l of ev.listings.filter((x) => x.twice.length > 0)) {
+    add({ invariant: 6, message: `a listing during the chaos showed ${l.twice.join(', ')} twice`, evidence: { at: l.t, sagas: l.sagas } });
+  }
   checkEffects(ev, add);
   const runStats = checkRuns(ev, opts.leaseTtlMs, add);
   return { violations, runStats };

@@ -2,9 +2,8 @@
  * A client that lists every saga (`runtime.list()`, all pages, every status) every few seconds
  * while the chaos runs, from a runtime of its own that never recovers anything. An answer that
  * does not come at all is what matters: a listing must fail or succeed, never hang. Listings
- * that fail during an outage are recorded, as are sagas shown twice in one listing (the open
- * and finished sets are read one after the other, so a saga finishing meanwhile can show in
- * both: reported, not an invariant).
+ * that fail during an outage are recorded, as are sagas shown twice in one listing (a violation:
+ * paging through all sagas while some finish must show each once).
  */
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { TimedOut, withTimeout } from './waiting.js';

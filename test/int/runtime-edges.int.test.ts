@@ -60,6 +60,27 @@ describe('listing open sagas while they finish', () => {
   });
 });
 
+describe('paging through every saga while they finish', () => {
+  it('shows each saga exactly once across the pages, open or finished by the time its page is read', async () => {
+    const rt = await runtime('paging', [orderBinding()]);
+    const ids = Array.from({ length: 60 }, (_, i) => `p${String(i).padStart(3, '0')}`);
+    for (const id of ids) await rt.start('order', { order: id, delayMs: { reserveStock: 20 + (Number(id.slice(1)) % 7) * 40 } }, { id });
+    const walks = Array.from({ length: 6 }, async (_, w) => {
+      await new Promise((r) => setTimeout(r, w * 40));
+      const seen: string[] = [];
+      let after: string | undefined;
+      do {
+        const page = await rt.list({ after, limit: 7 });
+        seen.push(...page.sagas.map((s) => s.id));
+        after = page.next;
+      } while (after);
+      return seen;
+    });
+    for (const seen of await settlesWithin(Promise.all(walks), 60_000)) expect(seen).toEqual(ids);
+    await Promise.all(ids.map((id) => rt.wait(id, { timeoutMs: 30_000 })));
+  });
+});
+
 describe('a step output larger than the server takes', () => {
   it('is the step’s terminal STEP_OUTPUT_TOO_LARGE error, journaled: the saga compensates', async () => {
     const b = orderBinding();
