@@ -2,12 +2,13 @@
  * `KvStore` on a NATS KV bucket. CAS is JetStream's expected-last-subject-sequence check, so a
  * failed compare surfaces as 10071 and becomes `KvConflictError`.
  */
-import type { JetStreamApiError } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KvConflictError } from '../errors.js';
 import { checkKey, checkRevision } from './kv-validate.js';
 import { isWrongLastSequence } from '../nats/nats-errors.js';
+import { forEachLimit } from '../util/for-each-limit.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
 export interface NatsKvStoreOptions {
@@ -19,10 +20,12 @@ export interface NatsKvStoreOptions {
 export class NatsKvStore implements KvStore {
   readonly bucket: string;
   readonly #kv: KV;
+  readonly #jsm: JetStreamManager;
 
-  constructor(bucket: string, kv: KV) {
+  constructor(bucket: string, kv: KV, jsm: JetStreamManager) {
     this.bucket = bucket;
     this.#kv = kv;
+    this.#jsm = jsm;
   }
 
   async get(key: string): Promise<KvEntry | null> {
@@ -72,12 +75,23 @@ export class NatsKvStore implements KvStore {
     }
   }
 
+  /**
+   * The bucket's subjects from stream info (one bounded reply), then a read of each to leave out
+   * deleted keys. Not the client's `kv.keys()`: its consumer waits for the last message of every
+   * key it counted at the start, and hangs on nats-server 2.9 when one of those keys is
+   * rewritten meanwhile (its old message is gone) — as checkpoints and readiness records are.
+   */
   async keys(prefix = ''): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.#kv.keys(subjectFilterFor(prefix))) {
-      if (k.startsWith(prefix)) out.push(k);
-    }
-    return out.sort();
+    const base = `$KV.${this.bucket}.`;
+    const si = await this.#jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${base}${subjectFilterFor(prefix)}` });
+    const candidates = Object.keys(si.state.subjects ?? {})
+      .map((s) => s.slice(base.length))
+      .filter((k) => k.startsWith(prefix));
+    const live: string[] = [];
+    await forEachLimit(candidates, 64, async (k) => {
+      if (await this.get(k)) live.push(k);
+    });
+    return live.sort();
   }
 
   #conflict(err: unknown, key: string, revision: number | undefined): unknown {
@@ -101,5 +115,5 @@ export async function openNatsKvStore(nc: NatsConnection, bucket: string, opts: 
     history: opts.history ?? 1,
     ...(opts.replicas === undefined ? {} : { replicas: opts.replicas }),
   });
-  return new NatsKvStore(bucket, kv);
+  return new NatsKvStore(bucket, kv, await jetstreamManager(nc));
 }
