@@ -10,6 +10,7 @@ import { SLOW_RETRY_DELAY_MS } from '../fixtures/slow-retry-saga.js';
 import type { JournalView } from '../../src/runtime/runtime.js';
 import type { SagaInfo } from '../../src/runtime/types.js';
 import { killAllCoordinators, scenario, until, type CallRecord } from '../helpers/coordinator-proc.js';
+import { gate } from '../helpers/gate.js';
 import { doneActors, expectWellFormed, resultsOf, takeoversOf } from '../helpers/journal-checks.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 
@@ -33,9 +34,12 @@ describe('a coordinator killed with SIGKILL and restarted under the same owner',
   it('re-runs only the step in flight, with the same idempotency key, and completes the saga', async (ctx) => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'mid-step';
-    const first = await coordinator({ owner: OWNER, start: [{ id, input: { order: id, delayMs: { chargeCard: 1500 } } }] });
+    // The charge is held until the first coordinator is dead.
+    const charge = gate(ctx);
+    const first = await coordinator({ owner: OWNER, start: [{ id, input: { order: id, holdUntil: { chargeCard: charge.path } } }] });
     await until(() => started(first.calls(), 'chargeCard').length > 0, 'chargeCard to start');
     expect((await first.kill()).signal).toBe('SIGKILL');
+    charge.open();
 
     const before = first.calls();
     expect(show(before)).toEqual(['reserveStock:start', 'reserveStock:ok', 'chargeCard:start']);
@@ -133,10 +137,13 @@ describe('crashes during compensation and backoff', () => {
   it('a crash during an undo step: the restart finishes compensating, re-running only that undo with its key', async (ctx) => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'comp';
-    const input = { order: id, fail: { shipOrder: 'terminal' }, delayMs: { refundCard: 1500 } };
+    // The refund is held until the first coordinator is dead.
+    const refund = gate(ctx);
+    const input = { order: id, fail: { shipOrder: 'terminal' }, holdUntil: { refundCard: refund.path } };
     const first = await coordinator({ owner: OWNER, start: [{ id, input }] });
     await until(() => started(first.calls(), 'refundCard').length > 0, 'refundCard to start');
     await first.kill();
+    refund.open();
 
     const before = first.calls();
     expect(show(before)).toEqual([
