@@ -187,6 +187,9 @@ describe('coordinator boot graph', () => {
     await nc.flush();
     const config = loadConfig({ nats: server.url, registry: `127.0.0.1:${registry.port}`, namespace, owner: 'c2', dataDir: join(tmp, 'c2') }, {});
     const coordinator = new Coordinator({ config, machines: [pushBinding()], recoverIntervalMs: 0 });
+    // One record per dependency of c2's graph, the only coordinator on this namespace.
+    const everyDependency = [...coordinator.graph.plan.deps.keys()].map((name) => `c2/${name}`).sort();
+    const recordsOf = (rs: readonly ReadinessRecord[]): string[] => rs.map((r) => `${r.coordinator}/${r.name}`).sort();
     try {
       await coordinator.start();
       expect((await coordinator.runtime.wait('r1', { timeoutMs: 20_000 })).status).toBe('completed');
@@ -198,14 +201,15 @@ describe('coordinator boot graph', () => {
       expect(coordinator.graph.plan.ancestors.get('recovery')?.has('admission')).toBe(true);
 
       const running = await bootStatusJson(namespace);
-      expect(running.filter((r) => r.coordinator === 'c2').every((r) => r.coordinatorRunning === true && r.ready)).toBe(true);
+      expect(recordsOf(running)).toEqual(everyDependency);
+      expect(running.every((r) => r.coordinatorRunning === true && r.ready)).toBe(true);
     } finally {
       sub.unsubscribe();
       await coordinator.stop();
     }
     // After a stop its last report stays readable, marked as coming from a stopped coordinator.
     const stopped = await bootStatusJson(namespace);
-    expect(stopped.length).toBeGreaterThan(0);
+    expect(recordsOf(stopped)).toEqual(everyDependency);
     expect(stopped.every((r) => r.coordinatorRunning === false)).toBe(true);
     const table = spawnTs(CLI, ['boot', 'status', '--nats', server.url, '--namespace', namespace], { JETSAGA_LOG: 'silent' });
     expect((await table.exited).code).toBe(0);
