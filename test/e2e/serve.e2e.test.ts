@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import type { ReadinessRecord } from '../../src/boot/readiness-bus.js';
 import { until } from '../helpers/coordinator-proc.js';
 import { freePort } from '../helpers/nats-server.js';
-import { alive, spawnTs, type TsChild } from '../helpers/ts-child.js';
+import { alive, killIfSame, spawnTs, startTimeOf, type TsChild } from '../helpers/ts-child.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.ts');
 
@@ -38,19 +38,17 @@ async function serve(ctx: TestContext, name: string, env: NodeJS.ProcessEnv = {}
     JETSAGA_REGISTRY: '',
     ...env,
   }, { ownGroup: true });
-  const embeddedPids = (): number[] => child.lines.flatMap((l) => [...l.matchAll(/embedded, pid (\d+)/g)].map((m) => Number(m[1])));
+  const started: Array<{ pid: number; startTime: string | undefined }> = [];
   ctx.onTestFinished(async () => {
     await child.kill();
-    for (const pid of embeddedPids().filter(alive)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
+    for (const { pid, startTime } of started) killIfSame(pid, startTime);
   });
   await child.waitForLine(/^jetsaga coordinator ".*" ready$/, 60_000);
-  return { child, natsPort, pids: embeddedPids() };
+  const pids = child.lines.flatMap((l) => [...l.matchAll(/embedded, pid (\d+)/g)].map((m) => Number(m[1])));
+  // Read while the coordinator runs them: the clean-up kills these processes, not a later
+  // process that happens to get one of their pids.
+  started.push(...pids.map((pid) => ({ pid, startTime: startTimeOf(pid) })));
+  return { child, natsPort, pids };
 }
 
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -19,6 +19,7 @@ import { SagaError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { freePort } from '../helpers/nats-server.js';
 import { startRegistry } from '../helpers/registry.js';
+import { killIfSame, startTimeOf } from '../helpers/ts-child.js';
 
 const logger = createLogger({ name: 'embedded-test' });
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -58,14 +59,19 @@ async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   return gone(pid);
 }
 
-/** Live watchdog shells watching `childPid` (found by their argv). */
-function watchdogsFor(childPid: number): number[] {
+/**
+ * Live watchdog shells that `parentPid` started for `childPid`, found by their argv (`sh -c
+ * <script> jetsaga-watchdog:<name> <parent pid> <child pid> <grace>`). Both pids must match:
+ * other test files and processes run watchdogs too, and pids are reused quickly.
+ */
+function watchdogsFor(childPid: number, parentPid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.startsWith('jetsaga-watchdog:')) && argv.includes(String(childPid)) && !gone(Number(entry))) found.push(Number(entry));
+      const at = argv.findIndex((a) => a.startsWith('jetsaga-watchdog:'));
+      if (at >= 0 && argv[at + 1] === String(parentPid) && argv[at + 2] === String(childPid) && !gone(Number(entry))) found.push(Number(entry));
     } catch {
       // exited while we looked
     }
@@ -90,7 +96,7 @@ describe('embedded nats-server', () => {
     const info = await (await jetstreamManager(nc)).getAccountInfo();
     expect(info.streams).toBe(0);
     await nc.close();
-    const watchdogs = watchdogsFor(nats.process.pid);
+    const watchdogs = watchdogsFor(nats.process.pid, process.pid);
     expect(watchdogs).toHaveLength(1);
 
     const stopping = nats.stop();
@@ -278,32 +284,21 @@ describe('port probes and stop()', () => {
 });
 
 describe('orphan safety', () => {
-  /** SIGKILLs `pid` (its whole group with `group`) if it still runs; the processes of a failed test must not linger. */
-  const killIfAlive = (pid: number, group = false): void => {
-    if (gone(pid)) return;
-    try {
-      process.kill(group ? -pid : pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
-  };
-
   async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<{ parentPid: number; natsPid: number; port: number }> {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', parentFixture, await tempDir(), String(port), mode], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const started: { natsPid?: number } = {};
+    const started: { parentPid?: number; natsPid?: number; natsStart?: string } = {};
     // Whatever the test did, the parent, its nats-server and that server's watchdog (its own
     // process group, with its sleep) are gone when it ends.
     ctx.onTestFinished(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      const { natsPid } = started;
-      if (natsPid === undefined) return;
-      const watchdogs = watchdogsFor(natsPid);
-      killIfAlive(natsPid);
-      for (const w of watchdogs) killIfAlive(w, true);
+      const { parentPid, natsPid, natsStart } = started;
+      if (parentPid === undefined || natsPid === undefined) return;
+      for (const w of watchdogsFor(natsPid, parentPid)) killIfSame(w, startTimeOf(w), true);
+      killIfSame(natsPid, natsStart);
     });
     let out = '';
     let errOut = '';
@@ -318,7 +313,7 @@ describe('orphan safety', () => {
       await sleep(20);
     }
     const pids = JSON.parse(out.split('\n')[0]!) as { parentPid: number; natsPid: number };
-    started.natsPid = pids.natsPid;
+    Object.assign(started, pids, { natsStart: startTimeOf(pids.natsPid) });
     return { ...pids, port };
   }
 
@@ -326,7 +321,7 @@ describe('orphan safety', () => {
     const { parentPid, natsPid, port } = await startParent(ctx, 'wait');
     expect(gone(natsPid)).toBe(false);
     expect(await isListening('127.0.0.1', port, 5_000)).toBe(true);
-    const watchdogs = watchdogsFor(natsPid);
+    const watchdogs = watchdogsFor(natsPid, parentPid);
     expect(watchdogs).toHaveLength(1);
     process.kill(parentPid, 'SIGKILL');
     expect(await waitGone(natsPid, 20_000)).toBe(true);
