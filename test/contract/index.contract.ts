@@ -98,19 +98,16 @@ export function describeIndexContract(name: string, factory: IndexFactory): void
       const ids = ['m', 'c', 'x', 'a', 'k', 'b', 'z', 'e'];
       for (const id of ids) await index.create(rec(id));
       const sorted = [...ids].sort();
-      const seen: string[] = [];
+      const pages: string[][] = [];
       let after: string | undefined;
-      let pages = 0;
       do {
         const page = await index.listOpen({ after, limit: 3 });
-        pages++;
-        expect(page.entries.length).toBeLessThanOrEqual(3);
-        seen.push(...page.entries.map((e) => e.record.sagaId));
+        pages.push(page.entries.map((e) => e.record.sagaId));
         for (const e of page.entries) expect(e.revision).toBeGreaterThan(0);
         after = page.next;
-      } while (after !== undefined);
-      expect(pages).toBe(3);
-      expect(seen).toEqual(sorted);
+      } while (after !== undefined && pages.length < 10);
+      // Full pages until the last one.
+      expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
       // `after` need not be an existing id
       expect((await index.listOpen({ after: 'd', limit: 2 })).entries.map((e) => e.record.sagaId)).toEqual(['e', 'k']);
       expect((await index.listOpen({ after: 'z' })).entries).toEqual([]);

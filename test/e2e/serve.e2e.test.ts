@@ -7,11 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import type { ReadinessRecord } from '../../src/boot/readiness-bus.js';
 import { until } from '../helpers/coordinator-proc.js';
 import { freePort } from '../helpers/nats-server.js';
-import { alive, spawnTs, type TsChild } from '../helpers/ts-child.js';
+import { alive, killIfSame, spawnTs, startTimeOf, type TsChild } from '../helpers/ts-child.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.ts');
 
@@ -23,7 +23,12 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function serve(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: TsChild; natsPort: number; pids: number[] }> {
+/**
+ * Runs `jetsaga serve` until it is ready. Whatever the test does, the coordinator and the
+ * embedded servers it reported are killed when the test ends: a failing test leaves nothing
+ * running either.
+ */
+async function serve(ctx: TestContext, name: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: TsChild; natsPort: number; pids: number[] }> {
   // Its own process group, like a command started from a shell, so a test can Ctrl-C it.
   const [natsPort, registryPort] = [await freePort(), await freePort()];
   const child = spawnTs(CLI, ['serve', '--owner', name, '--data-dir', join(tmp, name), '--nats-port', String(natsPort), '--registry-port', String(registryPort)], {
@@ -33,8 +38,16 @@ async function serve(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ child
     JETSAGA_REGISTRY: '',
     ...env,
   }, { ownGroup: true });
+  const started: Array<{ pid: number; startTime: string | undefined }> = [];
+  ctx.onTestFinished(async () => {
+    await child.kill();
+    for (const { pid, startTime } of started) killIfSame(pid, startTime);
+  });
   await child.waitForLine(/^jetsaga coordinator ".*" ready$/, 60_000);
   const pids = child.lines.flatMap((l) => [...l.matchAll(/embedded, pid (\d+)/g)].map((m) => Number(m[1])));
+  // Read while the coordinator runs them: the clean-up kills these processes, not a later
+  // process that happens to get one of their pids.
+  started.push(...pids.map((pid) => ({ pid, startTime: startTimeOf(pid) })));
   return { child, natsPort, pids };
 }
 
@@ -45,43 +58,40 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
 }
 
 describe('jetsaga serve (embedded default)', () => {
-  it('boots with nothing running, reports every dependency ready, and stops its children on Ctrl-C', async () => {
-    const { child, natsPort, pids } = await serve('e2e-term');
-    try {
-      expect(pids).toHaveLength(2);
-      expect(pids.every(alive)).toBe(true);
+  it('boots with nothing running, reports every dependency ready, and stops its children on Ctrl-C', async (ctx) => {
+    const { child, natsPort, pids } = await serve(ctx, 'e2e-term');
+    expect(pids).toHaveLength(2);
+    expect(pids.every(alive)).toBe(true);
 
-      const status = await cli(['boot', 'status', '--json', '--nats-port', String(natsPort)]);
-      expect(status.code).toBe(0);
-      const records = JSON.parse(status.stdout) as ReadinessRecord[];
-      expect(records.map((r) => r.name).sort()).toEqual(['admission', 'builder', 'jetstream', 'names', 'nats', 'recovery', 'registry', 'staging']);
-      expect(records.filter((r) => !r.ready)).toEqual([]);
-      expect(records.every((r) => r.coordinator === 'e2e-term')).toBe(true);
+    const status = await cli(['boot', 'status', '--json', '--nats-port', String(natsPort)]);
+    expect(status.code).toBe(0);
+    const records = JSON.parse(status.stdout) as ReadinessRecord[];
+    expect(records.map((r) => r.name).sort()).toEqual(['admission', 'builder', 'jetstream', 'names', 'nats', 'recovery', 'registry', 'staging']);
+    expect(records.filter((r) => !r.ready)).toEqual([]);
+    expect(records.every((r) => r.coordinator === 'e2e-term')).toBe(true);
 
-      const table = await cli(['boot', 'status', '--nats-port', String(natsPort)]);
-      expect(table.stdout).toMatch(/^COORDINATOR\s+DEPENDENCY\s+STATE\s+SINCE/);
-      expect(table.stdout).toMatch(/e2e-term\s+registry\s+ready/);
+    const table = await cli(['boot', 'status', '--nats-port', String(natsPort)]);
+    expect(table.stdout).toMatch(/^COORDINATOR\s+DEPENDENCY\s+STATE\s+SINCE/);
+    expect(table.stdout).toMatch(/e2e-term\s+registry\s+ready/);
 
-      // Ctrl-C signals the whole foreground group; the embedded servers, in groups of their
-      // own, must outlive the runtime's graceful close and then be stopped by the coordinator.
-      child.signalGroup('SIGINT');
-      expect((await child.exited).code).toBe(0);
-      // Nothing went wrong on the way down: no error, and no dependency reported lost.
-      expect(child.stderr()).not.toMatch(/"level":[56]0/);
-      expect(child.stderr()).not.toMatch(/boot dependency lost/);
-      expect(child.stderr()).not.toMatch(/process exited unexpectedly/);
-      await until(() => !pids.some(alive), 'embedded servers gone', 10_000);
-    } finally {
-      await child.kill();
-    }
-  }, 90_000);
+    // Ctrl-C signals the whole foreground group; the embedded servers, in groups of their
+    // own, must outlive the runtime's graceful close and then be stopped by the coordinator.
+    child.signalGroup('SIGINT');
+    expect((await child.exited).code).toBe(0);
+    // Nothing went wrong on the way down: no error, and no dependency reported lost.
+    expect(child.stderr()).not.toMatch(/"level":[56]0/);
+    expect(child.stderr()).not.toMatch(/boot dependency lost/);
+    expect(child.stderr()).not.toMatch(/process exited unexpectedly/);
+    await until(() => !pids.some(alive), 'embedded servers gone', 30_000);
+  }, 120_000);
 
-  it('leaves no orphan when the coordinator is SIGKILLed', async () => {
-    const { child, pids } = await serve('e2e-kill');
+  it('leaves no orphan when the coordinator is SIGKILLed', async (ctx) => {
+    const { child, pids } = await serve(ctx, 'e2e-kill');
     expect(pids).toHaveLength(2);
     await child.kill();
-    await until(() => !pids.some(alive), 'embedded servers gone after SIGKILL', 10_000);
-  }, 90_000);
+    // Their watchdogs notice within half a second and give them five to stop.
+    await until(() => !pids.some(alive), 'embedded servers gone after SIGKILL', 30_000);
+  }, 120_000);
 
   it('says what to install when a binary is missing', async () => {
     const [natsPort] = [await freePort()];

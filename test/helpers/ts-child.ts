@@ -115,3 +115,27 @@ export async function exitsOnItsOwn(child: TsChild, timeoutMs = 20_000): Promise
     clearTimeout(timer);
   }
 }
+
+/**
+ * When the process with this pid started (clock ticks since boot, from /proc), or undefined if
+ * there is none. Pids are reused quickly on a busy machine: a clean-up that kills by pid
+ * compares this with the value read while the process was known to be ours.
+ */
+export function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGKILLs `pid` (its process group with `group`) if it is still the process that started at `startTime`. */
+export function killIfSame(pid: number, startTime: string | undefined, group = false): void {
+  if (startTime === undefined || startTimeOf(pid) !== startTime) return;
+  try {
+    process.kill(group ? -pid : pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
+  }
+}

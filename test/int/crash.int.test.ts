@@ -7,7 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SLOW_RETRY_DELAY_MS } from '../fixtures/slow-retry-saga.js';
+import type { JournalView } from '../../src/runtime/runtime.js';
+import type { SagaInfo } from '../../src/runtime/types.js';
 import { killAllCoordinators, scenario, until, type CallRecord } from '../helpers/coordinator-proc.js';
+import { gate } from '../helpers/gate.js';
 import { doneActors, expectWellFormed, resultsOf, takeoversOf } from '../helpers/journal-checks.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 
@@ -36,9 +39,12 @@ describe('a coordinator killed with SIGKILL and restarted under the same owner',
   it('re-runs only the step in flight, with the same idempotency key, and completes the saga', async (ctx) => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'mid-step';
-    const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, input: { order: id, delayMs: { chargeCard: 1500 } } }] });
+    // The charge is held until the first coordinator is dead.
+    const charge = gate(ctx);
+    const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, input: { order: id, holdUntil: { chargeCard: charge.path } } }] });
     await until(() => started(first.calls(), 'chargeCard').length > 0, 'chargeCard to start');
     expect((await first.kill()).signal).toBe('SIGKILL');
+    charge.open();
 
     const before = first.calls();
     expect(show(before)).toEqual(['reserveStock:start', 'reserveStock:ok', 'chargeCard:start']);
@@ -146,10 +152,13 @@ describe('crashes during compensation and backoff', () => {
   it('a crash during an undo step: the restart finishes compensating, re-running only that undo with its key', async (ctx) => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'comp';
-    const input = { order: id, fail: { shipOrder: 'terminal' }, delayMs: { refundCard: 1500 } };
+    // The refund is held until the first coordinator is dead.
+    const refund = gate(ctx);
+    const input = { order: id, fail: { shipOrder: 'terminal' }, holdUntil: { refundCard: refund.path } };
     const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, input }] });
     await until(() => started(first.calls(), 'refundCard').length > 0, 'refundCard to start');
     await first.kill();
+    refund.open();
 
     const before = first.calls();
     expect(show(before)).toEqual([
@@ -185,42 +194,60 @@ describe('crashes during compensation and backoff', () => {
     const { observer, coordinator } = await scenario(ctx, server.url);
     const id = 'backoff';
     const input = { order: id, failAttempts: { chargeCard: 1 } };
+    const noise = { op: 'send', sagaId: id, event: { type: 'not.handled' } } as const;
+    const firingsOf = (journal: readonly JournalView[]): JournalView[] => journal.filter((e) => typeof e.event?.timerId === 'string');
     const first = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, start: [{ id, machine: 'slowOrder', input }] });
     let timers: ReadonlyArray<{ id: string; dueAt: number }> = [];
     await until(async () => (timers = (await observer.get(id)).timers).length === 1, 'the retry timer to be armed');
+    // An input queued behind any firing that was due at once: it has been journaled by now.
+    expect(await first.request(noise)).toMatchObject({ accepted: false });
     await first.kill();
 
     const armed = timers[0]!;
     expect(armed.id).toContain('retry.charge');
     const atCrash = await observer.events(id);
     const failure = atCrash.find((e) => e.event?.type === 'xstate.error.actor.charge')!;
-    // The deadline is the failure's journaled time plus the policy's delay; it had not fired.
+    // The deadline is the failure's journaled time plus the policy's delay (an hour); it had
+    // not fired.
     expect(armed.dueAt).toBe(failure.at + SLOW_RETRY_DELAY_MS);
-    expect(atCrash.filter((e) => (e.event as { timerId?: string } | undefined)?.timerId)).toEqual([]);
+    expect(firingsOf(atCrash)).toEqual([]);
     expect(show(first.calls())).toEqual(['reserveStock:start', 'reserveStock:ok', 'chargeCard:start', 'chargeCard:error']);
 
-    // Some downtime, so that a timer re-armed with a fresh delay would fire well after the
-    // original deadline (see the upper bound below).
-    await new Promise((r) => setTimeout(r, 1000));
-    const restartedAt = Date.now();
+    // Restarted long before the deadline: the restarted coordinator holds the timer with the
+    // deadline the journal gives (not one computed from the restart) and does not fire it.
     const second = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS });
+    await second.request({ op: 'recover' });
+    expect(await second.request({ op: 'loaded' })).toEqual([id]);
+    expect(await second.request(noise)).toMatchObject({ accepted: false });
+    expect((await second.request<SagaInfo>({ op: 'get', sagaId: id })).timers).toEqual([armed]);
+    expect(firingsOf(await observer.events(id))).toEqual([]);
+    await second.kill();
+    expect(second.calls()).toEqual([]);
+
+    // Restarted past the deadline (its clock an hour and a minute ahead): the timer is overdue
+    // and fires at once. One re-armed with its whole delay again would not fire in this test.
+    const third = await coordinator({ owner: OWNER, leaseTtlMs: LEASE_TTL_MS, clockSkewMs: SLOW_RETRY_DELAY_MS + 60_000 });
     expect((await observer.wait(id, { timeoutMs: 30_000 })).status).toBe('completed');
 
     const journal = await observer.events(id);
     expectWellFormed(journal);
-    const firings = journal.filter((e) => (e.event as { timerId?: string } | undefined)?.timerId === armed.id);
-    expect(firings.length).toBe(1);
+    const firings = firingsOf(journal);
+    expect(firings.map((e) => e.event!.timerId)).toEqual([armed.id]);
     const firing = firings[0]!;
+    // Right after the failure come the two restarts' takeover markers, then the firing.
+    expect(journal.filter((e) => e.no > failure.no && e.no < firing.no).map((e) => e.takeover)).toMatchObject([
+      { owner: OWNER, from: OWNER },
+      { owner: OWNER, from: OWNER },
+    ]);
+    expect(firing.no).toBe(failure.no + 3);
     expect(firing.at).toBeGreaterThanOrEqual(armed.dueAt);
-    // Not re-armed from the restart: that would fire after restartedAt + the delay.
-    expect(firing.at).toBeLessThan(restartedAt + SLOW_RETRY_DELAY_MS);
-    const after = second.calls();
-    const retry = started(after, 'chargeCard');
-    expect(retry.map((c) => [c.attempt, c.key])).toEqual([[2, `${id}:${firing.no}:charge`]]);
-    expect(retry[0]!.t).toBeGreaterThanOrEqual(armed.dueAt);
+    // The retry was spawned by the firing entry: attempt 2, under that entry's key.
+    const after = third.calls();
+    expect(started(after, 'chargeCard').map((c) => [c.attempt, c.key])).toEqual([[2, `${id}:${firing.no}:charge`]]);
     expect(after.filter((c) => c.outcome !== 'start').map((c) => `${c.step}:${c.outcome}`)).toEqual([
       'chargeCard:ok', 'shipOrder:ok', 'notifyCustomer:ok',
     ]);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
+    expect(takeoversOf(journal)).toHaveLength(2);
   });
 });

@@ -1,4 +1,7 @@
-/** Regression tests for recovery bugs found while testing bulk recovery and checkpoints. */
+/**
+ * Regression tests for recovery bugs found while testing bulk recovery and checkpoints; the
+ * comments say how each one showed before its fix.
+ */
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
@@ -21,16 +24,23 @@ function binding(log: string[], holdShip: boolean): SagaBinding {
 const opts = { owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0, checkpointEvery: 2, leaseTtlMs: 300 } as const;
 
 describe('recovery regressions', () => {
-  it('a graceful close publishes a low-water seq that still covers the sagas it hands back', async () => {
+  it('a graceful close publishes a low-water seq that is the first seq of the sagas it hands back', async () => {
     const stores = memoryStores();
     const log: string[] = [];
     const a = await createRuntime({ ...opts, machines: [binding(log, true)], stores });
+    // A saga that finished first: the low-water seq is past its entries, not at the journal's start.
+    await a.start('order', { order: 'done' }, { id: 'done' });
+    await until(() => log.some((l) => l.startsWith('shipOrder@done')));
+    await a.send('done', { type: 'saga.cancel' });
+    expect((await a.wait('done', { timeoutMs: 20_000 })).status).toBe('cancelled');
     await a.start('order', { order: 'x' }, { id: 'x' });
-    await until(() => log.some((l) => l.startsWith('shipOrder')));
+    await until(() => log.some((l) => l.startsWith('shipOrder@x')));
     await a.close(); // graceful: releases the lease, "the record stays, with its low-water seq"
     const rec = JSON.parse(new TextDecoder().decode((await stores.coordinators.get('c1'))!.value));
     const firstSeq = (await stores.journal.read('x'))[0]!.seq;
-    expect(rec.lowWaterSeq).toBeLessThanOrEqual(firstSeq); // fails: lowWaterSeq === lastSeq + 1
+    expect(firstSeq).toBeGreaterThan((await stores.journal.read('done')).at(-1)!.seq);
+    // Before the fix it was the last seq seen plus one: x's entries fell below it.
+    expect(rec.lowWaterSeq).toBe(firstSeq);
   });
 
   it('a same-owner restart after a graceful close recovers 32+ checkpointed sagas without replaying finished steps', async () => {
@@ -45,10 +55,10 @@ describe('recovery regressions', () => {
     log.length = 0;
     const b = await createRuntime({ ...opts, machines: [binding(log, false)], stores });
     await b.recover();
-    const infos = await Promise.all(ids.map((id) => b.wait(id, { timeoutMs: 2_000 }).catch((e: Error) => e.message)));
-    // fails: each saga was folded from its checkpoint alone (charge running), so chargeCard re-ran
-    // with s<i>:2:charge, the first append hit the real last seq and the copy was fenced; every
-    // later recovery pass does the same (fromSeq stays past the end), so no saga ever finishes.
+    const infos = await Promise.all(ids.map((id) => b.wait(id, { timeoutMs: 20_000 }).catch((e: Error) => e.message)));
+    // Before the fix each saga was folded from its checkpoint alone (charge running), so
+    // chargeCard re-ran with s<i>:2:charge, the first append hit the real last seq and the copy
+    // was fenced; every later recovery pass did the same (fromSeq past the end): none finished.
     expect(log.filter((l) => l.startsWith('chargeCard'))).toEqual([]);
     expect(infos.map((i) => (typeof i === 'string' ? i : i.status))).toEqual(ids.map(() => 'completed'));
     await b.close();
@@ -65,8 +75,9 @@ describe('recovery regressions', () => {
     await stores.checkpoints.put('y', new TextEncoder().encode(JSON.stringify(cp)));
     const b = await createRuntime({ ...opts, machines: [binding([], false)], stores });
     await b.recover();
-    // fails: state {"reserve":"running"}, context.input undefined, nothing pending: stuck forever
-    expect((await b.wait('y', { timeoutMs: 2_000 })).status).toBe('completed');
+    // Before the fix: state {"reserve":"running"}, context.input undefined, nothing pending:
+    // stuck forever.
+    expect((await b.wait('y', { timeoutMs: 20_000 })).status).toBe('completed');
     await b.close();
   });
 });
