@@ -5,9 +5,11 @@ import type { JournalEntry } from '../journal/journal.js';
 
 /** One decoded journal entry, as `events()` returns it. */
 export interface JournalView {
-  readonly no: number;
+  /** The entry's number within the saga: 1 for the init entry, then 2, 3, ... (0 for a void). */
+  readonly entryNo: number;
   readonly at: number;
-  readonly seq: number;
+  /** Its sequence in the whole journal stream (increasing, not contiguous per saga). */
+  readonly streamSeq: number;
   readonly init?: unknown;
   readonly event?: AnyEventObject;
   readonly takeover?: TakeoverRecord['takeover'];
@@ -17,8 +19,8 @@ export interface JournalView {
 
 export function journalView(e: JournalEntry): JournalView {
   const r = decodeRecord(e.data, e);
-  if (isInitRecord(r)) return { no: r.no, at: r.at, seq: e.seq, init: r.init };
-  if (isTakeoverRecord(r)) return { no: r.no, at: r.at, seq: e.seq, takeover: r.takeover };
-  if (isVoidRecord(r)) return { no: r.no, at: r.at, seq: e.seq, void: r.void };
-  return { no: r.no, at: r.at, seq: e.seq, event: r.event as AnyEventObject };
+  if (isInitRecord(r)) return { entryNo: r.no, at: r.at, streamSeq: e.seq, init: r.init };
+  if (isTakeoverRecord(r)) return { entryNo: r.no, at: r.at, streamSeq: e.seq, takeover: r.takeover };
+  if (isVoidRecord(r)) return { entryNo: r.no, at: r.at, streamSeq: e.seq, void: r.void };
+  return { entryNo: r.no, at: r.at, streamSeq: e.seq, event: r.event as AnyEventObject };
 }

@@ -235,7 +235,7 @@ export class Runtime {
     const inst = this.instances.get(sagaId) ?? (await this.acquireForWork(sagaId));
     if (!inst) {
       const info = await this.get(sagaId);
-      return { accepted: false, seq: info.seq, status: info.status, state: info.state };
+      return { accepted: false, entryNo: info.entryNo, status: info.status, state: info.state };
     }
     return inst.send(event);
   }
@@ -491,7 +491,7 @@ export class Runtime {
 
   private notify(inst: SagaInstance, c: Commit): void {
     if (this.listeners.size > 0) {
-      const notice: TransitionNotice = { sagaId: inst.id, machine: inst.binding.id, seq: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value };
+      const notice: TransitionNotice = { sagaId: inst.id, machine: inst.binding.id, entryNo: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value };
       for (const l of this.listeners) {
         try {
           l(notice);

@@ -18,7 +18,7 @@ export function infoOf(f: InfoSource, owner: string | undefined): SagaInfo {
     state: s.value,
     context: s.context,
     ...(s.status === 'done' ? { output: s.output } : {}),
-    seq: f.no,
+    entryNo: f.no,
     owner,
     updatedAt: f.lastAt,
     pending: Object.values(f.book.pending).map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),
@@ -32,6 +32,6 @@ export function summaryInfo(r: IndexRecord, problem?: string): SagaInfo {
   const why = problem ?? r.problem;
   return {
     id: r.sagaId, machine, version, status: r.status, state: {}, context: undefined,
-    seq: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(why ? { problem: why } : {}),
+    entryNo: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(why ? { problem: why } : {}),
   };
 }

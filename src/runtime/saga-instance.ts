@@ -247,7 +247,7 @@ export class SagaInstance {
       throw new InvalidEventError(`saga "${this.id}" rejected event "${event.type}": ${(e as Error).message}`, { cause: e });
     }
     if (!always && next === this.snapshot && actions.length === 0) {
-      return { accepted: false, seq: this.no, status: this.status, state: this.snapshot.value };
+      return { accepted: false, entryNo: this.no, status: this.status, state: this.snapshot.value };
     }
 
     const no = this.no + 1;
@@ -299,7 +299,7 @@ export class SagaInstance {
     if (crashPointsEnabled) crashPoint('after-act', event.type);
     this.host.committed(this, { no, at, event: input, previousStatus, status: this.status });
     if (isTerminalStatus(this.status)) this.stop('final');
-    return { accepted: true, seq: no, status: this.status, state: next.value };
+    return { accepted: true, entryNo: no, status: this.status, state: next.value };
   }
 
   /** Brings running steps and armed timers in line with the book; a stopped copy does nothing. */

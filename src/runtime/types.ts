@@ -52,8 +52,11 @@ export interface SagaInfo {
   readonly context: unknown;
   /** The machine's output once it reached a final state. */
   readonly output?: unknown;
-  /** Number of journal entries (the init entry is 1). */
-  readonly seq: number;
+  /**
+   * The number of the saga's last journal entry (the init entry is 1): how many entries it has.
+   * Not a stream sequence (see `JournalView.streamSeq`).
+   */
+  readonly entryNo: number;
   readonly owner: string | undefined;
   /** Host time of the last journaled entry (epoch ms). */
   readonly updatedAt: number;
@@ -74,7 +77,8 @@ export interface StartResult extends SagaInfo {
 export interface SendResult {
   /** False when the event changed nothing (not handled in the current state) and was not journaled. */
   readonly accepted: boolean;
-  readonly seq: number;
+  /** The entry number the event was journaled as (the last entry's when not accepted). */
+  readonly entryNo: number;
   readonly status: SagaStatus;
   readonly state: StateValue;
 }
@@ -83,7 +87,8 @@ export interface SendResult {
 export interface TransitionNotice {
   readonly sagaId: string;
   readonly machine: string;
-  readonly seq: number;
+  /** The journaled entry's number within the saga. */
+  readonly entryNo: number;
   readonly at: number;
   readonly event: AnyEventObject | undefined;
   readonly status: SagaStatus;

@@ -81,11 +81,11 @@ export async function settle(runtime: Runtime, known: () => Promise<Set<string>>
     const ids = [...(await known())];
     const unsettled: Array<{ id: string; status: string; seq: number }> = [];
     await forEachLimit(ids, 16, async (id) => {
-      const info = await withTimeout(runtime.get(id), 10_000, `get(${id})`).catch((e: unknown) => ({ status: `error ${(e as { code?: string }).code}`, seq: -1 }));
+      const info = await withTimeout(runtime.get(id), 10_000, `get(${id})`).catch((e: unknown) => ({ status: `error ${(e as { code?: string }).code}`, entryNo: -1 }));
       // A saga no store knows any more cannot move again: waiting would only burn the bound
       // (the invariants report it).
       if (info.status === `error ${ErrorCode.UnknownSaga}`) return;
-      if (!SETTLED.has(info.status)) unsettled.push({ id, status: info.status, seq: info.seq });
+      if (!SETTLED.has(info.status)) unsettled.push({ id, status: info.status, seq: info.entryNo });
     });
     const waitedMs = Date.now() - start;
     if (unsettled.length === 0) return { settled: true, waitedMs, unsettled: [] };

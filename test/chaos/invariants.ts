@@ -104,7 +104,7 @@ function checkFold(ev: Evidence, s: SagaEvidence, add: (v: Violation) => void): 
     add({ invariant: 2, sagaId: s.id, message: `its journal does not fold: ${(e as Error).message}`, evidence: sagaBrief(ev, s) });
     return;
   }
-  const live = { value: json(s.info.state), context: json(s.info.context), no: s.info.seq };
+  const live = { value: json(s.info.state), context: json(s.info.context), no: s.info.entryNo };
   const diff: string[] = [];
   if (!isDeepStrictEqual(json(folded.value), live.value)) diff.push(`state: fold ${JSON.stringify(folded.value)} vs live ${JSON.stringify(live.value)}`);
   if (!isDeepStrictEqual(json(folded.context), live.context)) diff.push(`context differs in ${differingKeys(json(folded.context), live.context).join(', ')}`);
@@ -125,7 +125,7 @@ export function fold(journal: readonly JournalView[]): { value: unknown; context
     if (e.takeover || !e.event) continue;
     [snapshot] = transition(chaosMachine, snapshot, { ...e.event, at: e.at } as AnyEventObject);
   }
-  return { value: snapshot.value, context: snapshot.context, no: journal.at(-1)!.no };
+  return { value: snapshot.value, context: snapshot.context, no: journal.at(-1)!.entryNo };
 }
 
 function checkWellFormed(ev: Evidence, s: SagaEvidence, add: (v: Violation) => void): void {
@@ -253,11 +253,11 @@ function noteLine(n: LogNote): string {
 
 /** One journal entry in one line: `no @at seq kind detail`. */
 export function journalLine(e: JournalView): string {
-  if (e.init) return `${e.no} @${e.at} seq${e.seq} init owner=${(e.init as { owner?: string }).owner}`;
-  if (e.takeover) return `${e.no} @${e.at} seq${e.seq} takeover ${e.takeover.from}→${e.takeover.owner} epoch ${e.takeover.epoch}`;
-  if (e.void) return `${e.no} @${e.at} seq${e.seq} void by ${e.void.owner} epoch ${e.void.epoch}`;
+  if (e.init) return `${e.entryNo} @${e.at} seq${e.streamSeq} init owner=${(e.init as { owner?: string }).owner}`;
+  if (e.takeover) return `${e.entryNo} @${e.at} seq${e.streamSeq} takeover ${e.takeover.from}→${e.takeover.owner} epoch ${e.takeover.epoch}`;
+  if (e.void) return `${e.entryNo} @${e.at} seq${e.streamSeq} void by ${e.void.owner} epoch ${e.void.epoch}`;
   const key = typeof e.event?.key === 'string' ? ` ${e.event.key}` : '';
-  return `${e.no} @${e.at} seq${e.seq} ${e.event?.type}${key}`;
+  return `${e.entryNo} @${e.at} seq${e.streamSeq} ${e.event?.type}${key}`;
 }
 
 function keyBrief(ev: Evidence, key: string): Record<string, unknown> {

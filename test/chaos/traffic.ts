@@ -122,7 +122,7 @@ export class Traffic {
     const req = this.fleet.request<SagaInfo>(slot, { op: 'start', machine: CHAOS_MACHINE, sagaId: id, input });
     let timedOut = false;
     req.then(
-      (info) => Object.assign(a, { outcome: 'ok', status: info.status, seq: info.seq, sagaOwner: info.owner, tDone: Date.now(), late: timedOut }),
+      (info) => Object.assign(a, { outcome: 'ok', status: info.status, seq: info.entryNo, sagaOwner: info.owner, tDone: Date.now(), late: timedOut }),
       (e: unknown) => {
         const err = e as { code?: string; message?: string };
         if (!timedOut) Object.assign(a, { outcome: 'error', code: err.code ?? 'INTERNAL', message: err.message, tDone: Date.now() });

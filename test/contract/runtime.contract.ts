@@ -91,7 +91,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     expect(info.status).toBe('completed');
     expect(okSteps(calls)).toEqual(['reserveStock', 'chargeCard', 'shipOrder', 'notifyCustomer']);
     expect(calls.map((c) => c.key)).toEqual(['o1:1:reserve', 'o1:2:charge', 'o1:3:ship', 'o1:4:notify']);
-    expect(info.seq).toBe(5);
+    expect(info.entryNo).toBe(5);
     expect((info.output as { outputs: Record<string, unknown> }).outputs.notify).toEqual({ step: 'notifyCustomer', order: 'o1' });
     const listed = await rt.list({ status: 'completed' });
     expect(listed.sagas.map((s) => s.id)).toEqual(['o1']);
@@ -187,7 +187,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     await rt.start('order', { order: 'e', delayMs: { reserveStock: 600_000 } }, { id: 'e' });
     await expect(rt.send('e', { type: 'xstate.done.actor.reserve', output: 1 })).rejects.toMatchObject({ code: 'INVALID_EVENT' });
     const r = await rt.send('e', { type: 'not.handled' });
-    expect(r).toMatchObject({ accepted: false, seq: 1 });
+    expect(r).toMatchObject({ accepted: false, entryNo: 1 });
     expect((await rt.events('e')).length).toBe(1);
   });
 
@@ -376,7 +376,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     // The retry was spawned by the firing entry: attempt 2 under that entry's key.
     expect(calls).toEqual([
       { key: 'tm:1:flaky', attempt: 1 },
-      { key: `tm:${fired[0]!.no}:flaky`, attempt: 2 },
+      { key: `tm:${fired[0]!.entryNo}:flaky`, attempt: 2 },
     ]);
   });
   });

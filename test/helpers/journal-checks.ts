@@ -19,8 +19,8 @@ export function doneActors(journal: readonly JournalView[]): string[] {
   return journal.filter((e) => e.event?.type.startsWith(prefix)).map((e) => e.event!.type.slice(prefix.length));
 }
 
-export function takeoversOf(journal: readonly JournalView[]): Array<NonNullable<JournalView['takeover']> & { no: number; at: number }> {
-  return journal.filter((e) => e.takeover).map((e) => ({ ...e.takeover!, no: e.no, at: e.at }));
+export function takeoversOf(journal: readonly JournalView[]): Array<NonNullable<JournalView['takeover']> & { entryNo: number; at: number }> {
+  return journal.filter((e) => e.takeover).map((e) => ({ ...e.takeover!, entryNo: e.entryNo, at: e.at }));
 }
 
 /**
@@ -31,8 +31,8 @@ export function expectWellFormed(all: readonly JournalView[]): void {
   const voids = all.findIndex((e) => !e.void);
   expect(all.slice(voids < 0 ? all.length : voids).filter((e) => e.void)).toEqual([]);
   const journal = voids < 0 ? [] : all.slice(voids);
-  expect(journal.map((e) => e.no)).toEqual(journal.map((_, i) => i + 1));
-  const seqs = journal.map((e) => e.seq);
+  expect(journal.map((e) => e.entryNo)).toEqual(journal.map((_, i) => i + 1));
+  const seqs = journal.map((e) => e.streamSeq);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   expect(new Set(seqs).size).toBe(seqs.length);
   expect(journal[0]?.init).toBeDefined();

@@ -67,7 +67,7 @@ describe('a coordinator killed with SIGKILL and restarted under the same owner',
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
     // A restart under the same owner fences its previous incarnation with one marker before
     // acting (that process might have been stalled, not dead): a claim of its own saga.
-    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER, no: 3 }]);
+    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER, entryNo: 3 }]);
     expect(journal.length).toBe(6);
   });
 });
@@ -132,7 +132,7 @@ describe('crash points around journaling a step result', () => {
     // init, four results and the restart's marker
     expect(journal.length).toBe(6);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
-    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER, no: doneAtCrash.length + 2 }]);
+    expect(takeoversOf(journal)).toMatchObject([{ owner: OWNER, from: OWNER, entryNo: doneAtCrash.length + 2 }]);
 
     // The restart runs exactly the steps not journaled as done, the first under the key the
     // journal holds for it; nothing journaled as done runs again.
@@ -235,15 +235,15 @@ describe('crashes during compensation and backoff', () => {
     expect(firings.map((e) => e.event!.timerId)).toEqual([armed.id]);
     const firing = firings[0]!;
     // Right after the failure come the two restarts' takeover markers, then the firing.
-    expect(journal.filter((e) => e.no > failure.no && e.no < firing.no).map((e) => e.takeover)).toMatchObject([
+    expect(journal.filter((e) => e.entryNo > failure.entryNo && e.entryNo < firing.entryNo).map((e) => e.takeover)).toMatchObject([
       { owner: OWNER, from: OWNER },
       { owner: OWNER, from: OWNER },
     ]);
-    expect(firing.no).toBe(failure.no + 3);
+    expect(firing.entryNo).toBe(failure.entryNo + 3);
     expect(firing.at).toBeGreaterThanOrEqual(armed.dueAt);
     // The retry was spawned by the firing entry: attempt 2, under that entry's key.
     const after = third.calls();
-    expect(started(after, 'chargeCard').map((c) => [c.attempt, c.key])).toEqual([[2, `${id}:${firing.no}:charge`]]);
+    expect(started(after, 'chargeCard').map((c) => [c.attempt, c.key])).toEqual([[2, `${id}:${firing.entryNo}:charge`]]);
     expect(after.filter((c) => c.outcome !== 'start').map((c) => `${c.step}:${c.outcome}`)).toEqual([
       'chargeCard:ok', 'shipOrder:ok', 'notifyCustomer:ok',
     ]);

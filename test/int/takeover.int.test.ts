@@ -76,7 +76,7 @@ describe('takeover of a SIGKILLed coordinator', () => {
     expectWellFormed(journal);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
     const takeovers = takeoversOf(journal);
-    expect(takeovers).toEqual([{ owner: 'B', from: 'A', epoch: 2, no: 3, at: expect.any(Number) }]);
+    expect(takeovers).toEqual([{ owner: 'B', from: 'A', epoch: 2, entryNo: 3, at: expect.any(Number) }]);
     // Not before A's lease had lapsed: two journaled times, the marker's and the lease's.
     expect(takeovers[0]!.at).toBeGreaterThanOrEqual(lease.expiresAt);
     expect(journal.length).toBe(6);
@@ -150,7 +150,7 @@ describe('two live coordinators told to drive the same sagas', () => {
       // key its result was journaled with, as C's runs were.
       expect(runners[loser].filter((c) => c.sagaId === id), id).toEqual([]);
       const keyOf = new Map(resultsOf(journal).map((r) => [r.split('|')[1]!.split(':')[2]!, r.split('|')[1]!]));
-      const afterTakeover = journal.filter((e) => e.no > takeovers[0]!.no).map((e) => e.event!.type.slice('xstate.done.actor.'.length));
+      const afterTakeover = journal.filter((e) => e.entryNo > takeovers[0]!.entryNo).map((e) => e.event!.type.slice('xstate.done.actor.'.length));
       const mine = runners[winner].filter((c) => c.sagaId === id && c.outcome === 'start');
       expect(mine.map((c) => [c.step, c.key]), id).toEqual(afterTakeover.map((actor) => [STEP_OF[actor], keyOf.get(actor)]));
       expect(mine.length, id).toBeGreaterThan(0);

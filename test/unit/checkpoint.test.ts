@@ -253,7 +253,7 @@ describe('checkpoints in a runtime', () => {
       const info = await b.get(id);
       const whole = expected.get(id)!;
       // + 1: the restart's takeover marker (a new incarnation fences the old one's appends)
-      expect({ state: info.state, context: info.context, seq: info.seq }).toEqual({ state: whole.snapshot.value, context: whole.snapshot.context, seq: whole.no + 1 });
+      expect({ state: info.state, context: info.context, seq: info.entryNo }).toEqual({ state: whole.snapshot.value, context: whole.snapshot.context, seq: whole.no + 1 });
       expect(info.pending).toEqual([{ id: `s${STEPS}`, src: `r${STEPS}`, attempt: 1, key: `${id}:10:s${STEPS}` }]);
     }
     // only the step in flight runs again, under its original key
@@ -273,7 +273,7 @@ describe('checkpoints in a runtime', () => {
       expect(reads.find((r) => r.sagaId === 'L')).toEqual({ sagaId: 'L', fromSeq: cp.seq + 1 });
       const info = await b.get('L');
       // Every restart adds its takeover marker: the saga's entry count is the journal's.
-      expect([info.state, info.context, info.seq]).toEqual([whole.snapshot.value, whole.snapshot.context, (await stores.journal.read('L')).length]);
+      expect([info.state, info.context, info.entryNo]).toEqual([whole.snapshot.value, whole.snapshot.context, (await stores.journal.read('L')).length]);
       await b.close({ graceful: false });
     }
     const c = await open(stores, longBinding([], false), 3);
@@ -311,7 +311,7 @@ describe('checkpoints in a runtime', () => {
     expect(log.filter((k) => k.startsWith('L:'))).toEqual(['L:10:s10']);
     const events = await b.events('L');
     // the init, one entry per step and the restart's takeover marker
-    expect(events.map((e) => e.no)).toEqual(Array.from({ length: STEPS + 2 }, (_, i) => i + 1));
+    expect(events.map((e) => e.entryNo)).toEqual(Array.from({ length: STEPS + 2 }, (_, i) => i + 1));
     expect((info.context as { outputs: unknown }).outputs).toEqual({
       ...(whole.snapshot.context as { outputs: Record<string, unknown> }).outputs,
       s10: { done: 10, saga: 'L' },

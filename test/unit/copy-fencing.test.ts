@@ -74,7 +74,7 @@ describe('a lease that lapses while an append is on the wire', () => {
     expect((await a.wait('s', { timeoutMs: 10_000 })).status).toBe('completed');
     // Entry 2 (reserve's result) was acknowledged to the stopped copy: it did not commit it (no
     // notice), and charge ran only in the copy that folded it — once, never aborted.
-    expect(notices.filter((n) => n.seq === 2)).toEqual([]);
+    expect(notices.filter((n) => n.entryNo === 2)).toEqual([]);
     expect(calls.filter((c) => c.step === 'chargeCard').map((c) => `${c.key}:${c.outcome}`)).toEqual(['s:2:charge:ok']);
     expectWellFormed(await a.events('s'));
     await expectLiveEqualsFold(a, 's', orderMachine);

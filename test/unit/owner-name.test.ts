@@ -65,7 +65,7 @@ describe('a coordinator name', () => {
 
     const journal = await next.events('z');
     expectWellFormed(journal);
-    expect(takeoversOf(journal)).toMatchObject([{ owner: 's', from: 's', no: 3 }]);
+    expect(takeoversOf(journal)).toMatchObject([{ owner: 's', from: 's', entryNo: 3 }]);
     expect(doneActors(journal)).toEqual(['reserve', 'charge', 'ship', 'notify']);
     // Charge's result was journaled once, after the marker, by the copy that took over.
     expect(resultsOf(journal).filter((r) => r.startsWith('xstate.done.actor.charge'))).toEqual(['xstate.done.actor.charge|z:2:charge']);

@@ -39,7 +39,7 @@ describe('a start whose init entry stalls while its coordinator’s lease lapses
     expect((await cluster.stores.index.listOpen()).entries.map((e) => e.record.sagaId)).toEqual(['late']);
     expect((await a.wait('late', { timeoutMs: 10_000 })).status).toBe(SagaStatus.Completed);
     expect((await cluster.stores.index.get('late'))?.record).toMatchObject({ owner: 'a', status: 'completed' });
-    expect(started).toMatchObject({ id: 'late', created: true, seq: 1 });
+    expect(started).toMatchObject({ id: 'late', created: true, entryNo: 1 });
     expect((await a.list()).sagas.map((s) => s.id)).toEqual(['late']);
     const journal = await a.events('late');
     // The void B appended fenced the late init; the start journaled its init after it.
@@ -81,7 +81,7 @@ describe('two coordinators starting the same id', () => {
     held.release();
     const [ra, rb] = await Promise.all([first, second]);
     // B answers with a saga that exists (journaled), never "running, entry 0".
-    expect(rb.seq).toBeGreaterThanOrEqual(1);
+    expect(rb.entryNo).toBeGreaterThanOrEqual(1);
     expect(ra).toMatchObject({ created: true, owner: 'a' });
     expect(rb).toMatchObject({ created: false, owner: 'a' });
     expect((await b.wait('same', { timeoutMs: 10_000 })).status).toBe(SagaStatus.Completed);
@@ -101,7 +101,7 @@ describe('two coordinators starting the same id', () => {
 
     const started = await b.start('order', { order: 'orphan' }, { id: 'orphan' });
     // Never "running, seq 0, owner a" for a saga that does not exist.
-    expect(started).toMatchObject({ id: 'orphan', owner: 'b', seq: 1 });
+    expect(started).toMatchObject({ id: 'orphan', owner: 'b', entryNo: 1 });
     expect(started.created).toBe(true);
     expect((await b.wait('orphan', { timeoutMs: 10_000 })).status).toBe(SagaStatus.Completed);
     expect((await cluster.stores.index.get('orphan'))?.record).toMatchObject({ owner: 'b', status: 'completed', epoch: 2 });
