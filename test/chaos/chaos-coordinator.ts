@@ -12,14 +12,13 @@
  * receives its logs at info level, written synchronously so a kill loses none that matter.
  * Exits when stdin closes, so it never outlives its parent.
  */
-import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import type { AnyEventObject } from 'xstate';
 import { createLogger } from '../../src/log.js';
 import { connectNats } from '../../src/nats/connect.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import type { CoordinatorCommand, CoordinatorOptions } from '../fixtures/crash-coordinator.js';
+import { serveCommands } from '../fixtures/coordinator-commands.js';
+import type { CoordinatorOptions } from '../fixtures/crash-coordinator.js';
 import { chaosBinding } from './chaos-saga.js';
 import { EffectSink } from './effects.js';
 import { RunLog } from './run-log.js';
@@ -79,35 +78,8 @@ async function open(): Promise<Runtime> {
 // Commands are read from the start (and wait for the runtime), so that a closed stdin is seen
 // even while a replacement waits for its nats-server.
 const opened = open();
-const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
-  if (line.trim() === '') return;
-  const { id, ...cmd } = JSON.parse(line) as CoordinatorCommand & { id: number };
-  opened.then((rt) => run(rt, cmd)).then(
-    (result) => console.log(JSON.stringify({ id, ok: true, result })),
-    (e: unknown) => {
-      const err = e as { code?: string; message?: string; retryable?: boolean };
-      console.log(JSON.stringify({ id, ok: false, error: { code: err.code ?? 'INTERNAL', message: err.message ?? String(e), retryable: err.retryable === true } }));
-    },
-  );
-});
-// The parent is gone (or done with us): go, as a crash would, without releasing anything.
-lines.on('close', () => process.kill(process.pid, 'SIGKILL'));
+serveCommands(opened, 'chaos');
 
-async function run(rt: Runtime, cmd: CoordinatorCommand): Promise<unknown> {
-  switch (cmd.op) {
-    case 'start':
-      return rt.start(cmd.machine ?? 'chaos', cmd.input, { id: cmd.sagaId });
-    case 'send':
-      return rt.send(cmd.sagaId, cmd.event as AnyEventObject);
-    case 'recover':
-      return rt.recover();
-    case 'get':
-      return rt.get(cmd.sagaId);
-    case 'loaded':
-      return rt.loadedSagaIds();
-  }
-}
 
 await opened;
 logger.info({ pid: process.pid }, 'chaos coordinator ready');

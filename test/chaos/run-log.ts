@@ -3,7 +3,8 @@
  * by the process that runs it. Lines are written synchronously, so a SIGKILL loses at most the
  * line being written, and the runs of killed processes stay countable.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
+import { readJsonLines } from '../helpers/json-lines.js';
 
 export interface RunRecord {
   readonly sagaId: string;
@@ -34,15 +35,5 @@ export class RunLog {
 }
 
 export function readRuns(file: string): RunRecord[] {
-  if (!existsSync(file)) return [];
-  const out: RunRecord[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line === '') continue;
-    try {
-      out.push(JSON.parse(line) as RunRecord);
-    } catch {
-      // the line a SIGKILL cut short
-    }
-  }
-  return out;
+  return readJsonLines<RunRecord>(file);
 }

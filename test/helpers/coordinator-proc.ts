@@ -5,7 +5,7 @@
  * outlives the test run (even one whose parent was SIGKILLed).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +16,7 @@ import type { Runtime } from '../../src/runtime/runtime.js';
 import type { CallRecord, CoordinatorCommand, CoordinatorOptions } from '../fixtures/crash-coordinator.js';
 import { orderBinding } from '../fixtures/order-saga.js';
 import { slowOrderBinding } from '../fixtures/slow-retry-saga.js';
+import { readJsonLines } from './json-lines.js';
 import { until as waitUntil } from './until.js';
 
 export type { CallRecord };
@@ -180,17 +181,7 @@ export async function killAllCoordinators(): Promise<void> {
 }
 
 export function readCalls(file: string): CallRecord[] {
-  if (!existsSync(file)) return [];
-  const out: CallRecord[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line === '') continue;
-    try {
-      out.push(JSON.parse(line) as CallRecord);
-    } catch {
-      // a line cut short by SIGKILL
-    }
-  }
-  return out;
+  return readJsonLines<CallRecord>(file);
 }
 
 export interface Scenario {

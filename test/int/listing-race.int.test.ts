@@ -88,10 +88,12 @@ describe('a journal scan whose sagas are purged', () => {
     expect(seen).toEqual(kept);
   });
 
-  it('purged while it reads: it ends, with nothing twice, nothing unknown and in order', async () => {
-    // (It used to fetch for ever: after a short batch the ordered read asked the consumer's
-    // cached info how much was pending.)
-    const { journal } = await journalWithSagas('RACE_EV_ENDS');
+  /**
+   * Scans `journal`, purging the `purged` sagas once the scan has begun (its end fixed, its first
+   * entry read) and before it reads on. Whether a purged entry is read depends on how much the
+   * scan had fetched before the purges.
+   */
+  async function scanWhilePurging(journal: JetStreamJournal): Promise<Array<{ id: string; seq: number }>> {
     const seen: Array<{ id: string; seq: number }> = [];
     await within((async () => {
       const it = journal.scan()[Symbol.asyncIterator]();
@@ -101,34 +103,28 @@ describe('a journal scan whose sagas are purged', () => {
       for (let r = await it.next(); !r.done; r = await it.next()) seen.push({ id: r.value.sagaId, seq: r.value.seq });
     })(), 60_000);
     const seenIds = seen.map((e) => e.id);
+    // Nothing unknown, nothing twice, in journal order.
     expect(seenIds.filter((id) => !ids.includes(id))).toEqual([]);
     expect(new Set(seenIds).size).toBe(seenIds.length);
     expect(seen.map((e) => e.seq)).toEqual([...seen.map((e) => e.seq)].sort((a, b) => a - b));
+    return seen;
+  }
+
+  it('purged while it reads: it ends, with nothing twice, nothing unknown and in order', async () => {
+    // (It used to fetch for ever: after a short batch the ordered read asked the consumer's
+    // cached info how much was pending.)
+    const { journal } = await journalWithSagas('RACE_EV_ENDS');
+    await scanWhilePurging(journal);
   }, 90_000);
 
   // Skipped for a nats-server 2.9.10 bug: it moves a consumer filtered on `<prefix>.>` past every
   // message up to a filtered purge's last seq (fixed upstream in nats-io/nats-server#3838), so
   // kept sagas among purged ones are skipped. jetsaga never purges a saga's journal while it
   // runs (finished sagas stay), so no scan of its own meets this; an operator's purge could.
-  it.skip('purged while it reads: it ends, with every saga left once, in order, and nothing else', async () => {
+  it.skip('purged while it reads: every saga left is read', async () => {
     const { journal, kept } = await journalWithSagas('RACE_EV_DURING');
-    const seen: Array<{ id: string; seq: number }> = [];
-    await within((async () => {
-      const it = journal.scan()[Symbol.asyncIterator]();
-      // The purges are done once the scan has begun (its end fixed, its first entry read) and
-      // before it reads on.
-      const first = await it.next();
-      if (!first.done) seen.push({ id: first.value.sagaId, seq: first.value.seq });
-      await Promise.all(purged.map((id) => journal.purge(id)));
-      for (let r = await it.next(); !r.done; r = await it.next()) seen.push({ id: r.value.sagaId, seq: r.value.seq });
-    })(), 60_000);
-    const seenIds = seen.map((e) => e.id);
-    // Whether a purged entry was read depends on how much the scan had fetched before the
-    // purges; every kept one is read, none twice, in journal order.
-    expect(seenIds.filter((id) => kept.includes(id))).toEqual(kept);
-    expect(seenIds.filter((id) => !ids.includes(id))).toEqual([]);
-    expect(new Set(seenIds).size).toBe(seenIds.length);
-    expect(seen.map((e) => e.seq)).toEqual([...seen.map((e) => e.seq)].sort((a, b) => a - b));
+    const seen = await scanWhilePurging(journal);
+    expect(seen.map((e) => e.id).filter((id) => kept.includes(id))).toEqual(kept);
   }, 90_000);
 });
 
