@@ -100,12 +100,14 @@ describe('two live coordinators told to drive the same sagas', () => {
     const stores = await storesOf(ctx, namespace);
     // Enough sagas (at least bulkMin, 32) for recovery to fold them with one journal scan.
     const ids = Array.from({ length: 40 }, (_, i) => `dead${i}`);
-    // Every charge is held until C is dead.
+    // Every charge is held until C is dead, every ship until the new owners' loaded sagas are
+    // read (a finished saga is no longer loaded anywhere).
     const charge = gate(ctx);
+    const ship = gate(ctx);
     const dead = await coordinator({
       owner: 'C',
       leaseTtlMs: 1000,
-      start: ids.map((id) => ({ id, input: { order: id, holdUntil: { chargeCard: charge.path } } })),
+      start: ids.map((id) => ({ id, input: { order: id, holdUntil: { chargeCard: charge.path, shipOrder: ship.path } } })),
     });
     await until(() => started(dead.calls(), 'chargeCard').length === ids.length, 'every chargeCard to start on C');
     await dead.kill();
@@ -129,6 +131,8 @@ describe('two live coordinators told to drive the same sagas', () => {
     const loadedA = await a.request<string[]>({ op: 'loaded' });
     const loadedB = await b.request<string[]>({ op: 'loaded' });
     expect(loadedA.filter((id) => loadedB.includes(id))).toEqual([]);
+    expect([...loadedA, ...loadedB].sort()).toEqual([...ids].sort());
+    ship.open();
 
     const infos = await Promise.all(ids.map((id) => observer.wait(id, { timeoutMs: 30_000 })));
     expect(infos.map((i) => i.status)).toEqual(ids.map(() => 'completed'));

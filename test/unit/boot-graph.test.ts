@@ -140,7 +140,8 @@ describe('BootGraph', () => {
     await graph.waitFor('registry'); // ready: resolves at once
 
     up.value = false;
-    await until(() => graph.status('registry').state === BootState.Lost);
+    // `lost` lasts only until the next check begins: wait for "not ready", which stays.
+    await until(() => !graph.isReady('registry'));
     let released = false;
     const waiting = graph.waitFor('registry').then(() => (released = true));
     await until(() => graph.status('registry').failures >= 2);
