@@ -7,6 +7,12 @@
  * that keeps failing, or fails terminally, leaves the saga `blocked` for an operator
  * (`saga.retry` / `saga.skip`).
  *
+ * Steps run one after another; a **parallel group** runs named branches of steps at once (a
+ * parallel state: independent work side by side in the chart) and goes on when every branch is
+ * done. A failure anywhere leaves the group — the other branches' steps in flight are stopped,
+ * and undone like any started step. An **optional** step's last failure is recorded in
+ * `warnings` and the saga goes on (for clean-up that must never roll back a finished job).
+ *
  * The result is a plain machine: the visualizer draws it, tests drive it with `transition()`.
  */
 import { assign, setup, type AnyStateMachine } from 'xstate';
@@ -33,13 +39,35 @@ export interface SagaStepConfig {
   readonly needs?: readonly string[];
   /** Gives up on an attempt after this long (a retryable `STEP_TIMEOUT`); the step is aborted. */
   readonly timeoutMs?: number;
+  /**
+   * When its retries are spent (or it fails terminally), record the failure in `warnings` and
+   * go on instead of compensating. For work whose failure must not undo what is done (e.g. a
+   * clean-up after the job succeeded). An optional step has no undo.
+   */
+  readonly optional?: boolean;
   readonly description?: string;
+}
+
+/** Branches of steps run side by side; the group is done when every branch is. */
+export interface SagaParallelConfig {
+  /** State name of the group (`[A-Za-z0-9_-]`). */
+  readonly name: string;
+  /** Branch name → its steps, in order. Branch names are state names too. */
+  readonly parallel: Readonly<Record<string, readonly SagaStepConfig[]>>;
+  readonly description?: string;
+}
+
+/** A step, or a group of branches run in parallel. */
+export type SagaStepEntry = SagaStepConfig | SagaParallelConfig;
+
+export function isParallel(entry: SagaStepEntry): entry is SagaParallelConfig {
+  return 'parallel' in entry;
 }
 
 export interface SagaConfig {
   /** Machine id (`[A-Za-z0-9_-]`), also the `#id` prefix of state ids. */
   readonly id: string;
-  readonly steps: readonly SagaStepConfig[];
+  readonly steps: readonly SagaStepEntry[];
   /** Default retry policy of every step. */
   readonly retry?: Partial<RetryPolicy>;
   /**
@@ -74,16 +102,24 @@ export interface SagaContext {
   /** Failed attempts of the undo at the top of the stack. */
   readonly undoAttempts: number;
   readonly undoError: (StepErrorData & { step: string }) | null;
+  /** Failures of optional steps, which did not stop the saga (absent in older snapshots). */
+  readonly warnings?: Array<StepErrorData & { step: string }>;
 }
 
 /** What a kit-built saga's final state outputs. */
 export interface SagaOutput {
   readonly outputs: Record<string, unknown>;
   readonly error: SagaContext['error'];
+  readonly warnings: NonNullable<SagaContext['warnings']>;
 }
 
 export function initialSagaContext(input: unknown): SagaContext {
-  return { input, outputs: {}, stack: [], attempts: {}, error: null, cancelled: false, undoAttempts: 0, undoError: null };
+  return { input, outputs: {}, stack: [], attempts: {}, error: null, cancelled: false, undoAttempts: 0, undoError: null, warnings: [] };
+}
+
+/** Every step of a config, parallel branches included, in document order. */
+export function stepsOf(config: Pick<SagaConfig, 'steps'>): SagaStepConfig[] {
+  return config.steps.flatMap((e) => (isParallel(e) ? Object.values(e.parallel).flat() : [e]));
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -99,19 +135,20 @@ const DEPENDENCY_UNAVAILABLE = 'DEPENDENCY_UNAVAILABLE';
 
 export function defineSaga(config: SagaConfig): AnyStateMachine {
   validate(config);
+  const allSteps = stepsOf(config);
   const stepPolicy = resolvePolicy(DEFAULT_STEP_RETRY, config.retry);
   const undoPolicy = resolvePolicy(DEFAULT_UNDO_RETRY, config.undoRetry);
-  const policies = new Map(config.steps.map((s) => [s.name, resolvePolicy(stepPolicy, s.retry)]));
+  const policies = new Map(allSteps.map((s) => [s.name, resolvePolicy(stepPolicy, s.retry)]));
   const inputOf = (step: SagaStepConfig, ctx: SagaContext): unknown =>
     step.input ? step.input({ input: ctx.input, outputs: ctx.outputs }) : ctx.input;
-  const byName = new Map(config.steps.map((s) => [s.name, s]));
+  const byName = new Map(allSteps.map((s) => [s.name, s]));
   const id = config.id;
 
   const delays: Record<string, (args: GuardArgs) => number> = {
     'retry.undo': ({ context, event }) =>
       backoffDelay(undoPolicy, context.undoAttempts, `undo:${context.stack.length}:${context.undoAttempts}:${event.at ?? 0}`),
   };
-  for (const step of config.steps) {
+  for (const step of allSteps) {
     const policy = policies.get(step.name)!;
     delays[`retry.${step.name}`] = ({ context, event }) => {
       const failures = context.attempts[step.name] ?? 1;
@@ -131,7 +168,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   };
 
   const actors: Record<string, ReturnType<typeof stepActor>> = {};
-  for (const step of config.steps) {
+  for (const step of allSteps) {
     actors[step.run] = stepActor();
     if (step.undo) actors[step.undo] = stepActor();
   }
@@ -166,8 +203,9 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
     },
     actions: {
       pushStep: assign(({ context }: { context: SagaContext }, params: { step: string }) => {
-        // Re-entry after a retry must not stack the same attempt twice.
-        if (context.stack.at(-1)?.step === params.step) return {};
+        // Re-entry after a retry must not stack the same step twice (step names are unique; in
+        // a parallel group another branch may have stacked its own step meanwhile).
+        if (context.stack.some((e) => e.step === params.step)) return {};
         const step = byName.get(params.step)!;
         return { stack: [...context.stack, { step: params.step, input: inputOf(step, context) }] };
       }),
@@ -180,6 +218,10 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
         attempts: { ...context.attempts, [params.step]: (context.attempts[params.step] ?? 0) + 1 },
       })),
       recordError: assign(({ event }: GuardArgs, params: { step: string }) => ({ error: failureOf(event, params.step) })),
+      recordWarning: assign(({ context, event }: GuardArgs, params: { step: string }) => {
+        const { [params.step]: _failed, ...attempts } = context.attempts;
+        return { warnings: [...(context.warnings ?? []), failureOf(event, params.step)], attempts };
+      }),
       markCancelled: assign(() => ({
         cancelled: true,
         error: { step: '', code: 'CANCELLED', message: 'saga cancelled', retryable: false },
@@ -199,17 +241,17 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   });
 
   const compensate = { target: `#${id}.compensating` };
-  const states: Record<string, unknown> = {};
-  config.steps.forEach((step, i) => {
-    const next = config.steps[i + 1]?.name ?? 'completed';
+
+  /** The state of one step; `next` is the absolute target it goes on to when done. */
+  const stepState = (step: SagaStepConfig, next: string): Record<string, unknown> => {
     const p = { step: step.name };
     const needs = step.needs ?? [];
     const awaitState = (dep: string): string => `await_${dep}`;
     const first = needs.length > 0 ? awaitState(needs[0]!) : 'running';
-    const onFailure = [
-      { guard: { type: 'canRetry', params: p }, target: 'waiting', actions: { type: 'countFailure', params: p } },
-      { ...compensate, actions: { type: 'recordError', params: p } },
-    ];
+    const giveUp = step.optional
+      ? { target: next, actions: { type: 'recordWarning', params: p } }
+      : { ...compensate, actions: { type: 'recordError', params: p } };
+    const onFailure = [{ guard: { type: 'canRetry', params: p }, target: 'waiting', actions: { type: 'countFailure', params: p } }, giveUp];
     // A dependency the step reports unavailable is waited for again before the next attempt.
     const onError = [
       ...needs.map((dep) => ({ guard: { type: 'unavailable', params: { step: step.name, dependency: dep } }, target: awaitState(dep), actions: { type: 'countFailure', params: p } })),
@@ -223,7 +265,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
         on: { [SagaEventType.Ready]: { guard: { type: 'readyFor', params: { dependency: dep } }, target: needs[k + 1] ? awaitState(needs[k + 1]!) : 'running' } },
       };
     });
-    states[step.name] = {
+    return {
       description: step.description,
       entry: step.undo ? { type: 'pushStep', params: p } : undefined,
       initial: first,
@@ -235,7 +277,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
             id: step.name,
             src: step.run,
             input: ({ context }: { context: SagaContext }) => inputOf(step, context),
-            onDone: { target: `#${id}.${next}`, actions: { type: 'recordOutput', params: p } },
+            onDone: { target: next, actions: { type: 'recordOutput', params: p } },
             onError,
           },
           after: step.timeoutMs === undefined ? undefined : { [`timeout.${step.name}`]: onFailure },
@@ -243,9 +285,31 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
         waiting: { after: { [`retry.${step.name}`]: first } },
       },
     };
-  });
+  };
 
-  const undoable = config.steps.filter((s) => s.undo);
+  /** States of a sequence of entries under `path` (a state id), ending at `end`. */
+  const sequence = (entries: readonly SagaStepEntry[], path: string, end: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    entries.forEach((entry, i) => {
+      const after = entries[i + 1];
+      const next = after ? `${path}.${after.name}` : end;
+      if (!isParallel(entry)) {
+        out[entry.name] = stepState(entry, next);
+        return;
+      }
+      const regions: Record<string, unknown> = {};
+      for (const [branch, steps] of Object.entries(entry.parallel)) {
+        const branchPath = `${path}.${entry.name}.${branch}`;
+        regions[branch] = { initial: steps[0]!.name, states: { ...sequence(steps, branchPath, `${branchPath}.done`), done: { type: 'final' } } };
+      }
+      out[entry.name] = { description: entry.description, type: 'parallel', states: regions, onDone: { target: next } };
+    });
+    return out;
+  };
+
+  const states: Record<string, unknown> = sequence(config.steps, `#${id}`, `#${id}.completed`);
+
+  const undoable = allSteps.filter((s) => s.undo);
   const compensating: Record<string, unknown> = {
     next: {
       always: [
@@ -283,7 +347,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
       [SagaEventType.Skip]: { target: 'compensating', actions: 'popStack' },
     },
   };
-  const output = ({ context }: { context: SagaContext }): SagaOutput => ({ outputs: context.outputs, error: context.error });
+  const output = ({ context }: { context: SagaContext }): SagaOutput => ({ outputs: context.outputs, error: context.error, warnings: context.warnings ?? [] });
   states.completed = { type: 'final', output };
   states.compensated = { type: 'final', tags: [SagaTag.Compensated], output };
   states.cancelled = { type: 'final', tags: [SagaTag.Cancelled], output };
@@ -296,7 +360,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
     context: ({ input }) => initialSagaContext(input),
     initial: config.steps[0]!.name,
     states: states as never,
-    output: ({ context }) => ({ outputs: context.outputs, error: context.error }),
+    output: ({ context }) => ({ outputs: context.outputs, error: context.error, warnings: context.warnings ?? [] }),
   }) as unknown as AnyStateMachine;
 }
 
@@ -304,12 +368,32 @@ function validate(config: SagaConfig): void {
   if (!NAME.test(config.id)) throw new Error(`saga id "${config.id}" must match ${NAME}`);
   if (config.steps.length === 0) throw new Error(`saga "${config.id}" needs at least one step`);
   const seen = new Set<string>();
-  for (const step of config.steps) {
-    if (!NAME.test(step.name)) throw new Error(`step name "${step.name}" must match ${NAME}`);
-    if (RESERVED.has(step.name)) throw new Error(`step name "${step.name}" is reserved`);
-    if (seen.has(step.name)) throw new Error(`step name "${step.name}" is used twice`);
-    seen.add(step.name);
+  const name = (n: string, what: string): void => {
+    if (!NAME.test(n)) throw new Error(`${what} name "${n}" must match ${NAME}`);
+    if (RESERVED.has(n)) throw new Error(`${what} name "${n}" is reserved`);
+    if (seen.has(n)) throw new Error(`${what} name "${n}" is used twice`);
+    seen.add(n);
+  };
+  for (const entry of config.steps) {
+    if (!isParallel(entry)) {
+      name(entry.name, 'step');
+      continue;
+    }
+    name(entry.name, 'parallel group');
+    const branches = Object.entries(entry.parallel);
+    if (branches.length < 2) throw new Error(`parallel group "${entry.name}" needs at least two branches`);
+    for (const [branch, steps] of branches) {
+      if (!NAME.test(branch) || branch === 'done') throw new Error(`branch name "${branch}" of "${entry.name}" must match ${NAME} and not be "done"`);
+      if (steps.length === 0) throw new Error(`branch "${branch}" of "${entry.name}" has no steps`);
+      for (const step of steps) {
+        if (isParallel(step as SagaStepEntry)) throw new Error(`branch "${branch}" of "${entry.name}": parallel groups do not nest`);
+        name(step.name, 'step');
+      }
+    }
+  }
+  for (const step of stepsOf(config)) {
     if (!step.run) throw new Error(`step "${step.name}" has no run implementation name`);
+    if (step.optional && step.undo) throw new Error(`step "${step.name}" is optional and cannot have an undo`);
     if (step.timeoutMs !== undefined && !(step.timeoutMs > 0)) throw new Error(`step "${step.name}": timeoutMs must be > 0`);
     for (const dep of step.needs ?? []) {
       if (!DEPENDENCY.test(dep)) throw new Error(`step "${step.name}": needed dependency "${dep}" must match ${DEPENDENCY}`);

@@ -32,7 +32,7 @@ describe('defineSaga: forward path', () => {
     expect(d.snapshot.value).toBe('completed');
     expect(d.spawns()).toEqual([]);
     expect(d.status).toBe('completed');
-    expect(d.snapshot.output).toEqual({ outputs: OUT, error: null } satisfies SagaOutput);
+    expect(d.snapshot.output).toEqual({ outputs: OUT, error: null, warnings: [] } satisfies SagaOutput);
     expect(d.ctx.attempts).toEqual({});
   });
 

@@ -64,7 +64,7 @@ describe('defineSteps', () => {
     await rt.start('typed', { id: 'o1', qty: 2 } satisfies Order, { id: 't1' });
     const done = await rt.wait('t1', { timeoutMs: 5_000 });
     expect(done.status).toBe('completed');
-    expect(done.output).toEqual({ outputs: { reserve: { reservation: 'R1' }, ship: { shipped: 'o1' } }, error: null });
+    expect(done.output).toEqual({ outputs: { reserve: { reservation: 'R1' }, ship: { shipped: 'o1' } }, error: null, warnings: [] });
     expect(calls).toEqual(['reserve o1 x2 #1']);
   });
 });
