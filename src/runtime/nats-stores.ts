@@ -38,6 +38,13 @@ export function natsNames(namespace = 'jetsaga') {
     bootPrefix: `${namespace}.boot`,
     /** Latest readiness per `<coordinator>.<dependency>`, for late readers. */
     bootBucket: `${namespace}_boot`,
+    /** Build progress: `<progressPrefix>.<buildId>`, one subject per build. */
+    progressStream: `${up}_PROGRESS`,
+    progressPrefix: `${namespace}.progress`,
+    /** Source tars handed to builds (object store). */
+    sourcesBucket: `${namespace}_sources`,
+    /** Apps, versions, config versions, sandboxes and deployment locks. */
+    entitiesBucket: `${namespace}_entities`,
   };
 }
 

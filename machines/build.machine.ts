@@ -1,0 +1,181 @@
+/**
+ * The build-from-tar saga: an application's source tar becomes an OCI image in the registry
+ * and a running new version. Every step is an invoked actor the host runs at-least-once with an
+ * idempotency key, and every step that changes something has an undo that is safe to repeat and
+ * safe when the step never applied; a failure (or a cancel) undoes what was started, latest
+ * first, leaving the previously active version active and serving.
+ *
+ *   allocate → receive → lock → appConfig → stack → onbuild
+ *     → prepare ⟨ image: build → push (waits for the registry) | config: procfile → settings → configVersion ⟩
+ *     → version → start (healthy) → activate → stopOld → finalize (optional)
+ *
+ * Pure: the step implementations are bound by name (src/build/build-steps.ts).
+ */
+import type { AnyStateMachine } from 'xstate';
+import { defineSaga } from './kit/define-saga.js';
+
+/** What a build is started with. */
+export interface BuildInput {
+  /** The app (`[a-z0-9][a-z0-9-]{0,62}`). */
+  readonly app: string;
+  /** The source tar, stored in the source store under `name`. */
+  readonly source: { readonly name: string; readonly digest?: string };
+  /** Environment of the new version, on top of app.toml's `[env]`. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Layer compression: gzip level 1 (default) or none (faster, larger; for a local registry). */
+  readonly compression?: 'gzip' | 'none';
+}
+
+/** Steps' outputs by name, as the input mappers below read them. */
+type Outputs = Readonly<Record<string, unknown>>;
+const out = (outputs: Outputs, name: string): unknown => outputs[name] ?? null;
+
+export const BUILD_MACHINE_ID = 'build';
+export const BUILD_MACHINE_VERSION = 1;
+
+export const buildMachine: AnyStateMachine = defineSaga({
+  id: BUILD_MACHINE_ID,
+  description: 'builds an app from its source tar into an OCI image in the registry and runs it as the new active version',
+  retry: { maxAttempts: 5, initialDelayMs: 500, maxDelayMs: 30_000 },
+  undoRetry: { maxAttempts: 8, initialDelayMs: 500, maxDelayMs: 60_000 },
+  steps: [
+    {
+      name: 'allocate',
+      run: 'allocateVersion',
+      undo: 'abandonVersion',
+      description: 'allocates the next version number of the app (increasing, never reused)',
+      input: ({ input }) => ({ app: (input as BuildInput).app }),
+    },
+    {
+      name: 'receive',
+      run: 'receiveSource',
+      undo: 'removeStaging',
+      description: 'extracts the source tar from the source store into a staging dir, strictly',
+      input: ({ input }) => ({ source: (input as BuildInput).source }),
+    },
+    {
+      name: 'lock',
+      run: 'takeDeployLock',
+      undo: 'releaseDeployLock',
+      description: "takes the app's deployment lock (refused while another deploy of the app runs)",
+      input: ({ input }) => ({ app: (input as BuildInput).app }),
+    },
+    {
+      name: 'appConfig',
+      run: 'loadAppConfig',
+      description: 'reads and checks app.toml',
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, staged: out(outputs, 'receive') }),
+    },
+    {
+      name: 'stack',
+      run: 'detectStack',
+      description: 'detects the stack (node, python, go, ruby, static); app.toml may name it',
+      input: ({ outputs }) => ({ staged: out(outputs, 'receive'), config: out(outputs, 'appConfig') }),
+    },
+    {
+      name: 'onbuild',
+      run: 'runOnbuild',
+      description: 'runs [build] onbuild commands in the staged dir, streaming their output',
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, staged: out(outputs, 'receive'), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
+    },
+    {
+      name: 'prepare',
+      description: 'the image and the configuration are prepared side by side',
+      parallel: {
+        image: [
+          {
+            name: 'image',
+            run: 'buildImage',
+            undo: 'discardImage',
+            description: 'builds a reproducible OCI image of the staged tree, in a worker thread',
+            input: ({ input, outputs }) => ({
+              app: (input as BuildInput).app,
+              version: out(outputs, 'allocate'),
+              staged: out(outputs, 'receive'),
+              stack: out(outputs, 'stack'),
+              compression: (input as BuildInput).compression ?? 'gzip',
+            }),
+          },
+          {
+            name: 'push',
+            run: 'pushImage',
+            undo: 'unpushImage',
+            needs: ['registry'],
+            description: 'pushes the image to the registry once it is ready',
+            input: ({ outputs }) => ({ image: out(outputs, 'image') }),
+          },
+        ],
+        config: [
+          {
+            name: 'procfile',
+            run: 'readProcfile',
+            description: 'reads the Procfile and decides the web process',
+            input: ({ outputs }) => ({ staged: out(outputs, 'receive'), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
+          },
+          {
+            name: 'settings',
+            run: 'prepareConfig',
+            description: 'checks required env vars and services, and merges the environment',
+            input: ({ input, outputs }) => ({ config: out(outputs, 'appConfig'), env: (input as BuildInput).env ?? {} }),
+          },
+          {
+            name: 'configVersion',
+            run: 'createConfigVersion',
+            undo: 'deleteConfigVersion',
+            description: 'records the configuration of the new version',
+            input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate'), settings: out(outputs, 'settings') }),
+          },
+        ],
+      },
+    },
+    {
+      name: 'version',
+      run: 'createVersion',
+      undo: 'retireVersion',
+      description: 'records the new version: image, configuration, processes',
+      input: ({ input, outputs }) => ({
+        app: (input as BuildInput).app,
+        version: out(outputs, 'allocate'),
+        image: out(outputs, 'push'),
+        configVersion: out(outputs, 'configVersion'),
+        processes: out(outputs, 'procfile'),
+      }),
+    },
+    {
+      name: 'start',
+      run: 'startSandbox',
+      undo: 'stopSandbox',
+      description: 'pulls the image by digest and starts the web process; healthy before it counts',
+      input: ({ input, outputs }) => ({
+        app: (input as BuildInput).app,
+        version: out(outputs, 'allocate'),
+        image: out(outputs, 'push'),
+        processes: out(outputs, 'procfile'),
+        settings: out(outputs, 'settings'),
+        config: out(outputs, 'appConfig'),
+      }),
+    },
+    {
+      name: 'activate',
+      run: 'setActiveVersion',
+      undo: 'restoreActiveVersion',
+      description: 'makes the new version the active one (the undo restores the previous one)',
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate') }),
+    },
+    {
+      name: 'stopOld',
+      run: 'stopOldSandboxes',
+      undo: 'restartOldSandboxes',
+      description: "stops the previous versions' sandboxes",
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate'), keep: out(outputs, 'start') }),
+    },
+    {
+      name: 'finalize',
+      run: 'finalizeBuild',
+      optional: true,
+      retry: { maxAttempts: 10 },
+      description: 'releases the deployment lock and cleans the staging dir (a failure here never undoes the deploy)',
+      input: ({ input }) => ({ app: (input as BuildInput).app }),
+    },
+  ],
+});
