@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.scratch/**'] },
+  // examples/ are the apps users deploy (plain JS and Python), not jetsaga's code.
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.scratch/**', 'examples/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
