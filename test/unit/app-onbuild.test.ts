@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OnbuildError, OnbuildErrorCode } from '../../src/build/app/onbuild-error.js';
 import { ONBUILD_HOME, runOnbuild, type OnbuildOutputLine, type RunOnbuildOptions } from '../../src/build/app/onbuild.js';
@@ -268,7 +268,20 @@ describe('runOnbuild: failures', () => {
       await expect(runOnbuild({ dir, commands: ['touch ran'], timeoutSec })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     }
     await expect(runOnbuild({ dir, commands: ['touch ran', '  '], timeoutSec: 1 })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(runOnbuild({ dir, commands: ['touch ran'], timeoutSec: 1, env: { 'A=B': 'x' } })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await expect(stat(join(dir, 'ran'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('runOnbuild: processes that leave the group', () => {
+  it('a process in a session of its own cannot hold the build open by its output pipe', async () => {
+    const dir = await appDir();
+    // setsid puts sleep out of the group's reach (only a cgroup could hold it); it keeps the
+    // command's stdout open. The build still ends, with what was printed; the test kills it.
+    const { result, error, lines } = await run({ dir, commands: ['setsid sleep 600 & echo detached'], timeoutSec: 60 });
+    expect(error).toBeUndefined();
+    expect(result?.ran).toHaveLength(1);
+    expect(texts(lines)).toEqual(['detached']);
   });
 });
 
@@ -344,6 +357,13 @@ describe('runOnbuild: environment', () => {
     expect(error).toBeUndefined();
     expect(texts(lines)).toEqual(['tmp']);
     await expect(stat(join(dir, ONBUILD_HOME))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('takes a relative dir and still gives an absolute HOME', async () => {
+    const dir = await appDir();
+    const { error, lines } = await run({ dir: relative(process.cwd(), dir), commands: ['echo "$HOME"'], timeoutSec: 60 });
+    expect(error).toBeUndefined();
+    expect(texts(lines)).toEqual([join(dir, ONBUILD_HOME)]);
   });
 
   it('uses a given HOME and leaves it in place', async () => {

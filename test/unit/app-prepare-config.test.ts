@@ -91,6 +91,12 @@ describe('prepareConfig', () => {
     });
   });
 
+  it('refuses a request env too large to journal', async () => {
+    const requestEnv = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`BIG_${i}`, 'x'.repeat(30_000)]));
+    const e = await problem(prepareConfig({ config: DEFAULT_APP_CONFIG, services: [], requestEnv }));
+    expect(e.message).toMatch(/^deploy request: env is 300\d+ bytes in all \(with app\.toml's \[env\]\); at most 262144 are kept$/);
+  });
+
   it('refuses an app.toml name that is not the deploy’s app', async () => {
     const e = await problem(prepareConfig({ config: parseAppConfig('\nname = "shop"\n'), appName: 'blog', services: [] }));
     expect(e.message).toBe('app.toml:2: name is "shop", but the deploy is for app "blog"');

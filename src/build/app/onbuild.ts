@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../errors.js';
@@ -83,12 +83,14 @@ const PIPE_CLOSE_WAIT_MS = 2000;
  *   onOutput: ({ stream, text }) => progress.publish(`${stream}: ${text}`), signal: ctx.signal,
  * });
  */
-export async function runOnbuild(options: RunOnbuildOptions): Promise<OnbuildResult> {
-  await checkOptions(options);
+export async function runOnbuild(given: RunOnbuildOptions): Promise<OnbuildResult> {
+  await checkOptions(given);
+  // Absolute paths: HOME and TMPDIR must not depend on the directory a tool changes into.
+  const options = { ...given, dir: resolve(given.dir) };
   const ran: Array<{ command: string; exitCode: number; ms: number }> = [];
   if (options.commands.length === 0) return { ran };
   const ownHome = options.home === undefined;
-  const home = options.home ?? join(options.dir, ONBUILD_HOME);
+  const home = options.home === undefined ? join(options.dir, ONBUILD_HOME) : resolve(options.home);
   if (ownHome) await removeTree(home); // what a crashed earlier run left
   await mkdir(scratchTmp(home), { recursive: true });
   try {
@@ -109,6 +111,11 @@ async function checkOptions(o: RunOnbuildOptions): Promise<void> {
   }
   if (!Array.isArray(o.commands) || o.commands.some((c) => typeof c !== 'string' || c.trim() === '' || c.includes('\0'))) {
     throw new InvalidArgumentError('commands must be non-empty strings without NUL characters');
+  }
+  for (const [name, value] of Object.entries(o.env ?? {})) {
+    if (name === '' || /[=\0]/.test(name) || typeof value !== 'string' || value.includes('\0')) {
+      throw new InvalidArgumentError(`env ${JSON.stringify(name)} cannot be passed to a process (a name with "=" or NUL, or a value that is not a NUL-free string)`);
+    }
   }
   const info = await stat(o.dir).catch(() => null);
   if (!info?.isDirectory()) throw new InvalidArgumentError(`the build dir ${o.dir} does not exist or is not a directory`, { dir: o.dir });

@@ -43,6 +43,9 @@ export interface PreparedConfig {
 /** The source of request env problems in messages. */
 const REQUEST = 'deploy request';
 
+/** The merged env is journaled with the config version: it stays well under a journal entry. */
+export const MAX_ENV_BYTES = 256 * 1024;
+
 /**
  * Checks everything but the port (pure): the prepared config, and every problem found (an
  * empty list means `prepared` is good to use).
@@ -72,6 +75,8 @@ export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { 
     }
   }
   const env = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const envBytes = Buffer.byteLength(JSON.stringify(env));
+  if (envBytes > MAX_ENV_BYTES) problems.push({ file: REQUEST, key: 'env', reason: `is ${envBytes} bytes in all (with app.toml's [env]); at most ${MAX_ENV_BYTES} are kept` });
 
   const requiredEnv = [...new Set(config.require.env)];
   config.require.env.forEach((name, i) => {
