@@ -1,0 +1,148 @@
+/**
+ * The deploy-time checks of an app's config against what the deploy brings and what the
+ * coordinator offers: env vars merged and the required ones present, the required services
+ * offered, the app's name agreeing with the deploy's, a pinned port free. Every problem is
+ * collected before anything is thrown, so one failed deploy tells the user everything to fix.
+ */
+import { RetryableError } from '../../errors.js';
+import { AppConfigError, type ConfigProblem } from './app-config-error.js';
+import type { AppConfig } from './app-config-schema.js';
+import { formatKeyPath } from './key-path.js';
+import { ENV_NAME, ENV_NAME_RULE, MAX_ENV_VALUE_CHARS, RESERVED_ENV } from './names.js';
+
+/** Inputs of {@link prepareConfig}. */
+export interface PrepareConfigOptions {
+  readonly config: AppConfig;
+  /** Env vars the deploy request sets; they override app.toml's [env]. Validated here (untrusted). */
+  readonly requestEnv?: Readonly<Record<string, string>>;
+  /** The services the coordinator offers. */
+  readonly services: readonly string[];
+  /** The app the deploy names; app.toml's `name`, if given, must equal it. */
+  readonly appName?: string;
+  /**
+   * Whether a port is free on the host, for a `[run] port`. Omitted: not checked. Deciding
+   * "free" is the caller's: a port held by this app's own running version may count as free
+   * to a caller that stops that version before starting the new one.
+   */
+  readonly portFree?: (port: number) => Promise<boolean>;
+}
+
+/** A config ready for a config version. JSON-safe, keys sorted (it is journaled). */
+export interface PreparedConfig {
+  /** app.toml's [env] overridden by the request's env, sorted by name. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The env vars app.toml requires (all present in `env`, non-empty). */
+  readonly requiredEnv: readonly string[];
+  /** The services the app requires (all offered). */
+  readonly services: readonly string[];
+  /** The pinned port, or null: the sandbox picks one. */
+  readonly port: number | null;
+  readonly health: string;
+}
+
+/** The source of request env problems in messages. */
+const REQUEST = 'deploy request';
+
+/** The merged env is journaled with the config version: it stays well under a journal entry. */
+export const MAX_ENV_BYTES = 256 * 1024;
+
+/**
+ * Checks everything but the port (pure): the prepared config, and every problem found (an
+ * empty list means `prepared` is good to use).
+ */
+export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { prepared: PreparedConfig; problems: ConfigProblem[] } {
+  const { config } = options;
+  const problems: ConfigProblem[] = [];
+  const at = (key: string): Pick<ConfigProblem, 'file' | 'key' | 'line'> => {
+    const line = config.lines[key];
+    return { file: 'app.toml', key, ...(line === undefined ? {} : { line }) };
+  };
+
+  if (config.name !== undefined && options.appName !== undefined && config.name !== options.appName) {
+    problems.push({ ...at('name'), reason: `is ${JSON.stringify(config.name)}, but the deploy is for app ${JSON.stringify(options.appName)}` });
+  }
+
+  const merged: Record<string, string> = { ...config.env };
+  const requestEnv: unknown = options.requestEnv ?? {};
+  if (typeof requestEnv !== 'object' || requestEnv === null || Array.isArray(requestEnv)) {
+    problems.push({ file: REQUEST, key: 'env', reason: 'must be an object of NAME: "value"' });
+  } else {
+    for (const [name, value] of Object.entries(requestEnv)) {
+      const key = formatKeyPath(['env', name]);
+      const reason = envProblem(name, value);
+      if (reason !== null) problems.push({ file: REQUEST, key, reason });
+      else merged[name] = value as string;
+    }
+  }
+  const env = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const envBytes = Buffer.byteLength(JSON.stringify(env));
+  if (envBytes > MAX_ENV_BYTES) problems.push({ file: REQUEST, key: 'env', reason: `is ${envBytes} bytes in all (with app.toml's [env]); at most ${MAX_ENV_BYTES} are kept` });
+
+  const requiredEnv = [...new Set(config.require.env)];
+  config.require.env.forEach((name, i) => {
+    if ((env[name] ?? '') === '') {
+      problems.push({ ...at(`require.env[${i}]`), reason: `names ${name}, which has no value: set it in [env] or in the deploy request` });
+    }
+  });
+
+  const offered = new Set(options.services);
+  config.require.services.forEach((service, i) => {
+    if (!offered.has(service)) {
+      const list = [...offered].sort();
+      problems.push({
+        ...at(`require.services[${i}]`),
+        reason: `names the service "${service}", which this coordinator does not offer (${list.length ? `it offers: ${list.join(', ')}` : 'it offers none'})`,
+      });
+    }
+  });
+
+  return {
+    prepared: {
+      env,
+      requiredEnv,
+      services: [...new Set(config.require.services)],
+      port: config.run.port ?? null,
+      health: config.run.health,
+    },
+    problems,
+  };
+}
+
+/**
+ * Merges and checks the app's config for a deploy.
+ *
+ * @throws AppConfigError (terminal, 400) listing every problem: a required env var without a
+ *   value, a service not offered, a bad request env name or value, a name mismatch, a pinned
+ *   port in use.
+ * @throws RetryableError when `portFree` itself fails.
+ * @example
+ * const prepared = await prepareConfig({ config, requestEnv: { DATABASE_URL: url }, services: ['postgres'] });
+ * prepared.env; // { DATABASE_URL: url, NODE_ENV: 'production' }
+ */
+export async function prepareConfig(options: PrepareConfigOptions): Promise<PreparedConfig> {
+  const { prepared, problems } = checkConfig(options);
+  if (prepared.port !== null && options.portFree) {
+    let free: boolean;
+    try {
+      free = await options.portFree(prepared.port);
+    } catch (e) {
+      throw new RetryableError(`could not check whether port ${prepared.port} is free: ${(e as Error).message}`, { cause: e });
+    }
+    if (!free) {
+      const line = options.config.lines['run.port'];
+      problems.push({ file: 'app.toml', key: 'run.port', ...(line === undefined ? {} : { line }), reason: `is ${prepared.port}, which is in use on this host` });
+    }
+  }
+  if (problems.length > 0) throw new AppConfigError(problems);
+  return prepared;
+}
+
+function envProblem(name: string, value: unknown): string | null {
+  if (!ENV_NAME.test(name)) return ENV_NAME_RULE;
+  const reserved = RESERVED_ENV[name];
+  if (reserved !== undefined) return reserved;
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.includes('\0')) return 'must not contain a NUL character';
+  if (value.length > MAX_ENV_VALUE_CHARS) return `must be at most ${MAX_ENV_VALUE_CHARS} characters`;
+  return null;
+}
