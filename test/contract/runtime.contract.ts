@@ -11,6 +11,7 @@ import type { Runtime } from '../../src/runtime/runtime.js';
 import type { RuntimeStores } from '../../src/runtime/stores.js';
 import type { SagaBinding, StepFn } from '../../src/runtime/types.js';
 import { orderBinding, orderMachine, type StepCall } from '../fixtures/order-saga.js';
+import { crash } from '../helpers/lease.js';
 
 /** Returns fresh store objects on namespace `ns`: two calls with one `ns` share their data. */
 export type StoresFactory = (ns: string) => Promise<RuntimeStores>;
@@ -49,8 +50,6 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
       owner,
       recoverOnStart: false,
       recoverIntervalMs: 0,
-      // Short: a restart under the same owner after a simulated crash waits the lease out.
-      leaseTtlMs: 300,
       ...extra,
     });
     runtimes.push(rt);
@@ -213,7 +212,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     const a = await coordinator(ns, 'c1', callsA, { machines: [shipHeldUntil(new Promise(() => undefined), (c) => callsA.push(c))] });
     await a.start('order', { order: 'r1' }, { id: 'r1' });
     await until(async () => (await a.get('r1')).pending.some((p) => p.key === 'r1:3:ship'));
-    await a.close({ graceful: false }); // a crash: no flush, lease not released
+    await crash(a, await storesFor(ns)); // a crash: no flush, lease not released (then lapsed)
     expect(callsA.map((c) => [c.step, c.key, c.attempt, c.outcome])).toEqual([
       ['reserveStock', 'r1:1:reserve', 1, 'ok'],
       ['chargeCard', 'r1:2:charge', 1, 'ok'],
@@ -331,7 +330,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     const ns = freshNs();
     const runtime = async (skewMs: number): Promise<Runtime> => {
       const rt = await createRuntime({
-        machines: [binding], stores: await storesFor(ns), owner: 'x', recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 300, now: () => Date.now() + skewMs,
+        machines: [binding], stores: await storesFor(ns), owner: 'x', recoverOnStart: false, recoverIntervalMs: 0, now: () => Date.now() + skewMs,
       });
       runtimes.push(rt);
       return rt;
@@ -353,7 +352,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     expect(armed).toEqual({ id: expect.stringContaining('retry.flaky'), dueAt: failure.at + HOUR });
     await settle(a);
     expect(await firings(a)).toEqual([]);
-    await a.close({ graceful: false });
+    await crash(a, await storesFor(ns));
 
     // Restarted before the deadline: the timer is re-armed to the deadline the journal gives,
     // not to one computed from the restart, and it has not fired.
@@ -362,7 +361,7 @@ export function describeRuntimeContract(name: string, storesFor: StoresFactory):
     await settle(b);
     expect((await b.get('tm')).timers).toEqual([armed]);
     expect(await firings(b)).toEqual([]);
-    await b.close({ graceful: false });
+    await crash(b, await storesFor(ns));
 
     // Restarted past the deadline (its clock reads an hour and a minute later): the timer is
     // overdue and fires at once. A timer armed with its full delay again would not fire

@@ -39,7 +39,8 @@ export function memoryCluster(make: (stores: RuntimeStores) => RuntimeStores = (
         machines: [],
         recoverOnStart: false,
         recoverIntervalMs: 0,
-        leaseTtlMs: 300,
+        // Short enough for tests that wait a lease out, long enough not to lapse on a busy machine.
+        leaseTtlMs: 1_000,
         now: () => Date.now() + (skews.get(owner) ?? 0),
         ...rest,
       });

@@ -9,6 +9,7 @@ import { decodeRecord } from '../../src/journal/codec.js';
 import type { Journal, ScanOptions } from '../../src/journal/journal.js';
 import type { CoordinatorRecord } from '../../src/runtime/coordinator-lease.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
+import { crash } from '../helpers/lease.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { memoryStores, type RuntimeStores } from '../../src/runtime/stores.js';
 import type { SagaBinding, StepFn } from '../../src/runtime/types.js';
@@ -37,8 +38,7 @@ function binding(log: string[], hold: boolean): SagaBinding {
 }
 
 async function open(stores: RuntimeStores, machine: SagaBinding, owner: string, checkpointEvery = 0): Promise<Runtime> {
-  // A short lease: a restart under the same owner after a simulated crash waits it out.
-  const rt = await createRuntime({ machines: [machine], stores, owner, checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 300 });
+  const rt = await createRuntime({ machines: [machine], stores, owner, checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0 });
   runtimes.push(rt);
   return rt;
 }
@@ -50,7 +50,8 @@ async function midFlight(stores: RuntimeStores, options: { checkpointEvery?: num
   const a = await open(stores, binding(log, true), 'c1', options.checkpointEvery ?? 0);
   for (const id of IDS) await a.start('order', { order: id }, { id });
   await until(() => log.filter((c) => c.startsWith('shipOrder@')).length === N);
-  await a.close({ graceful: options.graceful ?? false });
+  if (options.graceful) await a.close();
+  else await crash(a, stores);
   return log;
 }
 
@@ -197,7 +198,7 @@ describe('bulk recovery', () => {
     const few = IDS.slice(0, 31);
     for (const id of few) await a.start('order', { order: id }, { id });
     await until(() => log.filter((c) => c.startsWith('shipOrder@')).length === few.length);
-    await a.close({ graceful: false });
+    await crash(a, stores);
 
     const s = spy(stores.journal);
     const b = await open(stores, binding([], false), 'c1');

@@ -12,6 +12,7 @@ import { MemoryKvStore } from '../../src/journal/memory-kv-store.js';
 import { applyEntry, emptyBook } from '../../src/runtime/book.js';
 import { loadCheckpoint, makeCheckpoint, saveCheckpoint, type Checkpoint } from '../../src/runtime/checkpoint.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
+import { crash } from '../helpers/lease.js';
 import { foldSaga, type FoldedSaga } from '../../src/runtime/fold.js';
 import { pureTransitions } from '../../src/runtime/pure-transition.js';
 import { MachineRegistry } from '../../src/runtime/registry.js';
@@ -182,8 +183,7 @@ afterEach(async () => {
 });
 
 async function open(stores: RuntimeStores, binding: SagaBinding, checkpointEvery: number): Promise<Runtime> {
-  // A short lease: a restart under the same owner after a simulated crash waits it out.
-  const rt = await createRuntime({ machines: [binding], stores, owner: 'c1', checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 300 });
+  const rt = await createRuntime({ machines: [binding], stores, owner: 'c1', checkpointEvery, recoverOnStart: false, recoverIntervalMs: 0 });
   runtimes.push(rt);
   return rt;
 }
@@ -212,7 +212,7 @@ async function crashMidway(stores: RuntimeStores): Promise<Map<string, Checkpoin
     }
     return true;
   });
-  await a.close({ graceful: false });
+  await crash(a, stores);
   stores.checkpoints.put = put;
   return written;
 }
@@ -274,7 +274,7 @@ describe('checkpoints in a runtime', () => {
       const info = await b.get('L');
       // Every restart adds its takeover marker: the saga's entry count is the journal's.
       expect([info.state, info.context, info.entryNo]).toEqual([whole.snapshot.value, whole.snapshot.context, (await stores.journal.read('L')).length]);
-      await b.close({ graceful: false });
+      await crash(b, stores);
     }
     const c = await open(stores, longBinding([], false), 3);
     await c.recover();

@@ -50,7 +50,8 @@ describe('a coordinator name', () => {
     cluster = memoryCluster();
     const stalledCalls: StepCall[] = [];
     const stalled = await cluster.open('s', { machines: [orderBinding((c) => stalledCalls.push(c))] });
-    await stalled.start('order', { order: 'z', delayMs: { chargeCard: 400 } }, { id: 'z' });
+    // Longer than the lease, so that the name is taken over while the charge still runs.
+    await stalled.start('order', { order: 'z', delayMs: { chargeCard: 3_000 } }, { id: 'z' });
     await until(async () => (await stalled.get('z')).pending[0]?.id === 'charge');
     // It stops renewing (a pause), but its charge step runs on.
     await stalled.coordinatorLease.close(false);

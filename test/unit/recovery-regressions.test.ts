@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
+import { crash } from '../helpers/lease.js';
 import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
 import { memoryStores } from '../../src/runtime/stores.js';
 import { until } from '../helpers/until.js';
@@ -21,7 +22,7 @@ function binding(log: string[], holdShip: boolean): SagaBinding {
   }
   return { id: 'order', version: 1, machine: orderMachine, steps };
 }
-const opts = { owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0, checkpointEvery: 2, leaseTtlMs: 300 } as const;
+const opts = { owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0, checkpointEvery: 2 } as const;
 
 describe('recovery regressions', () => {
   it('a graceful close publishes a low-water seq that is the first seq of the sagas it hands back', async () => {
@@ -70,7 +71,7 @@ describe('recovery regressions', () => {
     const a = await createRuntime({ ...opts, machines: [binding(log, true)], stores });
     await a.start('order', { order: 'y' }, { id: 'y' });
     await until(() => log.some((l) => l.startsWith('shipOrder')));
-    await a.close({ graceful: false });
+    await crash(a, stores);
     const { snapshot: _gone, ...cp } = (await loadCheckpoint(stores.checkpoints, 'y'))!;
     await stores.checkpoints.put('y', new TextEncoder().encode(JSON.stringify(cp)));
     const b = await createRuntime({ ...opts, machines: [binding([], false)], stores });

@@ -8,6 +8,7 @@ import { defineSaga } from '../../machines/kit/index.js';
 import { MachineVersionMismatchError, UnknownMachineError } from '../../src/errors.js';
 import { decodeRecord, isInitRecord } from '../../src/journal/codec.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
+import { crash } from '../helpers/lease.js';
 import { foldSaga } from '../../src/runtime/fold.js';
 import { MachineRegistry } from '../../src/runtime/registry.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
@@ -47,8 +48,7 @@ const binding = (version: number, calls: Calls, extra: Partial<SagaBinding> = {}
 });
 
 async function runtime(stores: RuntimeStores, machines: SagaBinding[], owner = 'c1'): Promise<Runtime> {
-  // A short lease: a restart under the same owner after a simulated crash waits it out.
-  const rt = await createRuntime({ machines, stores, owner, recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 300 });
+  const rt = await createRuntime({ machines, stores, owner, recoverOnStart: false, recoverIntervalMs: 0 });
   runtimes.push(rt);
   return rt;
 }
@@ -60,7 +60,7 @@ async function startedOnV1(stores: RuntimeStores, id = 'v'): Promise<void> {
   const a = await runtime(stores, [binding(1, calls, {}, true)]);
   await a.start('order', { order: id }, { id });
   await until(async () => (await a.get(id)).pending.some((p) => p.id === 'ship'));
-  await a.close({ graceful: false });
+  await crash(a, stores);
 }
 
 describe('versioning: replaying a journal written by another version', () => {
