@@ -141,7 +141,7 @@ export class EntityKv {
     try {
       return await fn();
     } catch (e) {
-      throw unavailable(e, op, key, this.bucket);
+      throw unavailable(e, `${op} "${key}" in ${this.bucket}`, { bucket: this.bucket, key, op });
     }
   }
 }
@@ -159,14 +159,14 @@ function encode(key: string, value: unknown): Uint8Array {
 }
 
 /**
- * Store failures that may pass become `EntitiesUnavailableError`; jetsaga's own errors (a
- * conflict, a bad key) and anything unknown pass through unchanged.
+ * Store failures that may pass become `EntitiesUnavailableError` ("cannot <what>: <reason>");
+ * jetsaga's own errors (a conflict, a bad key) and anything unknown pass through unchanged.
  */
-function unavailable(e: unknown, op: string, key: string, bucket: string): unknown {
+export function unavailable(e: unknown, what: string, details: Record<string, unknown>): unknown {
   if (e instanceof SagaError) return e;
   if (isTransient(e) || e instanceof ClosedConnectionError || e instanceof DrainingConnectionError) {
     const reason = e instanceof Error ? e.message : String(e);
-    return new EntitiesUnavailableError(`cannot ${op} "${key}" in ${bucket}: ${reason}`, { cause: e, details: { bucket, key, op } });
+    return new EntitiesUnavailableError(`cannot ${what}: ${reason}`, { cause: e, details });
   }
   return e;
 }

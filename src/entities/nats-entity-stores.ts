@@ -5,6 +5,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsKvStore } from '../journal/nats-kv-store.js';
 import { assertServerVersion } from '../nats/connect.js';
 import { natsNames } from '../runtime/nats-stores.js';
+import { unavailable } from './entity-kv.js';
 import { assertMillis } from './names.js';
 import { createEntityStores, type EntityStoreOptions, type EntityStores } from './entity-stores.js';
 
@@ -34,11 +35,15 @@ export async function openEntityStores(nc: NatsConnection, namespace = 'jetsaga'
   const timeout = options.timeoutMs ?? 5_000;
   assertMillis(timeout, 'timeoutMs', true);
   assertServerVersion(nc);
-  const js = jetstream(nc, { timeout });
-  const kv = await new Kvm(js).create(bucket, {
-    history: 1,
-    ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-  });
-  const store = new NatsKvStore(bucket, kv, await jetstreamManager(nc, { timeout }));
-  return createEntityStores(store, options);
+  try {
+    const js = jetstream(nc, { timeout });
+    const kv = await new Kvm(js).create(bucket, {
+      history: 1,
+      ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+    });
+    const store = new NatsKvStore(bucket, kv, await jetstreamManager(nc, { timeout }));
+    return createEntityStores(store, options);
+  } catch (e) {
+    throw unavailable(e, `open the entities bucket ${bucket}`, { bucket });
+  }
 }
