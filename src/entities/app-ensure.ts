@@ -8,6 +8,7 @@ import { keep, parserOf, write, type Parse } from './entity-kv.js';
 import { AppSchema, type AppRecord } from './records.js';
 import type { StoreContext } from './store-context.js';
 
+/** Reads an app record, refusing a corrupt one. */
 export function appParser(ctx: StoreContext): Parse<AppRecord> {
   return parserOf(AppSchema, 'app', () => ctx.kv.bucket);
 }

@@ -31,6 +31,7 @@ export interface RestoreActiveResult {
   readonly active: number | null;
 }
 
+/** Apps and their active version (`app.<name>`). Get it from `createEntityStores`. */
 export class AppStore {
   readonly #ctx: StoreContext;
   readonly #versions: VersionStore;
@@ -55,6 +56,7 @@ export class AppStore {
 
   /** Every app, by name. */
   async list(): Promise<AppRecord[]> {
+    // Keys are `app.<name>` with nothing after the name, so key order is name order.
     return (await this.#ctx.kv.list(EntityKeys.apps, this.#parse)).map((r) => r.value);
   }
 

@@ -22,6 +22,7 @@ export interface NewConfigVersion {
   readonly createdAt?: number;
 }
 
+/** Config versions (`cfg.<app>.<n>`). Get it from `createEntityStores`. */
 export class ConfigVersionStore {
   readonly #ctx: StoreContext;
   readonly #parse: Parse<ConfigVersionRecord>;

@@ -25,6 +25,7 @@ export type IsFinished = (sagaId: string) => Promise<boolean>;
 /** A lock's default lifetime: long enough for a build step, renewed by long sagas. */
 export const DEFAULT_DEPLOY_LOCK_TTL_MS = 10 * 60_000;
 
+/** Defaults of a `DeployLock`. */
 export interface DeployLockOptions {
   /** Default TTL of `acquire` (DEFAULT_DEPLOY_LOCK_TTL_MS). */
   readonly ttlMs?: number;
@@ -32,6 +33,7 @@ export interface DeployLockOptions {
   readonly isFinished?: IsFinished;
 }
 
+/** Options of one `acquire`. */
 export interface AcquireOptions {
   /** How long the lock lasts unless renewed (the store's default otherwise). */
   readonly ttlMs?: number;
@@ -43,6 +45,7 @@ export interface AcquireOptions {
 /** Why a lock was taken from its holder. */
 export type StealReason = 'expired' | 'finished' | 'unreadable';
 
+/** What a successful `acquire` answers. */
 export interface AcquireResult {
   readonly lock: DeployLockRecord;
   /** `acquired`: it was free; `renewed`: this saga held it already; `stolen`: see `stolenFrom`. */
@@ -50,6 +53,7 @@ export interface AcquireResult {
   readonly stolenFrom?: { readonly holder: string | null; readonly since: number | null; readonly expiresAt: number | null; readonly reason: StealReason };
 }
 
+/** A lock `reconcile` released, as it was. */
 export interface ReleasedLock {
   readonly app: string;
   /** Null when the stored value could not be read. */
@@ -58,6 +62,7 @@ export interface ReleasedLock {
   readonly expiresAt: number | null;
 }
 
+/** What `reconcile` did. */
 export interface ReconcileReport {
   /** Locks released because their holder is finished or gone (or the value was unreadable). */
   readonly released: ReleasedLock[];
@@ -65,6 +70,7 @@ export interface ReconcileReport {
   readonly failed: Array<{ readonly app: string; readonly error: SerializedError }>;
 }
 
+/** Options of `waitFor`. */
 export interface WaitForOptions {
   readonly signal?: AbortSignal;
   /** How often to look again (default 1 000 ms). */
@@ -76,6 +82,7 @@ export interface WaitForOptions {
 
 type Judged = { readonly kind: 'free' } | { readonly kind: 'unreadable' } | { readonly kind: 'held'; readonly lock: DeployLockRecord };
 
+/** Per-app deployment locks (`lock.<app>`). Get it from `createEntityStores`. */
 export class DeployLock {
   readonly #ctx: StoreContext;
   readonly #ttlMs: number;
@@ -166,10 +173,11 @@ export class DeployLock {
   /** Every readable lock, by app. */
   async list(): Promise<DeployLockRecord[]> {
     const all = await this.#ctx.kv.list(EntityKeys.locks, asJson);
-    return all.flatMap((r) => {
+    const held = all.flatMap((r) => {
       const j = judge(r);
       return j.kind === 'held' ? [j.lock] : [];
     });
+    return held.sort((a, b) => byApp(a, b));
   }
 
   /**
@@ -197,8 +205,8 @@ export class DeployLock {
         failed.push({ app, error: serializeError(e) });
       }
     });
-    released.sort((a, b) => a.app.localeCompare(b.app));
-    failed.sort((a, b) => a.app.localeCompare(b.app));
+    released.sort(byApp);
+    failed.sort(byApp);
     if (released.length || failed.length) this.#ctx.logger.info({ released, failed }, 'deploy locks reconciled');
     return { released, failed };
   }
@@ -237,4 +245,9 @@ function judge(cur: Stored<unknown> | null): Judged {
   if (!cur) return { kind: 'free' };
   const r = DeployLockSchema.safeParse(cur.value);
   return r.success ? { kind: 'held', lock: r.data } : { kind: 'unreadable' };
+}
+
+/** Plain code-unit order (not the locale's), the same on every host. */
+function byApp(a: { readonly app: string }, b: { readonly app: string }): number {
+  return a.app < b.app ? -1 : a.app > b.app ? 1 : 0;
 }

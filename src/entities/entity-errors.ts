@@ -13,6 +13,7 @@ export const EntityErrorCode = {
   EntityConflict: 'ENTITY_CONFLICT',
   EntitiesUnavailable: 'ENTITIES_UNAVAILABLE',
 } as const;
+/** One of `EntityErrorCode`'s values. */
 export type EntityErrorCode = (typeof EntityErrorCode)[keyof typeof EntityErrorCode];
 
 /** A record the operation needs does not exist (404, not retryable: waiting will not create it). */

@@ -4,6 +4,7 @@
  * whole tokens: `ver.shop.` never matches `ver.shop-2.*`.
  */
 
+/** The key of each record, and the prefix of each listing. */
 export const EntityKeys = {
   app: (app: string): string => `app.${app}`,
   apps: 'app.',

@@ -29,8 +29,11 @@ export type Change<T, R> =
   | { readonly kind: 'write'; readonly value: T; readonly result: R }
   | { readonly kind: 'delete'; readonly result: R };
 
+/** Leave the record as it is; answer `result`. */
 export const keep = <R>(result: R): Change<never, R> => ({ kind: 'keep', result });
+/** Write `value` at the revision read (create it if it was absent); answer `result`. */
 export const write = <T, R>(value: T, result: R): Change<T, R> => ({ kind: 'write', value, result });
+/** Delete the record at the revision read (nothing if absent); answer `result`. */
 export const remove = <R>(result: R): Change<never, R> => ({ kind: 'delete', result });
 
 /** Turns a stored JSON value into a record, or throws (a corrupt value). */
@@ -64,6 +67,7 @@ export function parserOf<T>(schema: z.ZodType<T>, what: string, bucket: () => st
   };
 }
 
+/** Typed JSON records with compare-and-set changes over one `KvStore`. */
 export class EntityKv {
   constructor(readonly kv: KvStore) {}
 

@@ -20,6 +20,7 @@ import { SandboxStore } from './sandboxes.js';
 import type { StoreContext } from './store-context.js';
 import { VersionStore } from './versions.js';
 
+/** The entity stores of one namespace, sharing one KV store, clock and logger. */
 export interface EntityStores {
   readonly apps: AppStore;
   readonly versions: VersionStore;
@@ -30,6 +31,7 @@ export interface EntityStores {
   readonly kv: KvStore;
 }
 
+/** Options shared by every entity store. */
 export interface EntityStoreOptions {
   /** Epoch ms (default `Date.now`); tests move it instead of sleeping. */
   readonly now?: () => number;

@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { assertSagaId } from '../journal/saga-id.js';
 
+/** Saga ids as the runtime takes them (1–128 of `[A-Za-z0-9_-]`). */
 export { assertSagaId };
 
 /** App names: lower-case letters, digits and `-`, starting with a letter or digit, 1–63 long. */
@@ -15,6 +16,7 @@ export const SANDBOX_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 
+/** Throws INVALID_ARGUMENT unless `name` matches APP_NAME_PATTERN. */
 export function assertAppName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !APP_NAME_PATTERN.test(name)) {
     throw new InvalidArgumentError(
@@ -31,6 +33,7 @@ export function assertVersionNumber(n: unknown, what = 'version'): asserts n is 
   }
 }
 
+/** Throws INVALID_ARGUMENT unless `id` matches SANDBOX_ID_PATTERN. */
 export function assertSandboxId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !SANDBOX_ID_PATTERN.test(id)) {
     throw new InvalidArgumentError(`invalid sandbox id ${show(id)}: use 1–128 of [A-Za-z0-9_-]`, { sandboxId: id });

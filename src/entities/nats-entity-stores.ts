@@ -9,6 +9,7 @@ import { unavailable } from './entity-kv.js';
 import { assertMillis } from './names.js';
 import { createEntityStores, type EntityStoreOptions, type EntityStores } from './entity-stores.js';
 
+/** `EntityStoreOptions` plus the bucket's settings on NATS. */
 export interface NatsEntityStoreOptions extends EntityStoreOptions {
   /** Replicas of the bucket (3 in a production cluster). Default 1. */
   readonly replicas?: number;

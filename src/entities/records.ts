@@ -34,8 +34,10 @@ export const VersionStatus = {
   /** Its saga was rolled back before the version went live; the number is never reused. */
   Abandoned: 'abandoned',
 } as const;
+/** A version's status (see `VersionStatus`). */
 export type VersionStatus = (typeof VersionStatus)[keyof typeof VersionStatus];
 
+/** Where a version's image is: repository and manifest digest. */
 export interface ImageRef {
   /** Repository in the registry, e.g. `cluster.local:5000/shop`. */
   readonly repo: string;
@@ -46,6 +48,7 @@ export interface ImageRef {
 /** Process name → argv (the web process is `web`). */
 export type Processes = Readonly<Record<string, readonly string[]>>;
 
+/** One version of an app (`ver.<app>.<n>`). */
 export interface VersionRecord {
   readonly app: string;
   readonly version: number;
@@ -61,6 +64,7 @@ export interface VersionRecord {
   readonly updatedAt: number;
 }
 
+/** The environment one build runs with (`cfg.<app>.<n>`), immutable. */
 export interface ConfigVersionRecord {
   readonly app: string;
   readonly version: number;
@@ -69,6 +73,7 @@ export interface ConfigVersionRecord {
   readonly createdAt: number;
 }
 
+/** `as const` object plus union: the life of a sandbox. */
 export const SandboxState = {
   Starting: 'starting',
   Running: 'running',
@@ -76,8 +81,10 @@ export const SandboxState = {
   Stopped: 'stopped',
   Failed: 'failed',
 } as const;
+/** A sandbox's state (see `SandboxState`). */
 export type SandboxState = (typeof SandboxState)[keyof typeof SandboxState];
 
+/** A running copy of a version on this host (`sbx.<app>.<id>`). */
 export interface SandboxRecord {
   readonly id: string;
   readonly app: string;
@@ -112,6 +119,7 @@ const time = z.int().min(0);
 const version = z.int().min(1);
 const nullableTime = z.nullable(time);
 
+/** Schemas of the stored records and of their parts, checked on every read (and on input). */
 export const AppSchema: z.ZodType<AppRecord> = z.looseObject({
   name: z.string(),
   createdAt: time,

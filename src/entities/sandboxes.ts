@@ -42,6 +42,7 @@ const PatchSchema = z.strictObject({
 
 const NewSchema = PatchSchema.extend({ startedAt: z.int().min(0).optional() });
 
+/** Sandbox records. Get it from `createEntityStores`. */
 export class SandboxStore {
   readonly #ctx: StoreContext;
   readonly #parse: Parse<SandboxRecord>;
@@ -114,7 +115,8 @@ export class SandboxStore {
   /** The sandboxes of `app`, or of every app when none is named; by app, then id. */
   async list(app?: string): Promise<SandboxRecord[]> {
     if (app !== undefined) assertAppName(app);
-    return (await this.#ctx.kv.list(EntityKeys.sandboxes(app), this.#parse)).map((r) => r.value);
+    const all = (await this.#ctx.kv.list(EntityKeys.sandboxes(app), this.#parse)).map((r) => r.value);
+    return all.sort((a, b) => byText(a.app, b.app) || byText(a.id, b.id));
   }
 
   /** Removes the record; answers whether it existed. Idempotent. */
@@ -124,4 +126,8 @@ export class SandboxStore {
     // Read raw: a record that no longer parses can still be removed.
     return this.#ctx.kv.change(EntityKeys.sandbox(app, id), asJson, (cur) => (cur ? remove(true) : keep(false)));
   }
+}
+
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

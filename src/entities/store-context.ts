@@ -2,6 +2,7 @@
 import type { Logger } from '../log.js';
 import type { EntityKv } from './entity-kv.js';
 
+/** Shared by the stores of one `createEntityStores`. */
 export interface StoreContext {
   readonly kv: EntityKv;
   /** Epoch ms. Injected so that tests move clocks instead of sleeping. */

@@ -77,6 +77,7 @@ const NewVersionSchema = z.object({
   processes: ProcessesSchema,
 });
 
+/** Version allocation and records. Get it from `createEntityStores`. */
 export class VersionStore {
   readonly #ctx: StoreContext;
   readonly #configs: ConfigVersionStore;

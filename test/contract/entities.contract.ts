@@ -364,7 +364,7 @@ export function describeEntitiesContract(name: string, factory: EntityKvFactory)
         await s.sandboxes.create(sb('a'));
         await s.sandboxes.create(sb('c', 'shop-2'));
         expect((await s.sandboxes.list('shop')).map((x) => x.id)).toEqual(['a', 'b']);
-        expect((await s.sandboxes.list()).map((x) => `${x.app}/${x.id}`)).toEqual(['shop-2/c', 'shop/a', 'shop/b']);
+        expect((await s.sandboxes.list()).map((x) => `${x.app}/${x.id}`)).toEqual(['shop/a', 'shop/b', 'shop-2/c']);
         expect((await rejectionOf(s.sandboxes.update('shop', 'zz', { state: 'stopped' }))).code).toBe('ENTITY_NOT_FOUND');
         for (const bad of [{ port: 0 }, { port: 70_000 }, { state: 'bogus' }, { pid: -1 }, { app: 'x' }] as object[]) {
           expect((await rejectionOf(s.sandboxes.update('shop', 'a', bad))).code).toBe('INVALID_ARGUMENT');

@@ -109,7 +109,7 @@ describe('deployment lock model', () => {
               const released = [...model.entries()]
                 .filter(([, l]) => finished.has(l.holder))
                 .map(([a, l]) => ({ app: a, holder: l.holder, since: l.since, expiresAt: l.expiresAt }))
-                .sort((x, y) => x.app.localeCompare(y.app));
+                .sort((x, y) => (x.app < y.app ? -1 : 1));
               for (const r of released) model.delete(r.app);
               expect(await s.locks.reconcile()).toEqual({ released, failed: [] });
               break;
