@@ -103,7 +103,9 @@ export class VersionStore {
     assertAppName(app);
     assertSagaId(sagaId);
     await ensureApp(this.#ctx, app);
-    const n = (await this.#allocationOf(app, sagaId)) ?? (await this.#claim(app, sagaId));
+    // The claim looks for this saga in the counter's recent claims itself: no separate read.
+    const own = await this.#ctx.kv.read(EntityKeys.allocation(app, sagaId), this.#parseAllocation);
+    const n = own?.value.version ?? (await this.#claim(app, sagaId));
     const now = this.#ctx.now();
     // Written down in two places, each create-once and checked: the saga's allocation, then
     // the version itself. A crash between them is repaired by the next call.
