@@ -1,16 +1,17 @@
 /**
  * Config versions: the environment a build runs with, one record per build, immutable once
  * written. Its number is the build's version number (a build allocates one number and uses it
- * for both), so no second counter is needed.
+ * for both), so no second counter is needed. A build rolled back before its version went live
+ * discards its config version (its env may hold secrets); a live version's stays.
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { EntityConflictError } from './entity-errors.js';
 import { EntityKeys } from './entity-keys.js';
-import { keep, parserOf, write, type Parse } from './entity-kv.js';
+import { asJson, keep, parserOf, remove, write, type Parse } from './entity-kv.js';
 import { assertAppName, assertSagaId, assertVersionNumber } from './names.js';
-import { ConfigVersionSchema, EnvSchema, type ConfigVersionRecord } from './records.js';
+import { ConfigVersionSchema, EnvSchema, VersionSchema, VersionStatus, type ConfigVersionRecord, type VersionRecord } from './records.js';
 import type { StoreContext } from './store-context.js';
 
 /** What `create` takes; `createdAt` defaults to the store's clock. */
@@ -26,10 +27,12 @@ export interface NewConfigVersion {
 export class ConfigVersionStore {
   readonly #ctx: StoreContext;
   readonly #parse: Parse<ConfigVersionRecord>;
+  readonly #parseVersion: Parse<VersionRecord>;
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
     this.#parse = parserOf(ConfigVersionSchema, 'config version', () => ctx.kv.bucket);
+    this.#parseVersion = parserOf(VersionSchema, 'version', () => ctx.kv.bucket);
   }
 
   /**
@@ -64,6 +67,26 @@ export class ConfigVersionStore {
         });
       }
       return keep(was);
+    });
+  }
+
+  /**
+   * Undo of `create`: removes config version `version` if `sagaId` created it, unless the
+   * version of the same number went live (`active` or `retired`: its config is its history,
+   * and a rollback to it needs it). Answers whether it removed it. Safe to repeat, a no-op when
+   * the config version does not exist or is another saga's.
+   */
+  async discard(app: string, version: number, sagaId: string): Promise<boolean> {
+    assertAppName(app);
+    assertVersionNumber(version);
+    assertSagaId(sagaId);
+    const v = await this.#ctx.kv.read(EntityKeys.version(app, version), this.#parseVersion);
+    const live: readonly string[] = [VersionStatus.Active, VersionStatus.Retired];
+    if (v && v.value.configVersion === version && live.includes(v.value.status)) return false;
+    // Read raw: a record that no longer parses is still this store's to remove, if it is ours.
+    return this.#ctx.kv.change(EntityKeys.config(app, version), asJson, (cur) => {
+      const owner = (cur?.value as { sagaId?: unknown } | undefined)?.sagaId;
+      return cur && owner === sagaId ? remove(true) : keep(false);
     });
   }
 

@@ -91,6 +91,7 @@ export function describeEntitiesContract(name: string, factory: EntityKvFactory)
             () => s.versions.mark(app, 1, 'ready'),
             () => s.versions.create({ app, version: 1, sagaId: 's1', image: image(), configVersion: 1, processes }),
             () => s.configs.create({ app, version: 1, env: {}, sagaId: 's1' }),
+            () => s.configs.discard(app, 1, 's1'),
             () => s.sandboxes.create({ id: 'sb1', app, version: 1, sagaId: 's1', dir: '/tmp/x' }),
             () => s.sandboxes.list(app),
             () => s.locks.acquire(app, 's1'),
@@ -247,6 +248,22 @@ export function describeEntitiesContract(name: string, factory: EntityKvFactory)
         expect((await rejectionOf(s.configs.create({ app: 'shop', version: n, env: { A: '1', B: '2' }, sagaId: 's2' }))).code).toBe('ENTITY_CONFLICT');
         expect(await snapshot(kv)).toEqual(before);
         expect((await s.configs.list('shop')).map((c) => c.version)).toEqual([n]);
+      });
+
+      it('discards a config version only for its saga, and never one whose version went live', async () => {
+        expect(await s.configs.discard('shop', 1, 's1')).toBe(false);
+        const n = await s.versions.allocate('shop', 's1');
+        await s.configs.create({ app: 'shop', version: n, env: { SECRET: 'x' }, sagaId: 's1' });
+        expect(await s.configs.discard('shop', n, 's2')).toBe(false);
+        expect(await s.configs.get('shop', n)).not.toBeNull();
+        expect(await s.configs.discard('shop', n, 's1')).toBe(true);
+        expect(await s.configs.discard('shop', n, 's1')).toBe(false);
+        expect(await s.configs.get('shop', n)).toBeNull();
+        const live = await built('shop', 's2');
+        await s.apps.setActive('shop', live, 's2');
+        const before = await snapshot(kv);
+        expect(await s.configs.discard('shop', live, 's2')).toBe(false);
+        expect(await snapshot(kv)).toEqual(before);
       });
 
       it('refuses to record a version that was never allocated or was given up', async () => {

@@ -85,6 +85,16 @@ const scenarios: Scenario[] = [
     op: (s) => s.configs.create({ app: 'shop', version: 1, env: { A: '1', B: '2' }, sagaId: 's1' }),
   },
   {
+    name: 'discard a config version',
+    setup: async (s) => {
+      await s.versions.allocate('shop', 's1');
+      await s.configs.create({ app: 'shop', version: 1, env: { A: '1' }, sagaId: 's1' });
+    },
+    op: (s) => s.configs.discard('shop', 1, 's1'),
+    // A re-run after the removal landed answers false (nothing left); the state is the same.
+    sameAnswer: () => undefined,
+  },
+  {
     name: 'record a version',
     setup: async (s) => {
       await s.versions.allocate('shop', 's1');
