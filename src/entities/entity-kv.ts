@@ -42,8 +42,9 @@ export type Parse<T> = (json: unknown, key: string) => T;
 /**
  * Entities are small by design (they are read whole on every change and listed in bulk); a
  * value this large is a caller's mistake, refused before it reaches the server's 1 MiB limit.
+ * Room for a config version holding the largest env the build accepts (256 KiB) and more.
  */
-export const MAX_ENTITY_BYTES = 256 * 1024;
+export const MAX_ENTITY_BYTES = 512 * 1024;
 
 /** Compare-and-set attempts before `change` gives up on a key that keeps changing. */
 const MAX_ATTEMPTS = 64;

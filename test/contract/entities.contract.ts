@@ -150,9 +150,11 @@ export function describeEntitiesContract(name: string, factory: EntityKvFactory)
           expect((await rejectionOf(s.versions.create(bad))).code).toBe('INVALID_ARGUMENT');
         }
         expect((await rejectionOf(s.configs.create({ app: 'shop', version: 2, env: { 'BAD-NAME': 'x' }, sagaId: 's1' }))).code).toBe('INVALID_ARGUMENT');
-        expect((await rejectionOf(s.configs.create({ app: 'shop', version: 2, env: { BIG: 'x'.repeat(300 * 1024) }, sagaId: 's1' }))).code).toBe('INVALID_ARGUMENT');
+        // The largest env a build accepts (256 KiB) fits; twice that does not.
+        expect((await s.configs.create({ app: 'shop', version: 2, env: { BIG: 'x'.repeat(256 * 1024) }, sagaId: 's1' })).version).toBe(2);
+        expect((await rejectionOf(s.configs.create({ app: 'shop', version: 3, env: { BIG: 'x'.repeat(512 * 1024) }, sagaId: 's1' }))).code).toBe('INVALID_ARGUMENT');
         expect((await s.versions.get('shop', n))?.status).toBe('building');
-        expect(await s.configs.get('shop', 2)).toBeNull();
+        expect(await s.configs.get('shop', 3)).toBeNull();
       });
     });
 
