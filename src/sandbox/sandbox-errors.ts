@@ -30,12 +30,13 @@ export class SandboxExitedError extends SagaError {
     readonly sandboxId: string,
     readonly exit: { code: number | null; signal: string | null },
     readonly output: readonly string[],
+    readonly pid?: number,
   ) {
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${String(exit.code)}`;
     super(SandboxErrorCode.Exited, `sandbox "${sandboxId}" exited before it was healthy (${how})${tailText(output)}`, {
       status: 502,
       retryable: false,
-      details: { sandboxId, code: exit.code, signal: exit.signal, output: [...output] },
+      details: { sandboxId, pid, code: exit.code, signal: exit.signal, output: [...output] },
     });
   }
 }
@@ -52,11 +53,12 @@ export class SandboxUnhealthyError extends SagaError {
     readonly timeoutMs: number,
     readonly lastProbe: string,
     readonly output: readonly string[],
+    readonly pid?: number,
   ) {
     super(
       SandboxErrorCode.Unhealthy,
       `sandbox "${sandboxId}" was not healthy after ${timeoutMs} ms (last check: ${lastProbe}) and was stopped${tailText(output)}`,
-      { status: 504, retryable: true, details: { sandboxId, timeoutMs, lastProbe, output: [...output] } },
+      { status: 504, retryable: true, details: { sandboxId, pid, timeoutMs, lastProbe, output: [...output] } },
     );
   }
 }

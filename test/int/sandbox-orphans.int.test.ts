@@ -1,0 +1,83 @@
+/**
+ * Sandboxes never outlive their coordinator: a parent process starts a sandbox (an app whose
+ * grandchild ignores SIGTERM) and is then SIGKILLed, or exits without stopping it. Every
+ * process of the sandbox must be gone within a generous bound (the watchdog polls every
+ * 500 ms and gives the group 5 s after SIGTERM before SIGKILL).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { isListening } from '../../src/boot/port-probe.js';
+import { gone, tempDir, waitGone, watchdogsFor } from '../fixtures/sandbox/sandbox-harness.js';
+import { killIfSame, startTimeOf } from '../helpers/ts-child.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const parentFixture = fileURLToPath(new URL('../fixtures/sandbox/sandbox-parent.ts', import.meta.url));
+
+interface Started {
+  parentPid: number;
+  pid: number;
+  grandchild: number;
+  port: number;
+}
+
+async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', parentFixture, await tempDir('jetsaga-sandbox-orphan-logs-'), mode], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const known: { started?: Started; starts: Map<number, string | undefined> } = { starts: new Map() };
+  // Whatever the test did, the parent, the sandbox's group, its grandchild and the watchdog
+  // (its own group, with its sleep) are gone when it ends.
+  ctx.onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const s = known.started;
+    if (!s) return;
+    for (const w of watchdogsFor(s.pid, s.parentPid)) killIfSame(w, startTimeOf(w), true);
+    killIfSame(s.pid, known.starts.get(s.pid), true);
+    killIfSame(s.grandchild, known.starts.get(s.grandchild));
+  });
+  let out = '';
+  let errOut = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (errOut += c));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('\n')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`parent fixture did not report (exit ${child.exitCode}): ${errOut}`);
+    }
+    await sleep(20);
+  }
+  const started = JSON.parse(out.split('\n')[0]!) as Started;
+  known.started = started;
+  for (const pid of [started.pid, started.grandchild]) known.starts.set(pid, startTimeOf(pid));
+  return started;
+}
+
+describe('sandbox orphan safety', () => {
+  it('a SIGKILLed coordinator leaves no sandbox process running', async (ctx) => {
+    const s = await startParent(ctx, 'wait');
+    expect(gone(s.pid)).toBe(false);
+    expect(gone(s.grandchild)).toBe(false);
+    expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(true);
+    const watchdogs = watchdogsFor(s.pid, s.parentPid);
+    expect(watchdogs).toHaveLength(1);
+
+    process.kill(s.parentPid, 'SIGKILL');
+    expect(await waitGone(s.pid, 30_000)).toBe(true);
+    // It ignores SIGTERM: only the watchdog's SIGKILL ends it.
+    expect(await waitGone(s.grandchild, 30_000)).toBe(true);
+    for (const w of watchdogs) expect(await waitGone(w, 30_000)).toBe(true);
+    expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(false);
+  }, 90_000);
+
+  it('a coordinator that exits without stopping its sandboxes takes them along', async (ctx) => {
+    const s = await startParent(ctx, 'exit');
+    expect(await waitGone(s.parentPid, 30_000)).toBe(true);
+    expect(await waitGone(s.pid, 30_000)).toBe(true);
+    expect(await waitGone(s.grandchild, 30_000)).toBe(true);
+    expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(false);
+  }, 90_000);
+});
