@@ -10,7 +10,7 @@
  * driver) instead of our memory growing. A failing disk is logged once and the output dropped:
  * losing log lines must not stop the app.
  */
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { link, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 
 export interface CappedLogFileOptions {
@@ -124,11 +124,25 @@ export class CappedLogFile {
     return take.length === 1 ? take[0]! : Buffer.concat(take, bytes);
   }
 
+  /**
+   * The full file becomes `<path>.1` and a new empty one takes its name, without a moment in
+   * which `<path>` is missing for a reader (`tail -F`, a log viewer): the old file gets its
+   * second name by a hard link, and the new one replaces the first by an atomic rename.
+   */
   private async rotate(): Promise<void> {
     await this.fh!.close();
     this.fh = undefined;
-    await rename(this.path, `${this.path}.1`);
-    this.fh = await open(this.path, 'a', 0o600);
+    const previous = `${this.path}.1`;
+    const fresh = `${this.path}.new`;
+    await rm(previous, { force: true });
+    try {
+      await link(this.path, previous);
+    } catch {
+      // A file system without hard links: a plain rename, with its brief gap.
+      await rename(this.path, previous);
+    }
+    this.fh = await open(fresh, 'w', 0o600);
+    await rename(fresh, this.path);
     this.size = 0;
   }
 

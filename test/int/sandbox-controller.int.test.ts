@@ -4,13 +4,15 @@
  * Every test's controller is closed and its process groups killed when the test ends
  * (useController), also when it fails.
  */
-import { readFileSync } from 'node:fs';
-import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { isListening } from '../../src/boot/port-probe.js';
 import { SagaError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
 import { SandboxExitedError, SandboxUnhealthyError } from '../../src/sandbox/sandbox-errors.js';
 import { nodeApp, pythonApp, ROOTFS } from '../fixtures/sandbox/apps.js';
 import { http } from '../fixtures/sandbox/http-get.js';
@@ -254,6 +256,68 @@ describe('stop', () => {
     expect(await failed).toMatchObject({ message: 'step left' });
     expect(gone(pid)).toBe(true);
     expect(controller.list()).toEqual([]);
+  });
+});
+
+describe('output', () => {
+  it('goes to the logger at debug, line by line, tagged with the sandbox and stream', async (ctx) => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const { controller } = await useController(ctx, { logger: createLogger({ level: 'debug', destination: sink }) });
+    const handle = await controller.start(nodeApp('chatty-log'));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, sandbox: 'chatty-log', stream: 'stdout', msg: `listening on http://127.0.0.1:${handle.port}` }));
+  });
+
+  it('is capped on disk: a flood of output leaves two files within the cap, the newest lines kept, and the app healthy', async (ctx) => {
+    const { controller, logDir } = await useController(ctx, { logMaxBytes: 64 * 1024 });
+    // 4 MiB in 64-byte lines before it listens, one marker line after.
+    const flood = "const l = 'x'.repeat(63) + '\\n'; for (let i = 0; i < 65536; i++) process.stdout.write(l);";
+    const serve = "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST, () => console.log('the last line'));";
+    const handle = await controller.start(nodeApp('flood', {}, { command: [process.execPath, '-e', flood + serve] }));
+    expect((await http(handle.port, '/')).body).toBe('ok');
+    const file = join(logDir, 'flood.log');
+    await until(async () => (await readFile(file, 'utf8')).endsWith('the last line\n'), 20_000, 'last line logged');
+    for (const f of [file, `${file}.1`]) expect((await stat(f)).size).toBeLessThanOrEqual(64 * 1024);
+    expect((await readdir(logDir)).sort()).toEqual(['flood.log', 'flood.log.1']);
+  });
+});
+
+describe('file descriptors', () => {
+  function fds(): string[] {
+    return readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [`${fd} ${readlinkSync(`/proc/self/fd/${fd}`)}`];
+      } catch {
+        return []; // the fd of the listing itself
+      }
+    });
+  }
+
+  it('starts, failed starts, timeouts, aborted starts and stops leave none open', async (ctx) => {
+    const { controller } = await useController(ctx);
+    await controller.start(pythonApp('warm-up'));
+    await controller.stop('warm-up');
+    const before = fds();
+
+    await controller.start(nodeApp('fd-ok'));
+    await controller.stop('fd-ok');
+    await controller.start(nodeApp('fd-exit', {}, { command: [process.execPath, '-e', 'process.exit(4)'] })).catch(() => undefined);
+    await controller.start(nodeApp('fd-sick', { HEALTH: 'never' }, { health: { path: '/health', timeoutMs: 1_000 } })).catch(() => undefined);
+    const half = controller.start(nodeApp('fd-half', { HEALTH: 'never' })).catch(() => undefined);
+    await until(() => controller.status('fd-half')?.pid !== undefined, 20_000, 'spawned');
+    await controller.stop('fd-half');
+    await half;
+    await controller.start(nodeApp('fd-no-cmd', {}, { command: ['jetsaga-no-such-program'] })).catch(() => undefined);
+
+    // Sockets and pipes are closed by the time each call settles; the event loop may take a
+    // moment to release them, so the comparison is waited for.
+    await until(() => fds().join('\n') === before.join('\n'), 10_000, 'the same fds as before').catch(() => undefined);
+    expect(fds()).toEqual(before);
   });
 });
 
