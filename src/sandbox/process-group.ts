@@ -52,11 +52,6 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** The start time of `pid` (clock ticks since boot), or undefined if it is gone or unknown. */
-export function processStartTime(pid: number): string | undefined {
-  return statFields(String(pid))?.[19];
-}
-
 function statFields(pid: string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

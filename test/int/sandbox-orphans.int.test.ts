@@ -1,8 +1,8 @@
 /**
- * Sandboxes never outlive their coordinator: a parent process starts a sandbox (an app whose
- * grandchild ignores SIGTERM) and is then SIGKILLed, or exits without stopping it. Every
- * process of the sandbox must be gone within a generous bound (the watchdog polls every
- * 500 ms and gives the group 5 s after SIGTERM before SIGKILL).
+ * Sandboxes never outlive their coordinator: a parent process starts two sandboxes (a node app
+ * whose grandchild ignores SIGTERM, and a python app) and is then SIGKILLed, or exits without
+ * stopping them. Every process of both must be gone within a generous bound (each watchdog
+ * wakes when the parent is gone and gives its group 5 s after SIGTERM before SIGKILL).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,8 @@ interface Started {
   pid: number;
   grandchild: number;
   port: number;
+  pythonPid: number;
+  pythonPort: number;
 }
 
 async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<Started> {
@@ -34,8 +36,9 @@ async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<Sta
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const s = known.started;
     if (!s) return;
-    for (const w of watchdogsFor(s.pid, s.parentPid)) killIfSame(w, startTimeOf(w), true);
+    for (const w of [...watchdogsFor(s.pid, s.parentPid), ...watchdogsFor(s.pythonPid, s.parentPid)]) killIfSame(w, startTimeOf(w), true);
     killIfSame(s.pid, known.starts.get(s.pid), true);
+    killIfSame(s.pythonPid, known.starts.get(s.pythonPid), true);
     killIfSame(s.grandchild, known.starts.get(s.grandchild));
   });
   let out = '';
@@ -52,7 +55,7 @@ async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<Sta
   }
   const started = JSON.parse(out.split('\n')[0]!) as Started;
   known.started = started;
-  for (const pid of [started.pid, started.grandchild]) known.starts.set(pid, startTimeOf(pid));
+  for (const pid of [started.pid, started.grandchild, started.pythonPid]) known.starts.set(pid, startTimeOf(pid));
   return started;
 }
 
@@ -62,21 +65,25 @@ describe('sandbox orphan safety', () => {
     expect(gone(s.pid)).toBe(false);
     expect(gone(s.grandchild)).toBe(false);
     expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(true);
-    const watchdogs = watchdogsFor(s.pid, s.parentPid);
-    expect(watchdogs).toHaveLength(1);
+    expect(await isListening('127.0.0.1', s.pythonPort, 5_000)).toBe(true);
+    const watchdogs = [...watchdogsFor(s.pid, s.parentPid), ...watchdogsFor(s.pythonPid, s.parentPid)];
+    expect(watchdogs).toHaveLength(2);
 
     process.kill(s.parentPid, 'SIGKILL');
     expect(await waitGone(s.pid, 30_000)).toBe(true);
-    // It ignores SIGTERM: only the watchdog's SIGKILL ends it.
+    expect(await waitGone(s.pythonPid, 30_000)).toBe(true);
+    // It ignores SIGTERM (and its closed output pipe): only the watchdog's SIGKILL ends it.
     expect(await waitGone(s.grandchild, 30_000)).toBe(true);
     for (const w of watchdogs) expect(await waitGone(w, 30_000)).toBe(true);
     expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(false);
+    expect(await isListening('127.0.0.1', s.pythonPort, 5_000)).toBe(false);
   }, 90_000);
 
   it('a coordinator that exits without stopping its sandboxes takes them along', async (ctx) => {
     const s = await startParent(ctx, 'exit');
     expect(await waitGone(s.parentPid, 30_000)).toBe(true);
     expect(await waitGone(s.pid, 30_000)).toBe(true);
+    expect(await waitGone(s.pythonPid, 30_000)).toBe(true);
     expect(await waitGone(s.grandchild, 30_000)).toBe(true);
     expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(false);
   }, 90_000);
