@@ -104,7 +104,7 @@ export async function spawnSandboxProcess(options: SandboxProcessOptions): Promi
     child.once('exit', (code, signal) => {
       running = false;
       const result: ProcessExit = { code, signal };
-      void Promise.race([closed, sleep(CLOSE_WAIT_MS)]).then(() => resolve(result));
+      void within(closed, CLOSE_WAIT_MS).then(() => resolve(result));
     });
   });
 
@@ -120,10 +120,10 @@ export async function spawnSandboxProcess(options: SandboxProcessOptions): Promi
         }
       }
       // The leader is our child: its exit is reported once it is reaped, right after it dies.
-      await Promise.race([exited, sleep(KILL_WAIT_MS)]);
+      await within(exited, KILL_WAIT_MS);
       stopGroupWatchdog(watchdog);
       untrackGroup(pid);
-      await Promise.race([closed, sleep(CLOSE_WAIT_MS)]);
+      await within(closed, CLOSE_WAIT_MS);
       // A process that left the group could still hold the pipes: do not keep them open for it.
       stdout.destroy();
       stderr.destroy();
@@ -139,6 +139,20 @@ export async function spawnSandboxProcess(options: SandboxProcessOptions): Promi
     recentOutput: () => [...tail],
     stop,
   };
+}
+
+/**
+ * Waits for `p` at most `ms`; answers whether it settled in time. The timer is cleared either
+ * way, so that a stopped sandbox leaves nothing to keep the coordinator's event loop alive.
+ */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Polls `cond` every 50 ms for up to `timeoutMs`; answers whether it came true. */

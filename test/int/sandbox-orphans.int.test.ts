@@ -24,11 +24,12 @@ interface Started {
   pythonPort: number;
 }
 
-async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<Started> {
+async function startParent(ctx: TestContext, mode: 'wait' | 'exit' | 'close'): Promise<Started & { exited: Promise<number | null> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', parentFixture, await tempDir('jetsaga-sandbox-orphan-logs-'), mode], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const known: { started?: Started; starts: Map<number, string | undefined> } = { starts: new Map() };
   // Whatever the test did, the parent, the sandbox's group, its grandchild and the watchdog
   // (its own group, with its sleep) are gone when it ends.
@@ -56,7 +57,7 @@ async function startParent(ctx: TestContext, mode: 'wait' | 'exit'): Promise<Sta
   const started = JSON.parse(out.split('\n')[0]!) as Started;
   known.started = started;
   for (const pid of [started.pid, started.grandchild, started.pythonPid]) known.starts.set(pid, startTimeOf(pid));
-  return started;
+  return { ...started, exited };
 }
 
 describe('sandbox orphan safety', () => {
@@ -86,5 +87,13 @@ describe('sandbox orphan safety', () => {
     expect(await waitGone(s.pythonPid, 30_000)).toBe(true);
     expect(await waitGone(s.grandchild, 30_000)).toBe(true);
     expect(await isListening('127.0.0.1', s.port, 5_000)).toBe(false);
+  }, 90_000);
+
+  it('a coordinator that closes its controller ends by itself, its sandboxes stopped: nothing of them holds its event loop', async (ctx) => {
+    const s = await startParent(ctx, 'close');
+    const outcome = await Promise.race([s.exited, sleep(60_000).then(() => 'hung' as const)]);
+    expect(outcome).toBe(0);
+    // close() stopped them before the process ended: nothing was left to the watchdogs.
+    for (const pid of [s.pid, s.pythonPid, s.grandchild]) expect(gone(pid)).toBe(true);
   }, 90_000);
 });
