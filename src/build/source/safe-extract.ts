@@ -214,6 +214,7 @@ class Extraction {
 
 /** Resolves on 'drain', or when the parser is closed (destroyed by a failure elsewhere). */
 function drainedOrClosed(parser: Extract): Promise<void> {
+  if (parser.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       parser.off('drain', done);
