@@ -9,6 +9,8 @@ import { SagaError, TerminalError } from '../../errors.js';
 export const SourceErrorCode = {
   SourceRejected: 'SOURCE_REJECTED',
   UnknownSource: 'UNKNOWN_SOURCE',
+  SourceChanged: 'SOURCE_CHANGED',
+  SourceCorrupt: 'SOURCE_CORRUPT',
 } as const;
 export type SourceErrorCode = (typeof SourceErrorCode)[keyof typeof SourceErrorCode];
 
@@ -46,4 +48,27 @@ export class UnknownSourceError extends SagaError {
 /** Whether `err` is a rejection of the archive (by code, so it also holds after JSON). */
 export function isSourceRejected(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === SourceErrorCode.SourceRejected;
+}
+
+/**
+ * The source was replaced or deleted while it was being read (its chunks are gone). Reading it
+ * again gets the current one.
+ */
+export class SourceChangedError extends SagaError {
+  override name = 'SourceChangedError';
+  constructor(sourceName: string, detail: string) {
+    super(SourceErrorCode.SourceChanged, `source "${sourceName}" changed while being read: ${detail}`, {
+      status: 409,
+      retryable: true,
+      details: { name: sourceName },
+    });
+  }
+}
+
+/** The bytes read do not match the size or digest stored with the source. */
+export class SourceCorruptError extends SagaError {
+  override name = 'SourceCorruptError';
+  constructor(sourceName: string, detail: string) {
+    super(SourceErrorCode.SourceCorrupt, `source "${sourceName}" is corrupt: ${detail}`, { status: 500, details: { name: sourceName } });
+  }
 }
