@@ -17,7 +17,7 @@ import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_EXTRACT_LIMITS } from '../../src/build/source/extract-limits.js';
 import { extractSource } from '../../src/build/source/safe-extract.js';
-import { END, tarOf } from '../fixtures/tars/tar-builder.js';
+import { END, paxBody, tarOf } from '../fixtures/tars/tar-builder.js';
 import { snapshotTree } from '../fixtures/tars/tree-snapshot.js';
 
 const run = promisify(execFile);
@@ -145,6 +145,22 @@ describe('a normal tree', () => {
     expect(result.entries).toEqual(['a', 'a/b', 'a/b/up', 'later', 'self', 'top.txt']);
   });
 
+  it('applies PAX records, global ones included, and takes no entry from them', async () => {
+    const dest = join(work, 'dest');
+    const result = await extractSource(
+      Readable.from([
+        tarOf([
+          { name: 'pax_global_header', type: 'global', data: paxBody({ comment: 'made by a test' }) },
+          { name: 'short', data: 'long name via PAX', pax: { path: 'a/b/named-by-pax.txt' } },
+          { name: 'l', type: 'symlink', linkname: 'x', pax: { linkpath: '../b/named-by-pax.txt', path: 'a/c/link' } },
+        ]),
+      ]),
+      dest,
+    );
+    expect(result.entries).toEqual(['a', 'a/b', 'a/b/named-by-pax.txt', 'a/c', 'a/c/link']);
+    expect(await readFile(join(dest, 'a/c/link'), 'utf8')).toBe('long name via PAX');
+  });
+
   it('takes a valid empty archive (only the end blocks) as an empty tree', async () => {
     const dest = join(work, 'dest');
     expect(await extractSource(Readable.from([END]), dest)).toEqual({
@@ -197,6 +213,19 @@ describe('failures that are not the archive’s', () => {
     const ac = new AbortController();
     const extracting = extractSource(input, dest, { signal: ac.signal });
     await until(async () => (await snapshotTree(dest))['a.txt'] !== undefined);
+    const reason = new Error('saga cancelled');
+    ac.abort(reason);
+    await expect(extracting).rejects.toBe(reason);
+    expect(input.destroyed).toBe(true);
+    expect(await snapshotTree(work)).toEqual({});
+  });
+
+  it('stops on abort while waiting for the first bytes', async () => {
+    const dest = join(work, 'dest');
+    const input = new PassThrough();
+    const ac = new AbortController();
+    const extracting = extractSource(input, dest, { signal: ac.signal });
+    await until(async () => (await snapshotTree(work)).dest !== undefined);
     const reason = new Error('saga cancelled');
     ac.abort(reason);
     await expect(extracting).rejects.toBe(reason);

@@ -127,6 +127,11 @@ class Extraction {
     }
     try {
       return await this.#run();
+    } catch (err) {
+      // An abort or a limit hit while the input was still being opened surfaces here as a
+      // consequence (a stream closed under a read): report the first failure, not the last.
+      this.#fail(err);
+      throw this.#explain(this.#failure!.error);
     } finally {
       if (this.#onAbort) this.signal?.removeEventListener('abort', this.#onAbort);
     }
