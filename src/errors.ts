@@ -34,6 +34,9 @@ export const ErrorCode = {
   OwnerInUse: 'OWNER_IN_USE',
   NatsUnreachable: 'NATS_UNREACHABLE',
   LeaseLapsed: 'LEASE_LAPSED',
+  RegistryUnavailable: 'REGISTRY_UNAVAILABLE',
+  RegistryRejected: 'REGISTRY_REJECTED',
+  ImageCorrupt: 'IMAGE_CORRUPT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

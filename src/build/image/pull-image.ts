@@ -1,0 +1,148 @@
+/**
+ * Pulls an image by digest into a directory: the manifest and the config are checked against
+ * their digests, each layer is streamed from the registry through the strict source extractor
+ * (see ../source/safe-extract.ts: no path escapes the destination, links are never followed)
+ * while its blob digest is checked, and any failure removes everything written.
+ *
+ * Layers are applied in order, later files replacing earlier ones. OCI whiteouts (`.wh.*`)
+ * are not interpreted: jetsaga pulls only its own images, which never delete files of a lower
+ * layer (today they have a single layer).
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { InvalidArgumentError } from '../../errors.js';
+import { extractSource } from '../source/safe-extract.js';
+import { MediaType } from './media-types.js';
+import { ImageCorruptError } from './registry-errors.js';
+import { sha256, type RegistryClient } from './registry-client.js';
+
+/** What was pulled: the image's run settings and where its root filesystem is. */
+export interface PulledImage {
+  digest: string;
+  config: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; Labels?: Record<string, string> };
+  /** The directory holding the image's files (`<rootfs>/app/...`). */
+  rootfs: string;
+}
+
+interface ManifestDoc {
+  mediaType?: string;
+  config?: { digest?: unknown; mediaType?: unknown };
+  layers?: { digest?: unknown; mediaType?: unknown; size?: unknown }[];
+}
+
+const MAX_CONFIG_BYTES = 4 << 20;
+// Our own images: sized for apps with their dependencies, not for hostile uploads.
+const PULL_LIMITS = {
+  maxTotalBytes: 64 * 1024 ** 3,
+  maxEntries: 2_000_000,
+  maxCompressionRatio: Number.MAX_SAFE_INTEGER,
+  maxArchiveBytes: 128 * 1024 ** 3,
+};
+
+/**
+ * Pulls `repo@digest` into `dest`, which must be absent or an empty directory. On failure
+ * `dest` is removed (or emptied, if it existed) and the error thrown: IMAGE_CORRUPT for bytes
+ * that do not match their digest, REGISTRY_* for registry failures, SOURCE_REJECTED for a
+ * layer that is not a safe tar.
+ *
+ * @example
+ * const pulled = await pullImage(client, 'apps/web', pushed.digest, '/var/lib/jetsaga/run/web-3');
+ */
+export async function pullImage(client: RegistryClient, repo: string, digest: string, dest: string, opts: { signal?: AbortSignal } = {}): Promise<PulledImage> {
+  const { signal } = opts;
+  const root = resolve(dest);
+  const undo = await prepareDest(root);
+  try {
+    const manifest = await client.getManifest(repo, digest, signal);
+    if (manifest.digest !== digest) throw new ImageCorruptError(`manifest ${repo}@${digest}`, digest, manifest.digest);
+    const doc = parseJson<ManifestDoc>(manifest.bytes, `manifest ${repo}@${digest}`);
+    const kind = doc.mediaType ?? manifest.mediaType;
+    if (kind !== MediaType.Manifest && kind !== MediaType.DockerManifest) {
+      throw new InvalidArgumentError(`${repo}@${digest} is a ${kind || 'manifest of unknown type'}, not an image manifest (indexes are not supported)`);
+    }
+    const configDigest = descriptorDigest(doc.config?.digest, 'config');
+    const configBytes = await readBlob(await client.openBlob(repo, configDigest, signal), MAX_CONFIG_BYTES);
+    const actual = sha256(configBytes);
+    if (actual !== configDigest) throw new ImageCorruptError(`config of ${repo}@${digest}`, configDigest, actual);
+    const config = (parseJson<{ config?: PulledImage['config'] }>(configBytes, `config of ${repo}@${digest}`).config ?? {}) as PulledImage['config'];
+
+    const layers = doc.layers ?? [];
+    for (const [i, layer] of layers.entries()) {
+      const layerDigest = descriptorDigest(layer.digest, `layer ${i}`);
+      // The first layer goes straight into dest; later ones beside it, then merged over it.
+      const into = i === 0 ? root : join(dirname(root), `.${basename(root)}.layer-${i}-${randomBytes(4).toString('hex')}`);
+      try {
+        const blob = await client.openBlob(repo, layerDigest, signal);
+        // extractSource hashes the input as received (the blob) and inflates gzip itself.
+        const result = await extractSource(blob, into, { limits: PULL_LIMITS, signal });
+        if (result.digest !== layerDigest) throw new ImageCorruptError(`layer ${i} of ${repo}@${digest}`, layerDigest, result.digest);
+        if (into !== root) await mergeInto(into, root);
+      } finally {
+        if (into !== root) await rm(into, { recursive: true, force: true });
+      }
+    }
+    return { digest, config, rootfs: root };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+/** Creates `root` or checks it is an empty dir; returns what removes what the pull wrote. */
+async function prepareDest(root: string): Promise<() => Promise<void>> {
+  const st = await lstat(root).catch(() => undefined);
+  if (st === undefined) {
+    await mkdir(root, { recursive: true });
+    return () => rm(root, { recursive: true, force: true });
+  }
+  if (!st.isDirectory()) throw new InvalidArgumentError(`pull destination ${root} exists and is not a directory`, { dest: root });
+  if ((await readdir(root)).length > 0) throw new InvalidArgumentError(`pull destination ${root} is not empty`, { dest: root });
+  return async () => {
+    for (const name of await readdir(root)) await rm(join(root, name), { recursive: true, force: true });
+  };
+}
+
+/** Moves `src`'s tree over `dst`: directories merge, anything else replaces what was there. */
+async function mergeInto(src: string, dst: string): Promise<void> {
+  for (const name of await readdir(src)) {
+    const from = join(src, name);
+    const to = join(dst, name);
+    const [a, b] = await Promise.all([lstat(from), lstat(to).catch(() => undefined)]);
+    if (a.isDirectory() && b?.isDirectory()) {
+      await mergeInto(from, to);
+      continue;
+    }
+    if (b) await rm(to, { recursive: true, force: true });
+    await rename(from, to);
+  }
+  await rmdir(src).catch(() => undefined);
+}
+
+async function readBlob(stream: Readable, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream) {
+    n += (chunk as Buffer).length;
+    if (n > max) {
+      stream.destroy();
+      throw new InvalidArgumentError(`blob larger than ${max} bytes where a config was expected`);
+    }
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts, n);
+}
+
+function descriptorDigest(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(value)) throw new InvalidArgumentError(`image manifest has no valid ${what} digest`);
+  return value;
+}
+
+function parseJson<T>(bytes: Uint8Array, what: string): T {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+  } catch (err) {
+    throw new InvalidArgumentError(`${what} is not JSON: ${(err as Error).message}`);
+  }
+}
