@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { NameMap } from '../../boot/name-map.js';
 import { InvalidArgumentError } from '../../errors.js';
@@ -183,8 +183,20 @@ export class RegistryClient {
    * a failure mid-stream arrives as the stream's error.
    */
   async openBlob(repo: string, digest: string, signal?: AbortSignal): Promise<Readable> {
-    const res = await this.#call({ method: 'GET', path: `/v2/${checkRepo(repo)}/blobs/${checkDigest(digest)}`, signal }, [200], { keepBody: true });
-    return res.body;
+    const x: Exchange = { method: 'GET', path: `/v2/${checkRepo(repo)}/blobs/${checkDigest(digest)}`, signal };
+    const res = await this.#call(x, [200], { keepBody: true });
+    // A connection lost mid-blob is the registry's failure too: the stream fails with
+    // REGISTRY_UNAVAILABLE (or the abort's reason), not with undici's socket error.
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    res.body.on('error', (err) => out.destroy(this.#networkError(x, err) as Error));
+    out.on('close', () => {
+      if (!res.body.readableEnded) res.body.destroy();
+    });
+    // The error is delivered to whoever reads (iteration and pipeline see a stream's errored
+    // state); without this listener a reader that gave up first would leave it uncaught.
+    out.on('error', () => undefined);
+    res.body.pipe(out);
+    return out;
   }
 
   /** Closes the Agent: no socket stays open. Requests after this fail. */
