@@ -20,7 +20,7 @@ import { imageConfigJson, imageManifestJson } from './image-json.js';
 import { runLayerWorker } from './layer-thread.js';
 import type { LayerResult } from './layer-writer.js';
 import { MediaType } from './media-types.js';
-import { sha256 } from './registry-client.js';
+import { sha256 } from './digest.js';
 
 export interface BuildImageOptions {
   /** The staged app dir (becomes /app in the image). */

@@ -16,7 +16,8 @@ import { InvalidArgumentError } from '../../errors.js';
 import { extractSource } from '../source/safe-extract.js';
 import { MediaType } from './media-types.js';
 import { ImageCorruptError } from './registry-errors.js';
-import { sha256, type RegistryClient } from './registry-client.js';
+import { isDigest, sha256 } from './digest.js';
+import type { RegistryClient } from './registry-client.js';
 
 /** What was pulled: the image's run settings and where its root filesystem is. */
 export interface PulledImage {
@@ -135,7 +136,7 @@ async function readBlob(stream: Readable, max: number): Promise<Buffer> {
 }
 
 function descriptorDigest(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(value)) throw new InvalidArgumentError(`image manifest has no valid ${what} digest`);
+  if (!isDigest(value)) throw new InvalidArgumentError(`image manifest has no valid ${what} digest`);
   return value;
 }
 

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_FILE, MANIFEST_FILE, type BuiltImage } from './build-image.js';
 import { ImageCorruptError } from './registry-errors.js';
-import { sha256, type RegistryClient } from './registry-client.js';
+import { sha256 } from './digest.js';
+import type { RegistryClient } from './registry-client.js';
 
 /** What a push did. */
 export interface PushResult {

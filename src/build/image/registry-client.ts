@@ -11,7 +11,6 @@
  * call does not expect is REGISTRY_REJECTED (terminal). An abort rejects with the signal's
  * reason and is never retried.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -20,6 +19,7 @@ import type { NameMap } from '../../boot/name-map.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { sleep } from '../../nats/retry.js';
+import { sha256 } from './digest.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
 import { ImageCorruptError, RegistryRejectedError, RegistryUnavailableError, type RegistryExchange } from './registry-errors.js';
 
@@ -309,11 +309,6 @@ export class RegistryClient {
     // Upload locations carry a signed state parameter: keep only the path in messages.
     return { registry: this.url, method: x.method, path: x.path.split('?')[0]! };
   }
-}
-
-/** `sha256:<hex>` of `bytes`. */
-export function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 function header(res: Response, name: string): string | undefined {
