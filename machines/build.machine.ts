@@ -24,6 +24,8 @@ export interface BuildInput {
   readonly env?: Readonly<Record<string, string>>;
   /** Layer compression: gzip level 1 (default) or none (faster, larger; for a local registry). */
   readonly compression?: 'gzip' | 'none';
+  /** Wait while another deploy of the app holds its lock, instead of being refused. */
+  readonly waitForLock?: boolean;
 }
 
 /** Steps' outputs by name, as the input mappers below read them. */
@@ -58,7 +60,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
       run: 'takeDeployLock',
       undo: 'releaseDeployLock',
       description: "takes the app's deployment lock (refused while another deploy of the app runs)",
-      input: ({ input }) => ({ app: (input as BuildInput).app }),
+      input: ({ input }) => ({ app: (input as BuildInput).app, waitForLock: (input as BuildInput).waitForLock ?? false }),
     },
     {
       name: 'appConfig',
@@ -93,6 +95,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
               version: out(outputs, 'allocate'),
               staged: out(outputs, 'receive'),
               stack: out(outputs, 'stack'),
+              config: out(outputs, 'appConfig'),
               compression: (input as BuildInput).compression ?? 'gzip',
             }),
           },
@@ -102,7 +105,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
             undo: 'unpushImage',
             needs: ['registry'],
             description: 'pushes the image to the registry once it is ready',
-            input: ({ outputs }) => ({ image: out(outputs, 'image') }),
+            input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate'), image: out(outputs, 'image') }),
           },
         ],
         config: [
@@ -116,7 +119,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
             name: 'settings',
             run: 'prepareConfig',
             description: 'checks required env vars and services, and merges the environment',
-            input: ({ input, outputs }) => ({ config: out(outputs, 'appConfig'), env: (input as BuildInput).env ?? {} }),
+            input: ({ input, outputs }) => ({ app: (input as BuildInput).app, config: out(outputs, 'appConfig'), env: (input as BuildInput).env ?? {} }),
           },
           {
             name: 'configVersion',
@@ -145,6 +148,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
       name: 'start',
       run: 'startSandbox',
       undo: 'stopSandbox',
+      needs: ['registry'],
       description: 'pulls the image by digest and starts the web process; healthy before it counts',
       input: ({ input, outputs }) => ({
         app: (input as BuildInput).app,

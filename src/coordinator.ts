@@ -13,7 +13,22 @@ import type { CoordinatorConfig } from './config.js';
 import { ClosedError, SagaError } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import { Runtime } from './runtime/runtime.js';
-import type { SagaBinding } from './runtime/types.js';
+import type { SagaBinding, StepFn } from './runtime/types.js';
+import { BuildService } from './build/build-service.js';
+import type { BuildHost } from './build/build-host.js';
+import type { SandboxController } from './sandbox/index.js';
+
+/** Options of the build saga a coordinator runs (see `CoordinatorOptions.builds`). */
+export interface CoordinatorBuildOptions {
+  /** Services this coordinator offers apps (app.toml `[require] services`). */
+  readonly services?: readonly string[];
+  /** Deployment lock TTL (default 10 min); renewed while the build runs. */
+  readonly lockTtlMs?: number;
+  /** Replaces the local sandbox controller. */
+  readonly controller?: SandboxController;
+  /** Wraps each step implementation (by its name): tracing, metrics, fault injection in tests. */
+  readonly wrapStep?: (name: string, step: StepFn) => StepFn;
+}
 
 export interface CoordinatorOptions {
   readonly config: CoordinatorConfig;
@@ -27,6 +42,12 @@ export interface CoordinatorOptions {
   readonly healthIntervalMs?: number;
   /** Extra dependencies (e.g. a service of your own); they may depend on the built-in ones. */
   readonly dependencies?: readonly BootDependency[];
+  /**
+   * Runs the build-from-tar saga (machine `build`): sources, staging, entities, progress,
+   * the registry client and the local sandboxes are opened at admission. `jetsaga serve` turns
+   * it on; `true` takes the defaults.
+   */
+  readonly builds?: boolean | CoordinatorBuildOptions;
 }
 
 export class Coordinator {
@@ -39,9 +60,11 @@ export class Coordinator {
   private runtimeRef: Runtime | undefined;
   private admitting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly buildService: BuildService | undefined;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.config = options.config;
+    if (options.builds) this.buildService = new BuildService(options.builds === true ? undefined : options.builds.wrapStep);
     this.logger = (options.logger ?? silentLogger).child({ coordinator: this.config.owner });
     this.bus = new ReadinessBus({ coordinator: this.config.owner, namespace: this.config.namespace, logger: this.logger });
     const deps = coordinatorDependencies({
@@ -59,6 +82,7 @@ export class Coordinator {
         // A stop while the runtime is still opening waits for it, so that it is closed too.
         await this.admitting?.catch(() => undefined);
         await this.runtimeRef?.close();
+        await this.buildService?.close();
       },
       beginRecovery: () => this.runtime.beginRecovery(),
     });
@@ -112,6 +136,12 @@ export class Coordinator {
     return this.resources.registryUrl;
   }
 
+  /** What the build saga acts on (sources, entities, progress, registry, sandboxes), once admitted with `builds`. */
+  get builds(): BuildHost {
+    if (!this.buildService) throw new SagaError('BUILDS_DISABLED', 'this coordinator does not run builds (CoordinatorOptions.builds)', { status: 400 });
+    return this.buildService.host;
+  }
+
   /** Pids of embedded servers (for operators and the no-orphans test). */
   embeddedPids(): { nats?: number; registry?: number } {
     return { nats: this.resources.embeddedNats?.process.pid, registry: this.resources.embeddedRegistry?.process.pid };
@@ -119,9 +149,23 @@ export class Coordinator {
 
   private async admit(): Promise<void> {
     if (this.runtimeRef) return;
+    const build = this.options.builds === true ? {} : this.options.builds || undefined;
+    if (this.buildService && build) {
+      await this.buildService.open({
+        nc: this.resources.nc!,
+        namespace: this.config.namespace,
+        dataDir: this.config.dataDir,
+        registryUrl: this.resources.registryUrl!,
+        names: this.names,
+        logger: this.logger,
+        services: build.services,
+        lockTtlMs: build.lockTtlMs,
+        controller: build.controller,
+      });
+    }
     const runtime = new Runtime({
       stores: this.resources.stores!,
-      machines: this.options.machines,
+      machines: this.buildService ? [...this.options.machines, this.buildService.binding()] : this.options.machines,
       owner: this.config.owner,
       logger: this.logger,
       readiness: this.graph,
@@ -137,6 +181,7 @@ export class Coordinator {
     });
     await runtime.open();
     this.runtimeRef = runtime;
+    this.buildService?.attach(runtime);
     // Readiness is published under the coordinator's name only once this process holds that
     // name (its lease, just taken): a second process started under a name in use must not
     // overwrite the live one's report before it is refused. Until now the bus kept every

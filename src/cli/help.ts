@@ -28,6 +28,8 @@ Options (each also read from the environment variable shown):
                               (~/.local/share/jetsaga)
   --owner <name>              this coordinator's stable name         JETSAGA_OWNER
   --namespace <ns>            prefix of streams, subjects, buckets   JETSAGA_NAMESPACE
+  --deploy <dir>              serve: once ready, deploy the app in <dir> and
+                              print where it answers
   --coordinator <name>        boot status: only this coordinator (and only it counts
                               for the exit code)
   --json                      machine-readable output

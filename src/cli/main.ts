@@ -21,6 +21,7 @@ const COMMON = {
   owner: { type: 'string' },
   namespace: { type: 'string' },
   json: { type: 'boolean' },
+  deploy: { type: 'string' },
   coordinator: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'serve':
-      return serve(config);
+      return serve(config, { deploy: v.deploy });
     case 'boot status':
       return bootStatus({ ...config, json: v.json, coordinator: v.coordinator }, (line) => console.log(line));
     case 'version':

@@ -8,12 +8,13 @@ import { createLogger } from '../log.js';
 import { sagaBindings } from '../sagas.js';
 import { ExitCode } from './exit-codes.js';
 import { readyBlock } from './ready-block.js';
+import { deployOnServe } from './serve-deploy.js';
 
-export async function serve(input: ConfigInput): Promise<number> {
+export async function serve(input: ConfigInput, options: { deploy?: string } = {}): Promise<number> {
   const config = loadConfig(input);
   // Logs go to stderr so stdout stays for the one "ready" line scripts can wait for.
   const logger = createLogger({ destination: process.stderr });
-  const coordinator = new Coordinator({ config, machines: sagaBindings(), logger });
+  const coordinator = new Coordinator({ config, machines: sagaBindings(), logger, builds: true });
 
   let signals = 0;
   const stopped = new Promise<number>((resolve) => {
@@ -29,6 +30,13 @@ export async function serve(input: ConfigInput): Promise<number> {
   const booted = coordinator.start().then(
     () => {
       console.log(readyBlock(coordinator));
+      if (options.deploy !== undefined) {
+        // A failed deploy is reported; the coordinator keeps serving (the build rolled back).
+        void deployOnServe(coordinator, options.deploy, (line) => console.error(line)).then(
+          (line) => console.log(line),
+          (e: unknown) => console.error(`jetsaga serve: deploy failed: ${(e as Error).message}`),
+        );
+      }
       return undefined;
     },
     async (e: unknown) => {

@@ -1,0 +1,110 @@
+/**
+ * The build saga as a coordinator runs it: its binding (machine + steps), the host the steps
+ * act on, and the background work that keeps builds honest — progress relayed from the
+ * runtime's transitions, deployment locks renewed and reconciled, and sandboxes of running
+ * versions started again after a coordinator restart.
+ */
+import { BUILD_MACHINE_ID, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
+import { ClosedError, UnknownSagaError } from '../errors.js';
+import { isTerminalStatus } from '../journal/index-store.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { SagaBinding, StepFn } from '../runtime/types.js';
+import { BuildHost, type BuildHostOptions } from './build-host.js';
+import { buildSteps } from './build-steps.js';
+import { LockKeeper } from './lock-keeper.js';
+import { relayProgress } from './progress-relay.js';
+
+/** How often sandboxes that could not be started again after a restart are retried. */
+const RESTART_RETRY_MS = 5_000;
+
+export type BuildServiceOptions = Omit<BuildHostOptions, 'isFinished'>;
+
+export class BuildService {
+  #host: BuildHost | undefined;
+  #runtime: Runtime | undefined;
+  #keeper: LockKeeper | undefined;
+  #unrelay: (() => void) | undefined;
+  #restarts: AbortController | undefined;
+  #restarting: Promise<void> | undefined;
+
+  /** `wrapStep` wraps each step implementation (tracing, metrics, fault injection). */
+  constructor(private readonly wrapStep?: (name: string, step: StepFn) => StepFn) {}
+
+  /** The build saga bound to steps that act on this service's host once it is open. */
+  binding(): SagaBinding {
+    return {
+      id: BUILD_MACHINE_ID,
+      version: BUILD_MACHINE_VERSION,
+      machine: buildMachine,
+      steps: this.#steps(),
+    };
+  }
+
+  #steps(): Record<string, StepFn> {
+    const steps: Record<string, StepFn> = buildSteps(() => this.host);
+    const wrap = this.wrapStep;
+    if (!wrap) return steps;
+    return Object.fromEntries(Object.entries(steps).map(([name, fn]) => [name, wrap(name, fn)]));
+  }
+
+  get host(): BuildHost {
+    if (!this.#host) throw new ClosedError('build host (not open yet)');
+    return this.#host;
+  }
+
+  /** Opens the host; call before the runtime opens (the steps need it as soon as recovery runs). */
+  async open(options: BuildServiceOptions): Promise<BuildHost> {
+    this.#host ??= await BuildHost.open({ ...options, isFinished: (id) => this.#isFinished(id) });
+    return this.#host;
+  }
+
+  /** Starts the background work against the open runtime. */
+  attach(runtime: Runtime): void {
+    const host = this.host;
+    this.#runtime = runtime;
+    this.#unrelay = relayProgress(runtime, host.progress, BUILD_MACHINE_ID, host.logger);
+    this.#keeper = new LockKeeper({ entities: host.entities, drivenHere: () => runtime.loadedSagaIds(), logger: host.logger, lockTtlMs: host.lockTtlMs });
+    this.#keeper.start();
+    this.#restarts = new AbortController();
+    this.#restarting = this.#restartSandboxes(this.#restarts.signal);
+  }
+
+  /** Stops the background work, then the sandboxes and the registry client. Idempotent. */
+  async close(): Promise<void> {
+    this.#unrelay?.();
+    this.#restarts?.abort();
+    await this.#keeper?.stop();
+    await this.#restarting;
+    await this.#host?.close();
+  }
+
+  async #isFinished(sagaId: string): Promise<boolean> {
+    const runtime = this.#runtime;
+    // Before the runtime is open nothing is known to be finished: locks are left alone.
+    if (!runtime) return false;
+    try {
+      return isTerminalStatus((await runtime.get(sagaId)).status);
+    } catch (err) {
+      if (err instanceof UnknownSagaError) return true;
+      throw err;
+    }
+  }
+
+  async #restartSandboxes(signal: AbortSignal): Promise<void> {
+    const host = this.host;
+    while (!signal.aborted) {
+      try {
+        const { started, failed } = await host.runner.restartRecorded(signal);
+        if (started.length) host.logger.info({ sandboxes: started }, 'sandboxes of running versions started again');
+        if (failed.length === 0) return;
+        host.logger.warn({ failed }, 'some sandboxes could not be started again yet; retrying');
+      } catch (err) {
+        host.logger.warn({ err: (err as Error).message }, 'restarting sandboxes failed; retrying');
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, RESTART_RETRY_MS);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * The build saga's step implementations (machines/build.machine.ts names them). Each is
+ * at-least-once: it may run again after a crash or a takeover, so each is idempotent under the
+ * saga's id (versions, locks, config versions and activations are keyed by it; the staged
+ * source, the image and the sandbox by names derived from it), and each undo is safe to repeat
+ * and safe when its step never applied.
+ *
+ * Errors a user must act on are terminal (bad app.toml, a failing onbuild command, a refused
+ * lock); an unreachable registry becomes DEPENDENCY_UNAVAILABLE so the saga waits for the
+ * registry's readiness instead of burning its retries.
+ */
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { AppConfig } from './app/index.js';
+import {
+  decideWebProcess,
+  detectStack,
+  findProcess,
+  loadAppConfig,
+  ONBUILD_HOME,
+  planOnbuild,
+  prepareConfig,
+  readProcfile,
+  runOnbuild,
+  toArgv,
+  type PreparedConfig,
+  type Stack,
+} from './app/index.js';
+import { DependencyUnavailableError, TerminalError } from '../errors.js';
+import { DeployLockedError, type Processes } from '../entities/index.js';
+import { defineSteps, type UndoInput } from '../runtime/define-steps.js';
+import type { StepContext } from '../runtime/types.js';
+import type { BuildInput } from '../../machines/build.machine.js';
+import type { BuildHost } from './build-host.js';
+import { appRepository, buildImage, pushImage, readBuiltImage, RegistryUnavailableError, versionTag, type BuiltImage } from './image/index.js';
+import type { StagedSource } from './source/index.js';
+import { repositoryPath, type RunningVersion, type VersionRun } from './version-runner.js';
+
+/** What the push step records: where the image is. */
+export interface PushedImage {
+  /** `<registry host>/apps/<app>` (an `ImageRef.repo`). */
+  readonly repo: string;
+  readonly digest: string;
+  readonly tag: string;
+  readonly uploaded: number;
+}
+
+interface AppIn {
+  readonly app: string;
+}
+interface StagedIn {
+  readonly staged: StagedSource;
+}
+
+/** The image dir of a build: beside its staged source, so cleaning the staging removes it too. */
+function imageDirOf(host: BuildHost, sagaId: string): string {
+  return join(host.staging.dirOf(sagaId), '..', 'image');
+}
+
+/** Turns an unreachable registry into "wait for the registry", the saga's own state. */
+function registryStep<T>(work: () => Promise<T>): Promise<T> {
+  return work().catch((err: unknown) => {
+    if (err instanceof RegistryUnavailableError) throw new DependencyUnavailableError('registry', err.message, { cause: err });
+    throw err;
+  });
+}
+
+/** Progress lines are best-effort: a lost line never fails a step (the journal is the truth). */
+function say(host: BuildHost, ctx: StepContext, step: string, text: string): void {
+  void host.progress.publish(ctx.sagaId, { kind: 'log', step, stream: 'info', text, key: ctx.idempotencyKey }).catch(() => undefined);
+}
+
+/** Whether a port is free on loopback (a port held by this app's running version counts as free: that version is replaced). */
+async function portFree(host: BuildHost, app: string, port: number): Promise<boolean> {
+  const own = (await host.entities.sandboxes.list(app)).some((s) => s.port === port);
+  if (own) return true;
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** The processes of a version: the decided web process plus the Procfile's others. */
+function processesOf(web: readonly string[], procfile: Awaited<ReturnType<typeof readProcfile>>): Processes {
+  const out: Record<string, readonly string[]> = { web: [...web] };
+  for (const entry of procfile?.processes ?? []) if (entry.name !== 'web') out[entry.name] = toArgv(entry.command);
+  return out;
+}
+
+/** The build saga's steps, acting on the host `host()` returns when they run. */
+export function buildSteps(host: () => BuildHost) {
+  const h = (): BuildHost => {
+    const x = host();
+    x.assertOpen();
+    return x;
+  };
+  return defineSteps({
+    allocateVersion: async ({ app }: AppIn, ctx) => h().entities.versions.allocate(app, ctx.sagaId),
+
+    abandonVersion: async ({ input }: UndoInput<AppIn, number>, ctx) => {
+      await h().entities.versions.abandon(input.app, ctx.sagaId);
+      return null;
+    },
+
+    receiveSource: async ({ source }: Pick<BuildInput, 'source'>, ctx): Promise<StagedSource> => {
+      const x = h();
+      const staged = await x.staging.ensure(ctx.sagaId, () => x.sources.get(source.name), { digest: source.digest, signal: ctx.signal });
+      say(x, ctx, 'receive', `${staged.reused ? 'reused the staged source' : 'staged the source'}: ${staged.files} files, ${staged.bytes} bytes`);
+      return staged;
+    },
+
+    removeStaging: async (_: UndoInput<unknown, StagedSource>, ctx) => {
+      await h().staging.remove(ctx.sagaId);
+      return null;
+    },
+
+    takeDeployLock: async ({ app, waitForLock }: AppIn & { waitForLock?: boolean }, ctx) => {
+      const x = h();
+      for (;;) {
+        try {
+          const { lock, outcome } = await x.entities.locks.acquire(app, ctx.sagaId);
+          return { holder: lock.holder, since: lock.since, outcome };
+        } catch (err) {
+          if (!(err instanceof DeployLockedError) || !waitForLock) {
+            // Another deploy of the app holds it: refused at once, naming the holder and since when.
+            if (err instanceof DeployLockedError) throw new TerminalError(err.message, { code: err.code, details: err.details, cause: err });
+            throw err;
+          }
+          say(x, ctx, 'lock', err.message);
+          await x.entities.locks.waitFor(app, { signal: ctx.signal, sagaId: ctx.sagaId });
+        }
+      }
+    },
+
+    releaseDeployLock: async ({ input }: UndoInput<AppIn, unknown>, ctx) => {
+      await h().entities.locks.release(input.app, ctx.sagaId);
+      return null;
+    },
+
+    loadAppConfig: async ({ staged }: AppIn & StagedIn): Promise<AppConfig> => loadAppConfig(staged.dir),
+
+    detectStack: async ({ staged, config }: StagedIn & { config: AppConfig }): Promise<Stack> => detectStack(staged.dir, config),
+
+    runOnbuild: async ({ staged, config, stack }: AppIn & StagedIn & { config: AppConfig; stack: Stack }, ctx) => {
+      const x = h();
+      const plan = planOnbuild(config, stack);
+      const lines: Promise<unknown>[] = [];
+      const result = await runOnbuild({
+        dir: staged.dir,
+        commands: plan.commands,
+        timeoutSec: plan.timeoutSec,
+        env: config.env,
+        signal: ctx.signal,
+        logger: ctx.logger,
+        onOutput: (line) => {
+          lines.push(x.progress.publish(ctx.sagaId, { kind: 'log', step: 'onbuild', stream: line.stream, text: line.text, key: ctx.idempotencyKey }).catch(() => undefined));
+        },
+      });
+      await Promise.all(lines);
+      return { source: plan.source, ran: result.ran };
+    },
+
+    buildImage: async (
+      input: AppIn & StagedIn & { version: number; stack: Stack; config?: AppConfig; compression: 'gzip' | 'none' },
+      ctx,
+    ): Promise<BuiltImage> => {
+      const x = h();
+      const workDir = imageDirOf(x, ctx.sagaId);
+      const config = input.config ?? null;
+      const procfile = await readProcfile(input.staged.dir);
+      // The Cmd is the web process as the config branch decides it; the sandbox runs the same.
+      const web = config ? decideWebProcess({ config, procfile, stack: input.stack }).argv : undefined;
+      say(x, ctx, 'image', `building the image (${input.compression === 'none' ? 'uncompressed' : 'gzip'})`);
+      const image = await buildImage({
+        root: input.staged.dir,
+        workDir,
+        compression: input.compression,
+        cmd: web ? [...web] : undefined,
+        env: config?.env ? { ...config.env } : undefined,
+        workingDir: '/app',
+        labels: {
+          'org.jetsaga.app': input.app,
+          'org.jetsaga.version': String(input.version),
+          'org.jetsaga.source-digest': input.staged.digest,
+          'org.jetsaga.saga': ctx.sagaId,
+        },
+        // onbuild's scratch HOME never belongs in the image.
+        exclude: (rel) => rel === ONBUILD_HOME || rel.startsWith(`${ONBUILD_HOME}/`),
+        signal: ctx.signal,
+      });
+      say(x, ctx, 'image', `built ${image.manifestDigest}: ${image.files} files, ${image.bytes} bytes`);
+      return image;
+    },
+
+    discardImage: async (_: UndoInput<unknown, BuiltImage>, ctx) => {
+      await rm(imageDirOf(h(), ctx.sagaId), { recursive: true, force: true });
+      return null;
+    },
+
+    pushImage: async ({ image, app, version }: { image: BuiltImage; app: string; version: number }, ctx): Promise<PushedImage> => {
+      const x = h();
+      const built = await readBuiltImage(image.workDir);
+      if (!built || built.manifestDigest !== image.manifestDigest) {
+        throw new TerminalError(`the built image ${image.manifestDigest} is no longer on this host (${image.workDir}); deploy again`, { code: 'IMAGE_MISSING' });
+      }
+      const repo = appRepository(app);
+      const tag = versionTag(version);
+      const pushed = await registryStep(() => pushImage(x.registry, built, repo, { tag, signal: ctx.signal }));
+      say(x, ctx, 'push', `pushed ${x.registry.host}/${repo}:${tag}@${pushed.digest} (${pushed.uploaded} blobs uploaded, ${pushed.skipped} already there)`);
+      return { repo: `${x.registry.host}/${repo}`, digest: pushed.digest, tag, uploaded: pushed.uploaded };
+    },
+
+    unpushImage: async ({ input, output }: UndoInput<{ image: BuiltImage | null; app: string }, PushedImage>, ctx) => {
+      const x = h();
+      const digest = output?.digest ?? input.image?.manifestDigest;
+      if (!digest) return null;
+      try {
+        // The manifest carries this saga's label, so its digest is this build's alone.
+        await x.registry.deleteManifest(appRepository(input.app), digest, ctx.signal);
+      } catch (err) {
+        // An unreachable registry must not block the rollback for long: an orphan manifest is
+        // garbage, not harm. A few tries, then it is left (and logged).
+        if (err instanceof RegistryUnavailableError && ctx.attempt >= 3) {
+          ctx.logger.warn({ err: err.message, digest }, 'the pushed manifest could not be deleted; left in the registry');
+          return { left: digest };
+        }
+        throw err;
+      }
+      return null;
+    },
+
+    readProcfile: async ({ staged, config, stack }: StagedIn & { config: AppConfig; stack: Stack }) => {
+      const procfile = await readProcfile(staged.dir);
+      const web = decideWebProcess({ config, procfile, stack });
+      return { processes: processesOf(web.argv, procfile), web: web.from, hasWorker: findProcess(procfile, 'worker') !== undefined };
+    },
+
+    prepareConfig: async ({ app, config, env }: AppIn & { config: AppConfig; env: Record<string, string> }): Promise<PreparedConfig> => {
+      const x = h();
+      return prepareConfig({ config, requestEnv: env, services: x.services, appName: app, portFree: (port) => portFree(x, app, port) });
+    },
+
+    createConfigVersion: async ({ app, version, settings }: AppIn & { version: number; settings: PreparedConfig }, ctx) => {
+      const rec = await h().entities.configs.create({ app, version, env: settings.env, sagaId: ctx.sagaId });
+      return rec.version;
+    },
+
+    deleteConfigVersion: async ({ input }: UndoInput<AppIn & { version: number | null }, number>, ctx) => {
+      if (input.version === null) return null;
+      await h().entities.configs.discard(input.app, input.version, ctx.sagaId);
+      return null;
+    },
+
+    createVersion: async (
+      input: AppIn & { version: number; image: PushedImage; configVersion: number; processes: { processes: Processes } },
+      ctx,
+    ) => {
+      const rec = await h().entities.versions.create({
+        app: input.app,
+        version: input.version,
+        sagaId: ctx.sagaId,
+        image: { repo: input.image.repo, digest: input.image.digest },
+        configVersion: input.configVersion,
+        processes: input.processes.processes,
+      });
+      return { version: rec.version, status: rec.status };
+    },
+
+    retireVersion: async ({ input }: UndoInput<AppIn & { version: number | null }, unknown>) => {
+      // Recorded but never live: it failed. The allocation's undo then abandons it.
+      if (input.version !== null) await h().entities.versions.markIf(input.app, input.version, ['ready'], 'failed');
+      return null;
+    },
+
+    startSandbox: async (
+      input: AppIn & { version: number; image: PushedImage; processes: { processes: Processes }; settings: PreparedConfig },
+      ctx,
+    ): Promise<RunningVersion> => {
+      const x = h();
+      const run: VersionRun = {
+        app: input.app,
+        version: input.version,
+        image: { repo: input.image.repo, digest: input.image.digest },
+        web: input.processes.processes.web ?? [],
+        env: input.settings.env,
+        port: input.settings.port,
+        health: input.settings.health,
+        sagaId: ctx.sagaId,
+      };
+      const started = await registryStep(() => x.runner.start(run, ctx.signal));
+      say(x, ctx, 'start', `version ${input.version} is healthy at ${started.url}`);
+      return started;
+    },
+
+    stopSandbox: async ({ input }: UndoInput<AppIn & { version: number | null }, RunningVersion>) => {
+      if (input.version !== null) await h().runner.stop(input.app, input.version);
+      return null;
+    },
+
+    setActiveVersion: async ({ app, version }: AppIn & { version: number }, ctx) => h().entities.apps.setActive(app, version, ctx.sagaId),
+
+    restoreActiveVersion: async ({ input, output }: UndoInput<AppIn, { previous: number | null }>, ctx) => {
+      await h().entities.apps.restoreActive(input.app, ctx.sagaId, output?.previous);
+      return null;
+    },
+
+    stopOldSandboxes: async ({ app, version }: AppIn & { version: number }, ctx) => {
+      const x = h();
+      const stopped: number[] = [];
+      for (const s of await x.entities.sandboxes.list(app)) {
+        if (s.version === version) continue;
+        // Its spec stays on disk (keepFiles) so that the undo can start it again without a pull.
+        await x.runner.stop(app, s.version, { keepFiles: true });
+        stopped.push(s.version);
+      }
+      if (stopped.length) say(x, ctx, 'stopOld', `stopped version(s) ${stopped.join(', ')}`);
+      return { stopped };
+    },
+
+    restartOldSandboxes: async ({ input, output }: UndoInput<AppIn & { version: number }, { stopped: number[] }>, ctx) => {
+      const x = h();
+      let versions: number[] = output?.stopped ?? [];
+      if (!output) {
+        // Stopped before its output was journaled: what was active before this build is what ran.
+        const previous = (await x.entities.apps.get(input.app))?.previousActive;
+        versions = previous ? [previous] : [];
+      }
+      for (const v of versions) {
+        const run = await x.runner.recordedRun(input.app, v);
+        if (!run) {
+          ctx.logger.warn({ app: input.app, version: v }, 'no recorded spec of an old sandbox: not restarted');
+          continue;
+        }
+        await registryStep(() => x.runner.start(run, ctx.signal));
+      }
+      return null;
+    },
+
+    finalizeBuild: async ({ app }: AppIn, ctx) => {
+      const x = h();
+      const released = await x.entities.locks.release(app, ctx.sagaId);
+      const staging = await x.staging.remove(ctx.sagaId);
+      return { lockReleased: released, staging: staging.status };
+    },
+  });
+}
+
+export { repositoryPath };

@@ -1,0 +1,55 @@
+/**
+ * Writes a build's phase changes, step failures and final result to its progress stream, from
+ * the runtime's transition notices: after the fact (the journal already holds the transition),
+ * by whichever process drives the saga — a build recovered with no client attached keeps
+ * reporting, and a client that re-attaches reads it all from the start.
+ */
+import type { StateValue } from 'xstate';
+import { isSerializedError } from '../errors.js';
+import { isTerminalStatus } from '../journal/index-store.js';
+import type { Logger } from '../log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { TransitionNotice } from '../runtime/types.js';
+import type { ProgressLog } from './progress.js';
+
+const ERROR_EVENT = 'xstate.error.actor.';
+
+/** `prepare.image.push.waiting, prepare.config.settings.running` for a state value. */
+export function describeState(state: StateValue): string {
+  if (typeof state === 'string') return state;
+  const leaves: string[] = [];
+  for (const [key, sub] of Object.entries(state)) {
+    if (sub === undefined) continue;
+    for (const leaf of describeState(sub as StateValue).split(', ')) leaves.push(`${key}.${leaf}`);
+  }
+  return leaves.join(', ');
+}
+
+/** Relays notices of sagas of `machine` to `progress` until the returned function is called. */
+export function relayProgress(runtime: Runtime, progress: ProgressLog, machine: string, logger: Logger): () => void {
+  // One chain per build: its events reach the stream in the order of its transitions.
+  const chains = new Map<string, Promise<void>>();
+  return runtime.subscribe((notice: TransitionNotice) => {
+    if (notice.machine !== machine) return;
+    const next = (chains.get(notice.sagaId) ?? Promise.resolve())
+      .then(() => relay(runtime, progress, notice))
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message, sagaId: notice.sagaId }, 'progress not written'));
+    chains.set(notice.sagaId, next);
+    void next.then(() => {
+      if (chains.get(notice.sagaId) === next) chains.delete(notice.sagaId);
+    });
+  });
+}
+
+async function relay(runtime: Runtime, progress: ProgressLog, n: TransitionNotice): Promise<void> {
+  const event = n.event as { type?: string; error?: unknown } | undefined;
+  if (event?.type?.startsWith(ERROR_EVENT) && isSerializedError(event.error)) {
+    const step = event.type.slice(ERROR_EVENT.length);
+    await progress.publish(n.sagaId, { kind: 'error', step, code: event.error.code, message: event.error.message });
+  }
+  await progress.publish(n.sagaId, { kind: 'phase', phase: describeState(n.state), status: n.status, state: n.state });
+  if (isTerminalStatus(n.status)) {
+    const info = await runtime.get(n.sagaId);
+    await progress.publish(n.sagaId, { kind: 'result', status: n.status, output: info.output ?? null });
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Crash recovery of the build saga with real processes: a coordinator child SIGKILLed while a
+ * step of a build runs (receive, onbuild, image build, push, activation) is started again and
+ * the build completes exactly once — one version, one activation, one image tag, one running
+ * sandbox that answers HTTP, no undo. Restarted with the registry down, the build waits for it
+ * (journaled as waiting, no push error) and completes once it is back. A crashed deploy's lock
+ * does not block the next deploy of the app.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildInput } from '../../machines/build.machine.js';
+import { packDirectory, SourceStore } from '../../src/build/source/index.js';
+import { openEntityStores, type EntityStores } from '../../src/entities/index.js';
+import { connectNats } from '../../src/nats/connect.js';
+import type { SagaInfo } from '../../src/runtime/types.js';
+import { killAllCoordinators, spawnCoordinator, until, type CoordinatorProc } from '../helpers/coordinator-proc.js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SCRIPT = join(ROOT, 'test', 'fixtures', 'build-coordinator.ts');
+const EXAMPLE = join(ROOT, 'examples', 'node-hello');
+const APP = 'node-hello';
+const UNDOS = ['abandonVersion', 'removeStaging', 'releaseDeployLock', 'discardImage', 'unpushImage', 'deleteConfigVersion', 'retireVersion', 'stopSandbox', 'restoreActiveVersion', 'restartOldSandboxes'];
+const TERMINAL = ['completed', 'compensated', 'cancelled', 'blocked', 'parked'];
+
+let server: NatsServerHandle;
+let registry: RegistryHandle;
+let nc: NatsConnection;
+let tmp: string;
+let scenarios = 0;
+
+beforeAll(async () => {
+  [server, registry] = await Promise.all([startNatsServer(), startRegistry()]);
+  nc = await connectNats({ servers: server.url });
+  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-build-crash-'));
+}, 60_000);
+afterEach(async () => {
+  await killAllCoordinators();
+});
+afterAll(async () => {
+  await killAllCoordinators();
+  await nc?.close();
+  await Promise.all([server?.stop(), registry?.stop()]);
+  await rm(tmp, { recursive: true, force: true });
+});
+
+interface Scenario {
+  namespace: string;
+  entities: EntityStores;
+  sources: SourceStore;
+  spawn(fixture?: { crashIn?: string; crashDelayMs?: number }): CoordinatorProc;
+  upload(id: string): Promise<BuildInput>;
+}
+
+async function scenario(): Promise<Scenario> {
+  const n = scenarios++;
+  const namespace = `bc${process.pid}x${n}`;
+  const dataDir = join(tmp, `s${n}`);
+  const marker = join(tmp, `s${n}.crashed`);
+  const entities = await openEntityStores(nc, namespace);
+  const sources = await SourceStore.open(nc, { namespace });
+  return {
+    namespace,
+    entities,
+    sources,
+    spawn: (fixture = {}) =>
+      spawnCoordinator({
+        url: server.url,
+        namespace,
+        owner: 'builder',
+        leaseTtlMs: 3_000,
+        script: SCRIPT,
+        env: { BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${registry.port}`, dataDir, crashMarker: marker, ...fixture }) },
+      }),
+    async upload(id) {
+      const put = await sources.put(id, packDirectory(EXAMPLE));
+      return { app: APP, source: { name: id, digest: put.digest } };
+    },
+  };
+}
+
+async function finished(proc: CoordinatorProc, id: string, timeoutMs = 180_000): Promise<SagaInfo> {
+  let info: SagaInfo | undefined;
+  await until(
+    async () => {
+      info = await proc.request<SagaInfo>({ op: 'get', sagaId: id }).catch(() => undefined);
+      return info !== undefined && TERMINAL.includes(info.status);
+    },
+    `build ${id} to finish`,
+    timeoutMs,
+  );
+  return info!;
+}
+
+async function tagsOf(repo: string): Promise<string[]> {
+  const res = await fetch(`${registry.url}/v2/${repo}/tags/list`);
+  if (res.status === 404) return [];
+  return ((await res.json()) as { tags: string[] | null }).tags ?? [];
+}
+
+/** Exactly one of everything, and it serves. */
+async function expectDeployedOnce(s: Scenario, id: string, calls: ReadonlyArray<{ step: string; outcome: string }>): Promise<void> {
+  const versions = (await s.entities.versions.list(APP)).filter((v) => v.sagaId === id);
+  expect(versions.map((v) => v.status)).toEqual(['active']);
+  const app = await s.entities.apps.get(APP);
+  expect(app?.activeVersion).toBe(versions[0]!.version);
+  expect(app?.activatedBy).toBe(id);
+  const sandboxes = await s.entities.sandboxes.list(APP);
+  expect(sandboxes.map((x) => x.version)).toEqual([versions[0]!.version]);
+  // A sandbox dies with its coordinator; the restarted one starts it again (in the background).
+  await until(async () => {
+    const port = (await s.entities.sandboxes.get(APP, sandboxes[0]!.id))?.port;
+    return fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
+  }, 'the version to answer HTTP', 60_000);
+  expect(await s.entities.locks.get(APP)).toBeNull();
+  expect(calls.filter((c) => UNDOS.includes(c.step))).toEqual([]);
+}
+
+describe('a coordinator killed mid-build', () => {
+  for (const step of ['receiveSource', 'runOnbuild', 'buildImage', 'pushImage', 'setActiveVersion']) {
+    it(`during ${step}: after a restart the build completes exactly once`, async () => {
+      const s = await scenario();
+      const id = `crash-${step}`;
+      const input = await s.upload(id);
+      const first = s.spawn({ crashIn: step, crashDelayMs: 30 });
+      await first.ready;
+      await first.request({ op: 'start', sagaId: id, input }).catch(() => undefined);
+      const exit = await first.exited;
+      expect(exit.signal).toBe('SIGKILL');
+      expect(first.calls().some((c) => c.step === step)).toBe(true);
+
+      const second = s.spawn();
+      await second.ready;
+      const info = await finished(second, id);
+      expect(info.status, second.stderr()).toBe('completed');
+      await expectDeployedOnce(s, id, [...first.calls(), ...second.calls()]);
+      const version = (await s.entities.versions.list(APP)).find((v) => v.sagaId === id)!.version;
+      expect(await tagsOf(`apps/${APP}`)).toEqual([`v${version}`]);
+    }, 240_000);
+  }
+});
+
+describe('the registry is down when the coordinator restarts', () => {
+  it('the build waits for it, journaled, and completes once it is back: no push error, no undo', async () => {
+    const s = await scenario();
+    const id = 'registry-down';
+    const input = await s.upload(id);
+    const first = s.spawn({ crashIn: 'buildImage' });
+    await first.ready;
+    await first.request({ op: 'start', sagaId: id, input }).catch(() => undefined);
+    await first.exited;
+
+    await registry.kill();
+    let restarted = false;
+    try {
+      const second = s.spawn();
+      await second.ready;
+      await until(
+        async () => JSON.stringify((await second.request<SagaInfo>({ op: 'get', sagaId: id })).state).includes('await_registry'),
+        'the build to wait for the registry',
+        120_000,
+      );
+      await registry.restart();
+      restarted = true;
+      const info = await finished(second, id);
+      expect(info.status, second.stderr()).toBe('completed');
+      const events = JSON.stringify(await second.request({ op: 'events', sagaId: id }));
+      expect(events).not.toContain('xstate.error.actor.push');
+      await expectDeployedOnce(s, id, [...first.calls(), ...second.calls()]);
+      // The push ran only once the registry was back: never with an error.
+      expect(second.calls().filter((c) => c.step === 'pushImage' && c.outcome === 'error')).toEqual([]);
+    } finally {
+      if (!restarted) await registry.restart();
+    }
+  }, 240_000);
+});
+
+describe("a crashed deploy's lock", () => {
+  it('does not block the next deploy: the recovered build ends and the next one runs', async () => {
+    const s = await scenario();
+    const id = 'crashed-holder';
+    const input = await s.upload(id);
+    const first = s.spawn({ crashIn: 'runOnbuild' });
+    await first.ready;
+    await first.request({ op: 'start', sagaId: id, input }).catch(() => undefined);
+    await first.exited;
+    expect((await s.entities.locks.get(APP))?.holder).toBe(id);
+
+    const second = s.spawn();
+    await second.ready;
+    const nextId = 'next-deploy';
+    const nextInput = { ...(await s.upload(nextId)), waitForLock: true };
+    await second.request({ op: 'start', sagaId: nextId, input: nextInput });
+    expect((await finished(second, id)).status).toBe('completed');
+    expect((await finished(second, nextId)).status).toBe('completed');
+    expect((await s.entities.apps.get(APP))?.activatedBy).toBe(nextId);
+    expect(await s.entities.locks.get(APP)).toBeNull();
+  }, 240_000);
+});

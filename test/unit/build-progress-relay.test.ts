@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { describeState } from '../../src/build/progress-relay.js';
+import { repositoryPath, sandboxIdOf } from '../../src/build/version-runner.js';
+
+describe('describeState', () => {
+  it('names every active leaf of a parallel state', () => {
+    expect(describeState('allocate')).toBe('allocate');
+    expect(describeState({ prepare: { image: { push: 'await_registry' }, config: { settings: 'running' } } })).toBe(
+      'prepare.image.push.await_registry, prepare.config.settings.running',
+    );
+  });
+});
+
+describe('image references', () => {
+  it('strips the registry host of a repository, and only a host', () => {
+    expect(repositoryPath('cluster.local:5000/apps/shop')).toBe('apps/shop');
+    expect(repositoryPath('localhost/apps/shop')).toBe('apps/shop');
+    expect(repositoryPath('apps/shop')).toBe('apps/shop');
+  });
+  it('names one sandbox per version', () => {
+    expect(sandboxIdOf('shop', 3)).toBe('shop-v3');
+  });
+});
