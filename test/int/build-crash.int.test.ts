@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildInput } from '../../machines/build.machine.js';
+import { ProgressLog, type ProgressRecord } from '../../src/build/progress.js';
 import { packDirectory, SourceStore } from '../../src/build/source/index.js';
 import { openEntityStores, type EntityStores } from '../../src/entities/index.js';
 import { connectNats } from '../../src/nats/connect.js';
@@ -141,6 +142,13 @@ describe('a coordinator killed mid-build', () => {
       await expectDeployedOnce(s, id, [...first.calls(), ...second.calls()]);
       const version = (await s.entities.versions.list(APP)).find((v) => v.sagaId === id)!.version;
       expect(await tagsOf(`apps/${APP}`)).toEqual([`v${version}`]);
+      // The progress stream tells the whole story, across the crash: read from the start, it
+      // ends with the result written by the coordinator that recovered the build.
+      const progress = await ProgressLog.open(nc, { namespace: s.namespace });
+      const records: ProgressRecord[] = [];
+      for await (const r of progress.read(id)) records.push(r);
+      expect(records.filter((r) => r.kind === 'result')).toEqual([expect.objectContaining({ status: 'completed' })]);
+      expect(records.some((r) => r.kind === 'phase' && r.phase.startsWith('finalize'))).toBe(true);
     }, 240_000);
   }
 });
