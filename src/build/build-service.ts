@@ -16,6 +16,8 @@ import { relayProgress } from './progress-relay.js';
 
 /** How often sandboxes that could not be started again after a restart are retried. */
 const RESTART_RETRY_MS = 5_000;
+/** How often staging dirs whose removal failed are tried again. */
+const CLEANUP_RETRY_MS = 60_000;
 
 export type BuildServiceOptions = Omit<BuildHostOptions, 'isFinished'>;
 
@@ -26,6 +28,7 @@ export class BuildService {
   #unrelay: (() => void) | undefined;
   #restarts: AbortController | undefined;
   #restarting: Promise<void> | undefined;
+  #cleanups: NodeJS.Timeout | undefined;
 
   /** `wrapStep` wraps each step implementation (tracing, metrics, fault injection). */
   constructor(private readonly wrapStep?: (name: string, step: StepFn) => StepFn) {}
@@ -67,12 +70,21 @@ export class BuildService {
     this.#keeper.start();
     this.#restarts = new AbortController();
     this.#restarting = this.#restartSandboxes(this.#restarts.signal);
+    const retryCleanups = (): void => {
+      void host.staging.retryPendingCleanups().then(
+        (r) => r.removed.length && host.logger.info({ builds: r.removed }, 'staging dirs removed on a later try'),
+        (err: unknown) => host.logger.warn({ err: (err as Error).message }, 'retrying staging clean-ups failed'),
+      );
+    };
+    retryCleanups();
+    this.#cleanups = setInterval(retryCleanups, CLEANUP_RETRY_MS);
   }
 
   /** Stops the background work, then the sandboxes and the registry client. Idempotent. */
   async close(): Promise<void> {
     this.#unrelay?.();
     this.#restarts?.abort();
+    clearInterval(this.#cleanups);
     await this.#keeper?.stop();
     await this.#restarting;
     await this.#host?.close();
