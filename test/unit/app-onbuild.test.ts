@@ -335,7 +335,7 @@ describe('runOnbuild: environment', () => {
       expect(error).toBeUndefined();
       const env = Object.fromEntries(texts(lines).filter((t) => t.includes('=')).map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]));
       const home = join(dir, ONBUILD_HOME);
-      expect(env).toEqual({ PATH: process.env.PATH, HOME: home, TMPDIR: join(home, 'tmp'), LANG: 'en_US.UTF-8', APP_MODE: 'test', PWD: realpathSync(dir) });
+      expect(env).toEqual({ PATH: process.env.PATH, HOME: home, TMPDIR: join(home, 'tmp'), LANG: 'en_US.UTF-8', APP_MODE: 'test', NPM_CONFIG_UPDATE_NOTIFIER: 'false', PIP_DISABLE_PIP_VERSION_CHECK: '1', PWD: realpathSync(dir) });
       expect(texts(lines)).toContain('home-ok');
       // The scratch HOME is gone afterwards, with what the build cached there.
       await expect(stat(home)).rejects.toMatchObject({ code: 'ENOENT' });

@@ -9,6 +9,8 @@
  * - HOME and TMPDIR: a scratch dir of the build's own, so caches (~/.npm, ~/go, ~/.cache)
  *   neither land in the coordinator's home nor leak between apps, and are removed after;
  * - LANG=C.UTF-8, so tools print UTF-8 rather than guessing from a locale the host may lack;
+ * - NPM_CONFIG_UPDATE_NOTIFIER=false and PIP_DISABLE_PIP_VERSION_CHECK=1: a build's output is
+ *   the app's, not adverts for newer tools (they also cost a request to a registry each run);
  * - the app's env ([env] and whatever the caller passes), which may override PATH and LANG
  *   but not HOME and TMPDIR (the scratch dir is what gets cleaned up).
  */
@@ -22,6 +24,8 @@ export function onbuildEnv(appEnv: Readonly<Record<string, string>>, home: strin
   return {
     PATH: process.env.PATH || FALLBACK_PATH,
     LANG: 'C.UTF-8',
+    NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
     ...appEnv,
     HOME: home,
     TMPDIR: scratchTmp(home),
