@@ -9,10 +9,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRepository, RegistryClient } from '../../src/build/image/index.js';
 import type { ProgressRecord } from '../../src/build/progress.js';
+import { tarOf } from '../fixtures/tars/tar-builder.js';
 import { askApp, startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
@@ -217,4 +219,31 @@ describe('a stale deployment lock', () => {
     expect(report.released.map((r) => r.holder)).toContain('never-existed-build');
     expect(await e.locks.get('node-hello')).toBeNull();
   }, 240_000);
+});
+
+const file = (name: string, data: string) => ({ name, data });
+
+describe('bad input fails the build with a clear error and leaves nothing behind', () => {
+  it('a hostile tar: refused in receive naming the entry; nothing staged, no lock, no version live', async () => {
+    const tar = tarOf([file('app.toml', 'name = "evil"\n'), file('../escape.txt', 'x')]);
+    const { id, info } = await world.deploy({ app: 'evil', tar: Readable.from([tar]) });
+    expect(info.status).toBe('compensated');
+    const errors = (await progressOf(id)).filter((r) => r.kind === 'error');
+    expect(errors).toEqual([expect.objectContaining({ step: 'receive', code: 'SOURCE_REJECTED' })]);
+    expect(JSON.stringify(errors)).toContain('../escape.txt');
+    expect(existsSync(join(world.coordinator.builds.staging.dirOf(id), '..'))).toBe(false);
+    expect(existsSync(join(world.dataDir, 'staging', 'escape.txt'))).toBe(false);
+    expect(await world.coordinator.builds.entities.locks.get('evil')).toBeNull();
+    expect((await world.coordinator.builds.entities.versions.list('evil')).map((v) => v.status)).toEqual(['abandoned']);
+  }, 120_000);
+
+  it('an invalid app.toml: the error names the key and its line', async () => {
+    const tar = tarOf([file('index.html', '<h1>hi</h1>\n'), file('app.toml', '[run]\nhealth = "/ok"\nport = "eighty"\n')]);
+    const { id, info } = await world.deploy({ app: 'badtoml', tar: Readable.from([tar]) });
+    expect(info.status).toBe('compensated');
+    const errors = (await progressOf(id)).filter((r) => r.kind === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ step: 'appConfig', code: 'APP_CONFIG_INVALID' });
+    expect(errors[0]!.kind === 'error' && errors[0]!.message).toMatch(/app\.toml:3.*run\.port/);
+  }, 120_000);
 });
