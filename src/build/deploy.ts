@@ -47,7 +47,8 @@ export async function deploy(target: { readonly runtime: Runtime; readonly sourc
     throw new InvalidArgumentError('deploy needs exactly one of `dir` (the app directory) or `tar` (its source archive)');
   }
   const id = request.id ?? newBuildId(request.app);
-  const data = request.dir !== undefined ? packDirectory(request.dir, { signal: request.signal }) : request.tar!;
+  // gzip level 1: the tar crosses loopback or a LAN once; level 6 would cost seconds per 100 MB for ~2 % fewer bytes.
+  const data = request.dir !== undefined ? packDirectory(request.dir, { signal: request.signal, gzipLevel: 1 }) : request.tar!;
   const source = await target.sources.put(id, data, { app: request.app });
   const input: BuildInput = {
     app: request.app,

@@ -14,6 +14,7 @@ import { TerminalError } from '../../src/errors.js';
 import type { SagaInfo, StepFn } from '../../src/runtime/types.js';
 
 export interface BuildWorld {
+  /** The current coordinator (a new one after `restart`). */
   readonly coordinator: Coordinator;
   readonly dataDir: string;
   /** Step implementation names called, in order, with the saga that called them. */
@@ -23,6 +24,8 @@ export interface BuildWorld {
   /** The next call of `step` waits (before it runs) until `release`; `reached` gives its saga id. */
   holdAt(step: string): { reached: Promise<string>; release(): void };
   deploy(request: DeployRequest): Promise<{ id: string; info: SagaInfo }>;
+  /** Stops the coordinator (its sandboxes stop with it) and boots a new one on the same namespace and data dir. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,22 +62,36 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
       return out;
     };
   const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir }, {});
-  const coordinator = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, healthIntervalMs: 300, recoverIntervalMs: 0 });
+  const boot = async (): Promise<Coordinator> => {
+    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, healthIntervalMs: 300, recoverIntervalMs: 0 });
+    try {
+      await c.allReady();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  };
+  let coordinator: Coordinator;
   try {
-    await coordinator.allReady();
+    coordinator = await boot();
   } catch (err) {
-    await coordinator.stop();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
-  return Object.assign(world, {
-    coordinator,
+  // Not Object.assign: it would copy the getter's current value, not the getter.
+  Object.defineProperty(world, 'coordinator', { get: () => coordinator, enumerable: true });
+  return Object.assign(world as typeof world & { readonly coordinator: Coordinator }, {
     dataDir,
     calls,
     async deploy(request: DeployRequest) {
       const { id } = await deploy({ runtime: coordinator.runtime, sources: coordinator.builds.sources }, request);
       const info = await coordinator.runtime.wait(id, { timeoutMs: 240_000 });
       return { id, info };
+    },
+    async restart() {
+      await coordinator.stop();
+      coordinator = await boot();
     },
     async stop() {
       await coordinator.stop();

@@ -18,6 +18,7 @@ import { tarOf } from '../fixtures/tars/tar-builder.js';
 import { askApp, startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { until } from '../helpers/until.js';
 
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
 const SKOPEO = '/usr/bin/skopeo';
@@ -246,4 +247,41 @@ describe('bad input fails the build with a clear error and leaves nothing behind
     expect(errors[0]).toMatchObject({ step: 'appConfig', code: 'APP_CONFIG_INVALID' });
     expect(errors[0]!.kind === 'error' && errors[0]!.message).toMatch(/app\.toml:3.*run\.port/);
   }, 120_000);
+});
+
+describe('the registry goes away mid-push', () => {
+  it('the build goes back to waiting for it, journaled, and completes once it is back, with no undo', async () => {
+    const hold = world.holdAt('pushImage');
+    const deployed = world.deploy({ app: 'static-site', dir: join(EXAMPLES, 'static-site') });
+    const id = await hold.reached;
+    await registry.kill();
+    let back = false;
+    try {
+      hold.release();
+      await until(async () => JSON.stringify((await world.coordinator.runtime.get(id)).state).includes('await_registry') && world.calls.filter((c) => c.sagaId === id && c.step === 'pushImage').length >= 1, 60_000, 'the build to wait for the registry again');
+      await registry.restart();
+      back = true;
+      const { info } = await deployed;
+      expect(info.status).toBe('completed');
+      const journal = JSON.stringify(await world.coordinator.runtime.events(id));
+      expect(journal).toContain('DEPENDENCY_UNAVAILABLE');
+      expect(world.calls.filter((c) => c.sagaId === id && ['unpushImage', 'discardImage', 'abandonVersion'].includes(c.step))).toEqual([]);
+    } finally {
+      if (!back) await registry.restart();
+    }
+  }, 240_000);
+});
+
+describe('a coordinator restart', () => {
+  it('starts the sandboxes of running versions again', async () => {
+    const before = await world.coordinator.builds.entities.sandboxes.list();
+    expect(before.length).toBeGreaterThan(0);
+    await world.restart();
+    for (const s of before) {
+      await until(async () => {
+        const port = (await world.coordinator.builds.entities.sandboxes.get(s.app, s.id))?.port;
+        return fetch(`http://127.0.0.1:${port}/`).then((r) => r.status < 500, () => false);
+      }, 60_000, `${s.id} to answer again`);
+    }
+  }, 240_000);
 });
