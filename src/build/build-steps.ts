@@ -35,7 +35,7 @@ import type { BuildInput } from '../../machines/build.machine.js';
 import type { BuildHost } from './build-host.js';
 import { appRepository, buildImage, pushImage, readBuiltImage, RegistryUnavailableError, versionTag, type BuiltImage } from './image/index.js';
 import type { StagedSource } from './source/index.js';
-import { repositoryPath, type RunningVersion, type VersionRun } from './version-runner.js';
+import { repositoryPath, sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
 
 /** What the push step records: where the image is. */
 export interface PushedImage {
@@ -289,13 +289,30 @@ export function buildSteps(host: () => BuildHost) {
         health: input.settings.health,
         sagaId: ctx.sagaId,
       };
+      if (run.port !== null) {
+        // A pinned port can serve one version at a time: the one holding it steps aside (a
+        // short gap, the price of pinning); the undo below puts it back if this build fails.
+        for (const s of await x.entities.sandboxes.list(input.app)) {
+          if (s.version !== input.version && s.port === run.port) {
+            say(x, ctx, 'start', `version ${s.version} holds port ${run.port}: stopping it first`);
+            await x.runner.stop(input.app, s.version, { keepFiles: true });
+          }
+        }
+      }
       const started = await registryStep(() => x.runner.start(run, ctx.signal));
       say(x, ctx, 'start', `version ${input.version} is healthy at ${started.url}`);
       return started;
     },
 
-    stopSandbox: async ({ input }: UndoInput<AppIn & { version: number | null }, RunningVersion>) => {
-      if (input.version !== null) await h().runner.stop(input.app, input.version);
+    stopSandbox: async ({ input }: UndoInput<AppIn & { version: number | null }, RunningVersion>, ctx) => {
+      const x = h();
+      if (input.version !== null) await x.runner.stop(input.app, input.version);
+      // The active version must be serving again (a pinned port may have made it step aside).
+      const active = (await x.entities.apps.get(input.app))?.activeVersion;
+      if (active && active !== input.version && !(await x.entities.sandboxes.get(input.app, sandboxIdOf(input.app, active)))) {
+        const run = await x.runner.recordedRun(input.app, active);
+        if (run) await registryStep(() => x.runner.start(run, ctx.signal));
+      }
       return null;
     },
 

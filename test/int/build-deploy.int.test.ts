@@ -16,7 +16,7 @@ import { appRepository, RegistryClient } from '../../src/build/image/index.js';
 import type { ProgressRecord } from '../../src/build/progress.js';
 import { tarOf } from '../fixtures/tars/tar-builder.js';
 import { askApp, startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
-import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { freePort, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
 
@@ -283,5 +283,27 @@ describe('a coordinator restart', () => {
         return fetch(`http://127.0.0.1:${port}/`).then((r) => r.status < 500, () => false);
       }, 60_000, `${s.id} to answer again`);
     }
+  }, 240_000);
+});
+
+describe('a pinned port', () => {
+  it('the new version takes over the port; a failed build gives it back to the active version', async () => {
+    const port = await freePort();
+    const tar = (): Readable => Readable.from([tarOf([file('index.html', '<h1>pinned</h1>\n'), file('app.toml', `[run]\nport = ${port}\n`)])]);
+    expect((await world.deploy({ app: 'pinned', tar: tar() })).info.status).toBe('completed');
+    expect((await world.deploy({ app: 'pinned', tar: tar() })).info.status).toBe('completed');
+    const e = world.coordinator.builds.entities;
+    expect((await e.sandboxes.list('pinned')).map((s) => [s.version, s.port])).toEqual([[2, port]]);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+
+    world.failAfter = 'startSandbox';
+    try {
+      expect((await world.deploy({ app: 'pinned', tar: tar() })).info.status).toBe('compensated');
+    } finally {
+      world.failAfter = undefined;
+    }
+    expect((await e.apps.get('pinned'))?.activeVersion).toBe(2);
+    expect((await e.sandboxes.list('pinned')).map((s) => [s.version, s.port])).toEqual([[2, port]]);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
   }, 240_000);
 });
