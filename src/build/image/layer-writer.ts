@@ -5,8 +5,10 @@
  * digest). Runs inside the layer worker (see layer-thread.ts): its file reads are synchronous.
  *
  * Speed (notes/oci.md §3): small files are read whole in one call, tar output is coalesced
- * into 4 MiB chunks before zlib (one thread-pool job per chunk, not per file), and zlib writes
- * 1 MiB output chunks.
+ * into 4 MiB chunks before compression (few, large writes instead of one per file), and gzip
+ * levels 1–9 go through BlockGzip (block-gzip.ts): 1 MiB blocks deflated in parallel in libuv's
+ * pool while this thread packs, and incompressible blocks stored rather than deflated. Level 0
+ * keeps zlib's single stream (there is nothing to parallelise), with 1 MiB output chunks.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, readSync, fstatSync, constants } from 'node:fs';
@@ -15,6 +17,7 @@ import { PassThrough, Transform, type TransformCallback, type Writable } from 'n
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Pack } from 'tar-stream';
+import { BlockGzip } from './block-gzip.js';
 import type { WalkEntry } from './tree-walk.js';
 
 /** What the layer worker is asked to write. */
@@ -53,7 +56,7 @@ export async function writeLayer(job: LayerJob, entries: readonly WalkEntry[]): 
   const tar = tarPack();
   const tarTap = new HashTap();
   const blobTap = new HashTap();
-  const compress = job.gzipLevel === null ? new PassThrough() : createGzip({ level: job.gzipLevel, chunkSize: ZLIB_CHUNK });
+  const compress = compressor(job.gzipLevel);
   const sink = createWriteStream(job.file, { flags: 'wx', mode: 0o644 });
   const filling = fill(tar, job, entries).catch((err: unknown) => {
     tar.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -73,6 +76,13 @@ export async function writeLayer(job: LayerJob, entries: readonly WalkEntry[]): 
     bytes: tarTap.bytes,
     files: entries.filter((e) => e.kind !== 'dir').length,
   };
+}
+
+/** The stream between the tar and the blob: deterministic for a given level (and Node's zlib). */
+function compressor(level: number | null): Transform {
+  if (level === null) return new PassThrough();
+  if (level === 0) return createGzip({ level, chunkSize: ZLIB_CHUNK });
+  return new BlockGzip({ level });
 }
 
 async function fill(tar: Pack, job: LayerJob, entries: readonly WalkEntry[]): Promise<void> {
