@@ -16,7 +16,7 @@
  * Prints a table, then one JSON object as the last line. Figures, never assertions.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { startEmbeddedRegistry } from '../src/boot/embedded-registry.js';
 import { buildImage, pushImage, RegistryClient, type BuiltImage } from '../src/build/image/index.js';
 import { createLogger } from '../src/log.js';
+import { measureBuildSaga } from './build-saga.js';
 import { freePort } from '../test/helpers/nats-server.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -135,6 +136,36 @@ try {
   }
   const tarS = median(tarTimes);
   console.log(`tar | gzip -1 ${tarS.toFixed(2).padStart(24)} ${(mb / tarS).toFixed(1).padStart(14)}`);
+
+  // The peer pipeline where installed: umoci builds an OCI layout, skopeo copies it in.
+  let umociS: number | null = null;
+  if (existsSync('/usr/bin/umoci') && existsSync('/usr/bin/skopeo')) {
+    const times: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const layout = join(tmp, `umoci-${round}`);
+      const dest = `docker://127.0.0.1:${new URL(registry.url).port}/bench/umoci-${round}:v1`;
+      const script = [
+        `umoci init --layout '${layout}'`,
+        `umoci new --image '${layout}:app'`,
+        `umoci insert --image '${layout}:app' '${tree}' /app`,
+        `skopeo copy --quiet --dest-tls-verify=false 'oci:${layout}:app' '${dest}'`,
+      ].join(' && ');
+      const u0 = performance.now();
+      const run = spawnSync('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+      if (run.status !== 0) throw new Error(`umoci + skopeo copy failed (${run.status})`);
+      times.push((performance.now() - u0) / 1000);
+      await rm(layout, { recursive: true, force: true });
+    }
+    umociS = median(times);
+    console.log(`umoci + skopeo ${umociS.toFixed(2).padStart(23)} ${(mb / umociS).toFixed(1).padStart(14)}`);
+  }
+
+  // The saga's own cost, and a no-op redeploy of this tree (bench/build-saga.ts).
+  const saga = await measureBuildSaga({ rounds: Math.max(ROUNDS, 5), bigTree: tree });
+  console.log(
+    `deploy of examples/node-hello: plain function ${saga.plain_ms} ms, saga ${saga.saga_ms} ms: overhead ${saga.saga_overhead_ms} ms (${saga.saga_overhead_pct} %)`,
+  );
+  console.log(`redeploy of the unchanged ${mb.toFixed(0)} MB tree (upload, stage, build, push, pull, start, activate): ${saga.redeploy_unchanged_s} s`);
   const gzip1 = mb / median(results.gzip1!.total);
   const summary = {
     tree_mb: Number(mb.toFixed(1)),
@@ -147,8 +178,11 @@ try {
     layer_gzip1_mb: Number((results.gzip1!.blob / 1e6).toFixed(1)),
     tar_gzip1_mb_s: Number((mb / tarS).toFixed(1)),
     ratio_vs_tar_gzip1: Number((gzip1 / (mb / tarS)).toFixed(2)),
-    saga_overhead_ms: null,
-    redeploy_unchanged_s: null,
+    umoci_skopeo_mb_s: umociS === null ? null : Number((mb / umociS).toFixed(1)),
+    ratio_vs_umoci_skopeo: umociS === null ? null : Number((gzip1 / (mb / umociS)).toFixed(2)),
+    saga_overhead_ms: saga.saga_overhead_ms,
+    saga_overhead_pct: saga.saga_overhead_pct,
+    redeploy_unchanged_s: saga.redeploy_unchanged_s,
   };
   console.log(JSON.stringify(summary));
 } finally {
