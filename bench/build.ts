@@ -13,6 +13,9 @@
  *   layer_gzip1_mb         size of that gzip layer (what storing incompressible blocks costs)
  *   tar_gzip1_mb_s         tar -c | gzip -1 > /dev/null
  *   ratio_vs_tar_gzip1     build_push_gzip1_mb_s / tar_gzip1_mb_s (1 = as fast as tar | gzip)
+ *   umoci_skopeo_mb_s      umoci init/new/insert + skopeo copy into the same registry (where installed)
+ *   saga_overhead_ms       the same deploy as the saga vs as a plain function (bench/build-saga.ts)
+ *   redeploy_unchanged_s   a second deploy of this tree, unchanged, end to end (bench/build-saga.ts)
  * Prints a table, then one JSON object as the last line. Figures, never assertions.
  */
 import { spawnSync } from 'node:child_process';
