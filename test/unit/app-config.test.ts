@@ -148,7 +148,7 @@ describe('invalid app.toml: the message names the line and the key', () => {
     {
       what: 'an unknown key in [build]',
       lines: ['[build]', 'onbuild = []', 'commands = ["make"]'],
-      message: 'app.toml:3: build.commands is not a known key in [build] (known: onbuild, timeout)',
+      message: 'app.toml:3: build.commands is not a known key in [build] (known: onbuild, base, timeout)',
       key: 'build.commands',
       line: 3,
     },
@@ -366,5 +366,17 @@ describe('app.toml that cannot be read as a config file', () => {
   it('says the staged dir is missing rather than reading it as an app without config', async () => {
     const dir = await makeTree();
     await expect(loadAppConfig(`${dir}/gone`)).rejects.toMatchObject({ code: APP_DIR_MISSING, retryable: false });
+  });
+});
+
+describe('[build] base', () => {
+  it('takes an image of the registry by tag or digest', () => {
+    expect(parseAppConfig('[build]\nbase = "library/node:20"\n').build.base).toBe('library/node:20');
+    expect(parseAppConfig(`[build]\nbase = "library/base@sha256:${'a'.repeat(64)}"\n`).build.base).toBe(`library/base@sha256:${'a'.repeat(64)}`);
+    expect(parseAppConfig('[build]\nbase = "alpine"\n').build.base).toBe('alpine');
+  });
+  it('refuses anything else, naming the key and line', () => {
+    expect(() => parseAppConfig('[build]\ntimeout = 10\nbase = "Not An Image!"\n')).toThrow(/app\.toml:3.*build\.base.*repository/);
+    expect(() => parseAppConfig('[build]\nbase = "docker.io/library/node:20"\n')).not.toThrow();
   });
 });

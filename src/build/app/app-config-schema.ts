@@ -11,6 +11,7 @@
  * onbuild = ["npm ci", "npm run build"]  # shell commands run in the source dir, in order;
  *                                        # absent: the stack's defaults; [] runs nothing
  * timeout = 600              # seconds per command: integer, 1..3600 (default 600)
+ * base = "library/node:20"   # a base image in jetsaga's registry: <repository>[:tag|@sha256:…]
  *
  * [run]
  * web = "node server.js"     # the web process: a shell command, or an argv array run as is;
@@ -47,6 +48,9 @@ export const APP_CONFIG_DEFAULTS = { timeout: 600, maxTimeout: 3600, health: '/'
 const MAX_COMMANDS = 50;
 const MAX_COMMAND_CHARS = 4096;
 const MAX_PATH_CHARS = 1024;
+const MAX_IMAGE_REF_CHARS = 512;
+/** `<repository>[:<tag>]` or `<repository>@sha256:<hex>`, repository as the distribution spec names them. */
+export const IMAGE_REF = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})?$/;
 
 const command = z
   .string({ error: 'must be a string' })
@@ -75,6 +79,11 @@ export const AppConfigSchema = z.strictObject(
           onbuild: z
             .array(command, { error: 'must be an array of strings (shell commands)' })
             .max(MAX_COMMANDS, { error: `must hold at most ${MAX_COMMANDS} commands` })
+            .optional(),
+          base: z
+            .string({ error: 'must be a string' })
+            .max(MAX_IMAGE_REF_CHARS, { error: `must be at most ${MAX_IMAGE_REF_CHARS} characters` })
+            .regex(IMAGE_REF, { error: 'must be an image in the registry: <repository>[:<tag>] or <repository>@sha256:<digest>, e.g. "library/node:20"' })
             .optional(),
           timeout: z
             .number({ error: 'must be an integer number of seconds' })
@@ -143,6 +152,8 @@ export interface AppConfig {
     readonly onbuild?: readonly string[];
     /** Seconds each command may take. */
     readonly timeout: number;
+    /** A base image in jetsaga's registry (`library/node:20`); the app layer goes on top. */
+    readonly base?: string;
   };
   readonly run: {
     /** A shell command, or an argv run without a shell. */
