@@ -69,6 +69,7 @@ describe('push and pull against docker-registry', () => {
       reference: `127.0.0.1:${registry.port}/apps/x@${image.manifestDigest}`,
       uploaded: 2,
       skipped: 0,
+      mounted: 0,
     });
     await client.ping();
     expect(await client.headManifest('apps/x', 'v1')).toBe(image.manifestDigest);

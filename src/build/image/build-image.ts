@@ -9,18 +9,23 @@
  * or group/other permission bits. Layer digests depend on Node's bundled zlib: a Node upgrade
  * may change a gzipped layer's digest (not its diffID).
  *
- * Base images are not supported yet: every image is just the app layer.
+ * On a base image (`opts.base`, in the same registry): the image's layers are the base's
+ * descriptors, reused as they are (their blobs stay in the registry; a push mounts them), then
+ * the app layer; the config is the base's, extended (image-json.ts). The same base manifest
+ * digest and the same tree give the same image digest, whether the base was named by tag or
+ * digest. The app layer's descriptor carries `org.jetsaga.layer: app`, with or without a base.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
 import { readJsonFile, writeFileAtomic } from '../source/atomic-file.js';
-import { imageConfigJson, imageManifestJson } from './image-json.js';
+import { resolveBaseImage, type BaseImageRef, type ResolvedBase } from './base-image.js';
+import { APP_LAYER, BASE_DIGEST_ANNOTATION, imageConfigJson, imageManifestJson, LAYER_ANNOTATION } from './image-json.js';
 import { runLayerWorker } from './layer-thread.js';
 import type { LayerResult } from './layer-writer.js';
 import { MediaType } from './media-types.js';
-import { sha256 } from './digest.js';
+import { isDigest, sha256 } from './digest.js';
 
 export interface BuildImageOptions {
   /** The staged app dir (becomes /app in the image). */
@@ -30,12 +35,21 @@ export interface BuildImageOptions {
   /** gzip (level 1 unless `gzipLevel` says otherwise) or an uncompressed tar layer. */
   compression: 'gzip' | 'none';
   gzipLevel?: number;
+  /**
+   * The image to build on, a repository of the registry the image will be pushed to (a
+   * cross-repository mount then brings its layers along without uploading them). Absent: the
+   * app layer is the whole image. Cmd, Entrypoint, WorkingDir and Labels given here replace the
+   * base's; Env is merged (ours wins per name); architecture and os are the base's.
+   */
+  base?: BaseImageRef;
+  /** The top-level directory the tree becomes in the image (one path component; default 'app'). */
+  layerDir?: string;
   /** Config Cmd. */
   cmd?: string[];
   entrypoint?: string[];
   /** Config Env (written sorted, KEY=VALUE). */
   env?: Record<string, string>;
-  /** Default '/app'. */
+  /** Default '/app' without a base; the base's WorkingDir with one. */
   workingDir?: string;
   /** e.g. org.jetsaga.source-digest, org.jetsaga.saga. */
   labels?: Record<string, string>;
@@ -54,12 +68,30 @@ export interface BuiltImage {
   mediaType: string;
   configDigest: string;
   configSize: number;
-  /** `file` is the blob's basename inside `workDir`. */
+  /**
+   * jetsaga's own layers (today one, the app layer), which follow the base's in the manifest;
+   * `file` is the blob's basename inside `workDir`.
+   */
   layers: { digest: string; diffId: string; size: number; mediaType: string; file: string }[];
+  /**
+   * The base image built on: its repository, the digest of the image manifest used, and its
+   * layer descriptors as they are in our manifest (no files: their blobs are in the registry).
+   */
+  base?: { repository: string; digest: string; layers: BaseLayer[] };
   /** Uncompressed tar bytes. */
   bytes: number;
   /** Files and symlinks in the layer (directories not counted). */
   files: number;
+}
+
+/** A base image's layer in a built image: a descriptor of a blob in the registry, with its diffID. */
+export interface BaseLayer {
+  digest: string;
+  diffId: string;
+  size: number;
+  mediaType: string;
+  /** The descriptor's annotations in the manifest, if any. */
+  annotations?: Record<string, string>;
 }
 
 /** The config, manifest and completeness marker inside a work dir. */
@@ -85,16 +117,20 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   if (gzipLevel !== null && !(Number.isInteger(gzipLevel) && gzipLevel >= 0 && gzipLevel <= 9)) {
     throw new InvalidArgumentError(`gzip level must be an integer 0–9, got ${String(opts.gzipLevel)}`);
   }
+  const layerDir = opts.layerDir ?? 'app';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(layerDir)) throw new InvalidArgumentError(`layer dir must be one path component, got ${JSON.stringify(layerDir)}`);
   if (!(await stat(root)).isDirectory()) throw new InvalidArgumentError(`image root ${root} is not a directory`, { root });
   opts.signal?.throwIfAborted();
   await mkdir(workDir, { recursive: true });
   await rm(join(workDir, IMAGE_FILE), { force: true });
   await removeTemps(workDir);
+  // Before the layer: an unknown base or an unreachable registry costs no packing.
+  const base = opts.base ? await resolveBaseImage(opts.base, opts.signal) : undefined;
 
   const tmp = join(workDir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   let layer;
   try {
-    layer = await runLayerWorker({ root, prefix: 'app', file: tmp, gzipLevel }, { exclude: opts.exclude, signal: opts.signal });
+    layer = await runLayerWorker({ root, prefix: layerDir, file: tmp, gzipLevel }, { exclude: opts.exclude, signal: opts.signal });
     opts.signal?.throwIfAborted();
   } catch (err) {
     await rm(tmp, { force: true });
@@ -103,7 +139,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const file = `${layer.digest.slice('sha256:'.length)}${gzipLevel === null ? '.tar' : '.tar.gz'}`;
   try {
     await rename(tmp, join(workDir, file));
-    return await finishImage(workDir, opts, layer, file, gzipLevel === null ? MediaType.LayerTar : MediaType.LayerGzip);
+    return await finishImage(workDir, opts, { layer, file, mediaType: gzipLevel === null ? MediaType.LayerTar : MediaType.LayerGzip, layerDir, base });
   } catch (err) {
     // An abort (or a failure) after the layer was complete: leave no unmarked image behind.
     await rm(tmp, { force: true });
@@ -112,13 +148,25 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   }
 }
 
-async function finishImage(workDir: string, opts: BuildImageOptions, layer: LayerResult, file: string, layerMediaType: string): Promise<BuiltImage> {
-  const config = Buffer.from(imageConfigJson(opts, [layer.diffId]));
+interface Built {
+  layer: LayerResult;
+  file: string;
+  mediaType: string;
+  layerDir: string;
+  base: ResolvedBase | undefined;
+}
+
+async function finishImage(workDir: string, opts: BuildImageOptions, built: Built): Promise<BuiltImage> {
+  const { layer, file, base } = built;
+  const config = Buffer.from(imageConfigJson(opts, [layer.diffId], { layerDir: built.layerDir, ...(base ? { base: base.config } : {}) }));
   const configDigest = sha256(config);
+  const baseLayers: BaseLayer[] = (base?.layers ?? []).map((l) => ({ ...l }));
   const manifest = Buffer.from(
-    imageManifestJson({ mediaType: MediaType.Config, digest: configDigest, size: config.length }, [
-      { mediaType: layerMediaType, digest: layer.digest, size: layer.size },
-    ]),
+    imageManifestJson(
+      { mediaType: MediaType.Config, digest: configDigest, size: config.length },
+      [...baseLayers, { mediaType: built.mediaType, digest: layer.digest, size: layer.size, annotations: { [LAYER_ANNOTATION]: APP_LAYER } }],
+      base ? { [BASE_DIGEST_ANNOTATION]: base.digest } : {},
+    ),
   );
   await writeFileAtomic(join(workDir, CONFIG_FILE), config.toString('utf8'));
   await writeFileAtomic(join(workDir, MANIFEST_FILE), manifest.toString('utf8'));
@@ -129,7 +177,8 @@ async function finishImage(workDir: string, opts: BuildImageOptions, layer: Laye
     mediaType: MediaType.Manifest,
     configDigest,
     configSize: config.length,
-    layers: [{ digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layerMediaType, file }],
+    layers: [{ digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: built.mediaType, file }],
+    ...(base ? { base: { repository: base.repository, digest: base.digest, layers: baseLayers } } : {}),
     bytes: layer.bytes,
     files: layer.files,
   };
@@ -144,8 +193,8 @@ async function finishImage(workDir: string, opts: BuildImageOptions, layer: Laye
 
 /**
  * The image built in `workDir`, when it is complete: image.json present, config and manifest
- * matching their digests, every layer file present with its size. Undefined otherwise (the
- * build must be redone).
+ * matching their digests, every layer file present with its size (a base's layers have no
+ * file: their blobs are in the registry). Undefined otherwise (the build must be redone).
  */
 export async function readBuiltImage(workDir: string): Promise<BuiltImage | undefined> {
   const dir = resolve(workDir);
@@ -162,6 +211,10 @@ export async function readBuiltImage(workDir: string): Promise<BuiltImage | unde
   };
   if (!(await same(CONFIG_FILE, image.configDigest, image.configSize))) return undefined;
   if (!(await same(MANIFEST_FILE, image.manifestDigest, image.manifestSize))) return undefined;
+  if (image.base !== undefined) {
+    const b = image.base as Partial<NonNullable<BuiltImage['base']>> | null;
+    if (!b || typeof b.repository !== 'string' || !isDigest(b.digest) || !Array.isArray(b.layers) || !b.layers.every((l) => isDigest(l?.digest))) return undefined;
+  }
   for (const l of image.layers) {
     if (typeof l.file !== 'string' || l.file.includes('/')) return undefined;
     const st = await stat(join(dir, l.file)).catch(() => undefined);

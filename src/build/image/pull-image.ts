@@ -5,19 +5,22 @@
  * while its blob digest is checked, and any failure removes everything written.
  *
  * Layers are applied in order, later files replacing earlier ones. OCI whiteouts (`.wh.*`)
- * are not interpreted: jetsaga pulls only its own images, which never delete files of a lower
- * layer (today they have a single layer).
+ * are not interpreted: jetsaga pulls its own images, whose app layer never deletes files of a
+ * lower layer. With `layers: 'app'` only jetsaga's own layer (annotated `org.jetsaga.layer:
+ * app` in the manifest) is fetched: the local sandbox runs the app on the host, whose own
+ * system stands in for the base image's layers.
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../../errors.js';
 import { extractSource } from '../source/safe-extract.js';
+import { APP_LAYER, LAYER_ANNOTATION } from './image-json.js';
 import { MediaType } from './media-types.js';
 import { ImageCorruptError } from './registry-errors.js';
 import { isDigest, sha256 } from './digest.js';
 import type { RegistryClient } from './registry-client.js';
+import { MAX_CONFIG_BYTES, parseJsonDoc as parseJson, readSmallBlob as readBlob } from './small-blob.js';
 
 /** What was pulled: the image's run settings and where its root filesystem is. */
 export interface PulledImage {
@@ -30,10 +33,20 @@ export interface PulledImage {
 interface ManifestDoc {
   mediaType?: string;
   config?: { digest?: unknown; mediaType?: unknown };
-  layers?: { digest?: unknown; mediaType?: unknown; size?: unknown }[];
+  layers?: { digest?: unknown; mediaType?: unknown; size?: unknown; annotations?: Record<string, unknown> }[];
 }
 
-const MAX_CONFIG_BYTES = 4 << 20;
+/** Options of {@link pullImage}. */
+export interface PullImageOptions {
+  signal?: AbortSignal;
+  /**
+   * 'all' (the default): every layer, as a container runtime would. 'app': only the layers
+   * annotated `org.jetsaga.layer: app`, for running the app on the host; an image with no such
+   * annotation (built before jetsaga wrote it, when the app layer was its only layer) is pulled
+   * whole.
+   */
+  layers?: 'all' | 'app';
+}
 // Our own images: sized for apps with their dependencies, not for hostile uploads.
 const PULL_LIMITS = {
   maxTotalBytes: 64 * 1024 ** 3,
@@ -48,10 +61,14 @@ const PULL_LIMITS = {
  * that do not match their digest, REGISTRY_* for registry failures, SOURCE_REJECTED for a
  * layer that is not a safe tar.
  *
+ * The base layers of an image (see BuildImageOptions.base) are pulled like any other layer
+ * with `layers: 'all'`; the strict extractor refuses absolute symlinks, which many distro
+ * bases contain, so such images are pulled with `layers: 'app'` for the sandbox.
+ *
  * @example
  * const pulled = await pullImage(client, 'apps/web', pushed.digest, '/var/lib/jetsaga/run/web-3');
  */
-export async function pullImage(client: RegistryClient, repo: string, digest: string, dest: string, opts: { signal?: AbortSignal } = {}): Promise<PulledImage> {
+export async function pullImage(client: RegistryClient, repo: string, digest: string, dest: string, opts: PullImageOptions = {}): Promise<PulledImage> {
   const { signal } = opts;
   const root = resolve(dest);
   const undo = await prepareDest(root);
@@ -69,16 +86,19 @@ export async function pullImage(client: RegistryClient, repo: string, digest: st
     if (actual !== configDigest) throw new ImageCorruptError(`config of ${repo}@${digest}`, configDigest, actual);
     const config = (parseJson<{ config?: PulledImage['config'] }>(configBytes, `config of ${repo}@${digest}`).config ?? {}) as PulledImage['config'];
 
-    const layers = doc.layers ?? [];
+    const all = doc.layers ?? [];
+    const isApp = (l: (typeof all)[number]): boolean => l.annotations?.[LAYER_ANNOTATION] === APP_LAYER;
+    const layers = opts.layers === 'app' && all.some(isApp) ? all.filter(isApp) : all;
     for (const [i, layer] of layers.entries()) {
-      const layerDigest = descriptorDigest(layer.digest, `layer ${i}`);
+      const n = all.indexOf(layer); // its place in the manifest, for messages
+      const layerDigest = descriptorDigest(layer.digest, `layer ${n}`);
       // The first layer goes straight into dest; later ones beside it, then merged over it.
       const into = i === 0 ? root : join(dirname(root), `.${basename(root)}.layer-${i}-${randomBytes(4).toString('hex')}`);
       try {
         const blob = await client.openBlob(repo, layerDigest, signal);
         // extractSource hashes the input as received (the blob) and inflates gzip itself.
         const result = await extractSource(blob, into, { limits: PULL_LIMITS, signal });
-        if (result.digest !== layerDigest) throw new ImageCorruptError(`layer ${i} of ${repo}@${digest}`, layerDigest, result.digest);
+        if (result.digest !== layerDigest) throw new ImageCorruptError(`layer ${n} of ${repo}@${digest}`, layerDigest, result.digest);
         if (into !== root) await mergeInto(into, root);
       } finally {
         if (into !== root) await rm(into, { recursive: true, force: true });
@@ -121,29 +141,7 @@ async function mergeInto(src: string, dst: string): Promise<void> {
   await rmdir(src).catch(() => undefined);
 }
 
-async function readBlob(stream: Readable, max: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of stream) {
-    n += (chunk as Buffer).length;
-    if (n > max) {
-      stream.destroy();
-      throw new InvalidArgumentError(`blob larger than ${max} bytes where a config was expected`);
-    }
-    parts.push(chunk as Buffer);
-  }
-  return Buffer.concat(parts, n);
-}
-
 function descriptorDigest(value: unknown, what: string): string {
   if (!isDigest(value)) throw new InvalidArgumentError(`image manifest has no valid ${what} digest`);
   return value;
-}
-
-function parseJson<T>(bytes: Uint8Array, what: string): T {
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-  } catch (err) {
-    throw new InvalidArgumentError(`${what} is not JSON: ${(err as Error).message}`);
-  }
 }

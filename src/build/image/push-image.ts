@@ -3,11 +3,16 @@
  * only when missing; the manifest is PUT only when the tag does not already name it. So a
  * re-push of an unchanged image costs three HEADs and no bytes (notes/oci.md §0.5), and a push
  * interrupted anywhere can simply be run again.
+ *
+ * An image built on a base image has no files for the base's layers: each is HEADed in the
+ * target repository and, when missing, mounted from the base's repository (a cross-repository
+ * mount: no bytes sent). A registry that no longer holds a base layer fails the push with
+ * REGISTRY_REJECTED: the image must be rebuilt on a base that is there.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_FILE, MANIFEST_FILE, type BuiltImage } from './build-image.js';
-import { ImageCorruptError } from './registry-errors.js';
+import { ImageCorruptError, RegistryRejectedError } from './registry-errors.js';
 import { sha256 } from './digest.js';
 import type { RegistryClient } from './registry-client.js';
 
@@ -23,6 +28,8 @@ export interface PushResult {
   uploaded: number;
   /** Blobs the registry already had. */
   skipped: number;
+  /** Base layers mounted from the base image's repository (no bytes sent). */
+  mounted: number;
 }
 
 /**
@@ -38,19 +45,33 @@ export async function pushImage(client: RegistryClient, image: BuiltImage, repo:
   const manifest = await readFile(join(image.workDir, MANIFEST_FILE));
   const actual = sha256(manifest);
   if (actual !== image.manifestDigest) throw new ImageCorruptError(`manifest file in ${image.workDir}`, image.manifestDigest, actual);
-  const blobs = [
+  const base = image.base;
+  const blobs: { digest: string; size: number; file?: string }[] = [
     { digest: image.configDigest, size: image.configSize, file: CONFIG_FILE },
+    ...(base?.layers ?? []).map((l) => ({ digest: l.digest, size: l.size })),
     ...image.layers.map((l) => ({ digest: l.digest, size: l.size, file: l.file })),
   ];
   let uploaded = 0;
   let skipped = 0;
+  let mounted = 0;
   for (const b of blobs) {
     if (await client.blobExists(repo, b.digest, signal)) {
       skipped++;
       continue;
     }
-    await client.uploadBlobFile(repo, b.digest, join(image.workDir, b.file), b.size, signal);
-    uploaded++;
+    if (b.file !== undefined) {
+      await client.uploadBlobFile(repo, b.digest, join(image.workDir, b.file), b.size, signal);
+      uploaded++;
+      continue;
+    }
+    // A base layer (only images with a base have file-less blobs).
+    if (!base || !(await client.mountBlob(repo, b.digest, base.repository, signal))) {
+      throw new RegistryRejectedError(
+        { registry: client.url, method: 'POST', path: `/v2/${repo}/blobs/uploads/`, status: 202 },
+        `base layer ${b.digest} of ${base?.repository ?? 'the base image'}@${base?.digest ?? '?'} is not in the registry (the cross-repository mount found nothing); rebuild the image on a base the registry holds`,
+      );
+    }
+    mounted++;
   }
   const ref = opts.tag ?? image.manifestDigest;
   if ((await client.headManifest(repo, ref, signal)) !== image.manifestDigest) {
@@ -63,5 +84,6 @@ export async function pushImage(client: RegistryClient, image: BuiltImage, repo:
     reference: `${client.host}/${repo}@${image.manifestDigest}`,
     uploaded,
     skipped,
+    mounted,
   };
 }

@@ -126,6 +126,34 @@ export class RegistryClient {
     await this.#upload(repo, digest, size, () => createReadStream(path, { highWaterMark: 1 << 20 }), signal);
   }
 
+  /**
+   * Cross-repository mount: makes `fromRepo`'s blob `digest` part of `repo` without sending its
+   * bytes (`POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<fromRepo>`). True when the
+   * registry mounted it (201). False when the registry does not have it in `fromRepo` and
+   * started an ordinary upload instead (202): that upload is cancelled (DELETE on its Location,
+   * best effort: an abandoned upload session also expires on its own).
+   */
+  async mountBlob(repo: string, digest: string, fromRepo: string, signal?: AbortSignal): Promise<boolean> {
+    const query = `mount=${encodeURIComponent(checkDigest(digest))}&from=${encodeURIComponent(checkRepo(fromRepo))}`;
+    const post: Exchange = { method: 'POST', path: `/v2/${checkRepo(repo)}/blobs/uploads/?${query}`, headers: { 'content-length': '0' }, signal };
+    const res = await this.#call(post, [201, 202]);
+    if (res.statusCode === 201) {
+      this.#logger.debug({ registry: this.url, repo, digest, from: fromRepo }, 'blob mounted');
+      return true;
+    }
+    const location = header(res, 'location');
+    if (location) {
+      const target = new URL(location, `${this.url}/`);
+      try {
+        await this.#call({ method: 'DELETE', path: target.pathname + target.search, signal }, [204, 404], { origin: target.origin });
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        this.#logger.debug({ registry: this.url, repo, digest, err: (err as Error).message }, 'could not cancel the upload a failed mount started');
+      }
+    }
+    return false;
+  }
+
   /** Uploads `bytes` as the blob `digest` (small blobs: configs). */
   async uploadBlob(repo: string, digest: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     await this.#upload(repo, digest, bytes.byteLength, () => bytes, signal);
@@ -155,6 +183,9 @@ export class RegistryClient {
     });
     const digest = sha256(bytes);
     if (DIGEST.test(ref) && digest !== ref) throw new ImageCorruptError(`manifest ${repo}@${ref} from ${this.url}`, ref, digest);
+    // By tag, the registry's word on the digest is all there is to check the bytes against.
+    const told = header(res, 'docker-content-digest');
+    if (told && DIGEST.test(told) && told !== digest) throw new ImageCorruptError(`manifest ${repo}:${ref} from ${this.url}`, told, digest);
     const mediaType = header(res, 'content-type')?.split(';')[0]?.trim() || mediaTypeOf(bytes);
     return { digest, mediaType, bytes };
   }
@@ -233,9 +264,9 @@ export class RegistryClient {
   }
 
   /** One exchange, retried; the response's body is consumed unless `keepBody`. */
-  async #call(x: Exchange, ok: readonly number[], opts: { keepBody?: boolean } = {}): Promise<Response> {
+  async #call(x: Exchange, ok: readonly number[], opts: { keepBody?: boolean; origin?: string } = {}): Promise<Response> {
     return this.#withRetry(x, async () => {
-      const res = await this.#send(x);
+      const res = await this.#send(x, opts.origin);
       await this.#expect(x, res, ok);
       if (!opts.keepBody) await res.body.dump();
       return res;
