@@ -89,6 +89,8 @@ export const buildMachine: AnyStateMachine = defineSaga({
             name: 'image',
             run: 'buildImage',
             undo: 'discardImage',
+            // It reads the base image (app.toml [build] base) from the registry.
+            needs: ['registry'],
             description: 'builds a reproducible OCI image of the staged tree, in a worker thread',
             input: ({ input, outputs }) => ({
               app: (input as BuildInput).app,

@@ -58,6 +58,14 @@ function imageDirOf(host: BuildHost, sagaId: string): string {
   return join(host.staging.dirOf(sagaId), '..', 'image');
 }
 
+/** `library/node:20` → { repository: 'library/node', reference: '20' }; no tag means `latest`. */
+export function parseImageRef(ref: string): { repository: string; reference: string } {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { repository: ref.slice(0, at), reference: ref.slice(at + 1) };
+  const colon = ref.lastIndexOf(':');
+  return colon > ref.lastIndexOf('/') ? { repository: ref.slice(0, colon), reference: ref.slice(colon + 1) } : { repository: ref, reference: 'latest' };
+}
+
 /** Turns an unreachable registry into "wait for the registry", the saga's own state. */
 function registryStep<T>(work: () => Promise<T>): Promise<T> {
   return work().catch((err: unknown) => {
@@ -172,8 +180,10 @@ export function buildSteps(host: () => BuildHost) {
       const procfile = await readProcfile(input.staged.dir);
       // The Cmd is the web process as the config branch decides it; the sandbox runs the same.
       const web = config ? decideWebProcess({ config, procfile, stack: input.stack }).argv : undefined;
-      say(x, ctx, 'image', `building the image (${input.compression === 'none' ? 'uncompressed' : 'gzip'})`);
-      const image = await buildImage({
+      const base = config?.build.base ? { ...parseImageRef(config.build.base), client: x.registry } : undefined;
+      say(x, ctx, 'image', `building the image (${input.compression === 'none' ? 'uncompressed' : 'gzip'}${base ? `, on ${config!.build.base}` : ''})`);
+      const image = await registryStep(() => buildImage({
+        base,
         root: input.staged.dir,
         workDir,
         compression: input.compression,
@@ -189,7 +199,7 @@ export function buildSteps(host: () => BuildHost) {
         // onbuild's scratch HOME never belongs in the image.
         exclude: (rel) => rel === ONBUILD_HOME || rel.startsWith(`${ONBUILD_HOME}/`),
         signal: ctx.signal,
-      });
+      }));
       say(x, ctx, 'image', `built ${image.manifestDigest}: ${image.files} files, ${image.bytes} bytes`);
       return image;
     },
@@ -208,7 +218,7 @@ export function buildSteps(host: () => BuildHost) {
       const repo = appRepository(app);
       const tag = versionTag(version);
       const pushed = await registryStep(() => pushImage(x.registry, built, repo, { tag, signal: ctx.signal }));
-      say(x, ctx, 'push', `pushed ${x.registry.host}/${repo}:${tag}@${pushed.digest} (${pushed.uploaded} blobs uploaded, ${pushed.skipped} already there)`);
+      say(x, ctx, 'push', `pushed ${x.registry.host}/${repo}:${tag}@${pushed.digest} (${pushed.uploaded} blobs uploaded, ${pushed.mounted} mounted from the base, ${pushed.skipped} already there)`);
       return { repo: `${x.registry.host}/${repo}`, digest: pushed.digest, tag, uploaded: pushed.uploaded };
     },
 

@@ -164,7 +164,9 @@ export class VersionRunner {
     const partial = join(dir, `${ROOTFS}.partial`);
     await rm(partial, { recursive: true, force: true });
     await rm(join(dir, ROOTFS_MARKER), { force: true });
-    await pullImage(this.#o.registry(), repositoryPath(image.repo), image.digest, partial, { signal });
+    // Only the app layer: a local sandbox runs the app on this host, whose own system stands in
+    // for a base image (a container runtime would apply every layer).
+    await pullImage(this.#o.registry(), repositoryPath(image.repo), image.digest, partial, { signal, layers: 'app' });
     await rm(rootDir, { recursive: true, force: true });
     await rename(partial, rootDir);
     await writeFileAtomic(join(dir, ROOTFS_MARKER), JSON.stringify({ digest: image.digest }));

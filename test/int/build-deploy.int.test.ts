@@ -7,12 +7,14 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appRepository, RegistryClient } from '../../src/build/image/index.js';
+import { appRepository, buildImage, pushImage, RegistryClient } from '../../src/build/image/index.js';
 import type { ProgressRecord } from '../../src/build/progress.js';
 import { tarOf } from '../fixtures/tars/tar-builder.js';
 import { askApp, startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
@@ -305,5 +307,28 @@ describe('a pinned port', () => {
     expect((await e.apps.get('pinned'))?.activeVersion).toBe(2);
     expect((await e.sandboxes.list('pinned')).map((s) => [s.version, s.port])).toEqual([[2, port]]);
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+  }, 240_000);
+});
+
+describe('a base image', () => {
+  it('app.toml [build] base: the app layer goes on top, base layers are mounted, the sandbox runs the app layer', async () => {
+    const baseTree = await mkdtemp(join(tmpdir(), 'jetsaga-base-'));
+    try {
+      await writeFile(join(baseTree, 'base-release'), 'base 1\n');
+      const base = await buildImage({ root: baseTree, workDir: join(baseTree, '..', `${basename(baseTree)}-img`), layerDir: 'etc', compression: 'gzip', env: { BASE_ONLY: 'yes' } });
+      await pushImage(client, base, 'library/base', { tag: '1' });
+      const tar = Readable.from([tarOf([file('index.html', '<h1>on a base</h1>\n'), file('app.toml', '[build]\nbase = "library/base:1"\n')])]);
+      const { id, info } = await world.deploy({ app: 'onbase', tar });
+      expect(info.status, JSON.stringify(info)).toBe('completed');
+      const version = await world.coordinator.builds.entities.versions.get('onbase', 1);
+      const manifest = JSON.parse(Buffer.from((await client.getManifest('apps/onbase', version!.image!.digest)).bytes).toString('utf8')) as { layers: Array<{ digest: string }> };
+      expect(manifest.layers).toHaveLength(2);
+      expect(manifest.layers[0]!.digest).toBe(base.layers[0]!.digest);
+      expect((await progressOf(id)).some((r) => r.kind === 'log' && /1 mounted from the base/.test(r.text))).toBe(true);
+      expect((await askApp(world, 'onbase', 1)).body).toContain('on a base');
+    } finally {
+      await rm(baseTree, { recursive: true, force: true });
+      await rm(`${baseTree}-img`, { recursive: true, force: true });
+    }
   }, 240_000);
 });

@@ -21,3 +21,12 @@ describe('image references', () => {
     expect(sandboxIdOf('shop', 3)).toBe('shop-v3');
   });
 });
+
+describe('parseImageRef', () => {
+  it('splits repository and tag or digest; no tag is latest', async () => {
+    const { parseImageRef } = await import('../../src/build/build-steps.js');
+    expect(parseImageRef('library/node:20')).toEqual({ repository: 'library/node', reference: '20' });
+    expect(parseImageRef('library/node')).toEqual({ repository: 'library/node', reference: 'latest' });
+    expect(parseImageRef(`base@sha256:${'b'.repeat(64)}`)).toEqual({ repository: 'base', reference: `sha256:${'b'.repeat(64)}` });
+  });
+});
