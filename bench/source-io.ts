@@ -13,6 +13,8 @@
  *   parse_s       gunzip + tar-stream parsing of the same file, entries discarded (the
  *                 extractor's floor without any file system work)
  *   tar_gzip1_s   tar -c | gzip -1 > file (the packer's floor as other tools reach it)
+ *   tar_x_s       tar -xzf of the packed file (the extractor's floor as other tools reach it:
+ *                 the same creates and writes, without the checks)
  *
  * SOURCE_IO_COMPARE=<dir>: also time the pack-directory.ts and safe-extract.ts found in <dir>
  * (e.g. an older checkout's src/build/source), alternating it with this tree's round by round
@@ -24,7 +26,7 @@
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -122,6 +124,16 @@ if (process.env.SOURCE_IO_COMPARE) impls.push(await loadImpl('base', resolve(pro
 const times: Record<string, { pack: number[]; extract: number[]; archiveMb: number }> = {};
 const parseTimes: number[] = [];
 const tarTimes: number[] = [];
+const untarTimes: number[] = [];
+/**
+ * Removes a tree and flushes the disk: on a file system mounted with `discard`, freeing
+ * thousands of files stalls the journal for a while, which would otherwise land on whatever is
+ * timed next.
+ */
+async function clear(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+  spawnSync('sync');
+}
 mkdirSync(WORK, { recursive: true });
 try {
   for (let round = 0; round < ROUNDS; round++) {
@@ -136,8 +148,16 @@ try {
       let files = 0;
       r.extract.push(await seconds(async () => void ({ files } = await impl.extractSource(createReadStream(archive), dest))));
       if (files !== expectedFiles) throw new Error(`${impl.name}: extracted ${files} files, expected ${expectedFiles}`);
-      await rm(dest, { recursive: true, force: true });
-      if (impl === impls[0]) parseTimes.push(await seconds(() => parseOnly(archive)));
+      await clear(dest);
+      if (impl === impls[0]) {
+        parseTimes.push(await seconds(() => parseOnly(archive)));
+        mkdirSync(dest);
+        untarTimes.push(await seconds(async () => {
+          const tar = spawnSync('tar', ['-xzf', archive, '-C', dest], { stdio: 'inherit' });
+          if (tar.status !== 0) throw new Error(`tar -xzf failed (${tar.status})`);
+        }));
+        await clear(dest);
+      }
     }
     const tarFile = join(WORK, 'tar.tgz');
     tarTimes.push(await seconds(async () => {
@@ -163,11 +183,14 @@ for (const [name, r] of Object.entries(times)) {
 }
 console.log(`gunzip + tar-stream parse ${median(parseTimes).toFixed(2).padStart(7)} s`);
 console.log(`tar -c | gzip -1          ${median(tarTimes).toFixed(2).padStart(7)} s`);
+console.log(`tar -xzf                  ${median(untarTimes).toFixed(2).padStart(7)} s`);
 summary.parse_s = Number(median(parseTimes).toFixed(2));
 summary.tar_gzip1_s = Number(median(tarTimes).toFixed(2));
+summary.tar_x_s = Number(median(untarTimes).toFixed(2));
 const base = times.base;
 if (base) {
   summary.pack_speedup = Number((median(base.pack) / median(times.current!.pack)).toFixed(2));
   summary.extract_speedup = Number((median(base.extract) / median(times.current!.extract)).toFixed(2));
 }
+summary.load_avg_1m = Number(loadavg()[0]!.toFixed(1));
 console.log(JSON.stringify(summary));

@@ -1,5 +1,5 @@
 /**
- * Extraction's writes run on a worker thread, queued behind the checks (tree-writer.ts): the
+ * Extraction's writes run on worker threads, queued behind the checks (tree-writer.ts): the
  * ordering rules that makes easy to break. Many small files with a hardlink to the file written
  * just before it and overwrites of files just written (small and streamed ones), a write that
  * fails in the middle of many, and an abort with writes still queued.
@@ -59,6 +59,15 @@ describe('writes queued behind the checks', () => {
       file('small-then-big', BIG2), // and the other way round
       hardlink('d0/f0-link', 'd0/f0.txt'),
       ...smallFiles(400, 'e'),
+      // Across directories (written by different threads for about half of them): a link to a
+      // file just written elsewhere, then that file overwritten at once (the unlink must wait
+      // for the link), and a directory made inside one just made.
+      ...Array.from({ length: 20 }, (_, i) => [
+        file(`p${i}/f`, `p${i} first`),
+        hardlink(`q${i}/link`, `p${i}/f`),
+        file(`p${i}/f`, `p${i} second`),
+        file(`p${i}/n${i}/m${i}/deep`, `deep ${i}`),
+      ]).flat(),
     ];
     const dest = join(work, 'dest');
     const result = await extractSource(Readable.from([tgzOf(entries)]), dest);
@@ -77,12 +86,17 @@ describe('writes queued behind the checks', () => {
       expect(tree[`d${i % 10}/f${i}.txt`], `d${i % 10}/f${i}.txt`).toEqual(fileOf(`file ${i}\n`.repeat(1 + (i % 50))));
       expect(tree[`e${i % 10}/f${i}.txt`], `e${i % 10}/f${i}.txt`).toEqual(fileOf(`file ${i}\n`.repeat(1 + (i % 50))));
     }
+    for (let i = 0; i < 20; i++) {
+      expect(tree[`q${i}/link`], `q${i}/link`).toEqual(fileOf(`p${i} first`));
+      expect(tree[`p${i}/f`], `p${i}/f`).toEqual(fileOf(`p${i} second`));
+      expect(tree[`p${i}/n${i}/m${i}/deep`]).toEqual(fileOf(`deep ${i}`));
+    }
     // A hardlink is the same inode, not a copy made later.
     expect((await stat(join(dest, 'a-link'))).ino).toBe((await stat(join(dest, 'a.txt'))).ino);
     // big.bin was unlinked before its replacement was written: big-link is the old bytes' only name.
     expect((await stat(join(dest, 'big-link'))).nlink).toBe(1);
-    expect(result.files).toBe(800 + 9);
-    expect(result.dirs).toBe(20);
+    expect(result.files).toBe(800 + 9 + 20 * 3);
+    expect(result.dirs).toBe(20 + 20 * 4);
     expect(Object.keys(tree)).toEqual(expect.arrayContaining(result.entries));
     expect(Object.keys(tree)).toHaveLength(result.entries.length);
   });

@@ -7,7 +7,8 @@
  * made, and an entry below a symlink or a file is refused.
  *
  * The checks run here, as each entry arrives; the fs calls they decide on are queued on a
- * TreeWriter (tree-writer.ts), which carries them out in the same order on a worker thread.
+ * TreeWriter (tree-writer.ts), which carries them out on worker threads in an order that keeps
+ * every dependency (a parent before its children, a file before a link to it or its unlink).
  * The model is updated as the calls are queued, so every later check sees the tree as it will
  * be; the caller closes the TreeWriter before it trusts the tree on disk.
  *
@@ -110,8 +111,8 @@ export class EntryWriter {
       const existing = this.model.get(path);
       if (existing && existing.kind !== 'dir') this.reject(`a directory would replace the ${KIND_NAME[existing.kind]} of the same name`);
       this.#checkParents(path);
-      this.#makeParents(path);
-      if (!existing) this.#mkdir(path);
+      await this.#makeParents(path);
+      if (!existing) await this.#mkdir(path);
     }
     await drain(entry);
   }
@@ -122,9 +123,9 @@ export class EntryWriter {
     this.#checkParents(path);
     const existing = this.model.get(path);
     if (existing && existing.kind !== 'file') this.reject(`a file would replace the ${KIND_NAME[existing.kind]} of the same name`);
-    this.#makeParents(path);
+    await this.#makeParents(path);
     const abs = join(this.root, path);
-    if (existing) this.fs.unlink(abs);
+    if (existing) await this.fs.unlink(abs);
     // Only the executable bit survives: owners, setuid and group/world-writable bits do not.
     const mode = headerMode & 0o111 ? 0o755 : 0o644;
     let written = 0;
@@ -142,9 +143,9 @@ export class EntryWriter {
         data.set(c, at);
         at += c.length;
       }
-      this.fs.writeFile(abs, data, mode);
+      await this.fs.writeFile(abs, data, mode);
     } else {
-      this.fs.openFile(abs, mode);
+      await this.fs.openFile(abs, mode);
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         written += chunk.length;
         this.bytesWritten += chunk.length;
@@ -170,8 +171,8 @@ export class EntryWriter {
     const where = this.model.resolveLink(path, target);
     if (where.kind === 'loop') this.reject(`symlink loop (more than 40 links followed from ${JSON.stringify(target)})`);
     if (where.kind === 'escapes') this.reject(escapeReason(target, where.via));
-    this.#makeParents(path);
-    this.fs.symlink(target, join(this.root, path));
+    await this.#makeParents(path);
+    await this.fs.symlink(target, join(this.root, path));
     this.model.set(path, { kind: 'symlink', target });
     await drain(entry);
   }
@@ -191,12 +192,12 @@ export class EntryWriter {
     this.#checkParents(path);
     const existing = this.model.get(path);
     if (existing && existing.kind !== 'file') this.reject(`a hardlink would replace the ${KIND_NAME[existing.kind]} of the same name`);
-    this.#makeParents(path);
+    await this.#makeParents(path);
     const abs = join(this.root, path);
-    if (existing) this.fs.unlink(abs);
+    if (existing) await this.fs.unlink(abs);
     // link(2) does not follow a symlink named as its source; the model says it is a file anyway.
-    // The target's own write was queued before this, so the link gets its full bytes.
-    this.fs.link(join(this.root, target.path), abs);
+    // The target's own write was queued before this, and the link waits for it: full bytes.
+    await this.fs.link(join(this.root, target.path), abs);
     this.model.set(path, node);
     await drain(entry);
   }
@@ -224,17 +225,17 @@ export class EntryWriter {
   }
 
   /** Creates the missing parents of `path` (archives often leave directory entries out). */
-  #makeParents(path: string): void {
+  async #makeParents(path: string): Promise<void> {
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
-      if (!this.model.get(parent)) this.#mkdir(parent);
+      if (!this.model.get(parent)) await this.#mkdir(parent);
     }
   }
 
   /** Queues a directory (mode 0755 whatever the umask; see tree-writer.ts). */
-  #mkdir(path: string): void {
-    this.fs.mkdir(join(this.root, path));
+  async #mkdir(path: string): Promise<void> {
+    await this.fs.mkdir(join(this.root, path));
     this.model.set(path, { kind: 'dir' });
   }
 }
