@@ -6,20 +6,25 @@
  * Parents are real directories by construction: the model knows every path this extraction
  * made, and an entry below a symlink or a file is refused.
  *
+ * The checks run here, as each entry arrives; the fs calls they decide on are queued on a
+ * TreeWriter (tree-writer.ts), which carries them out on worker threads in an order that keeps
+ * every dependency (a parent before its children, a file before a link to it or its unlink).
+ * The model is updated as the calls are queued, so every later check sees the tree as it will
+ * be; the caller closes the TreeWriter before it trusts the tree on disk.
+ *
  * Duplicates: tar's rule "the last one wins" holds only where it cannot change a path's type
  * or write through a link. A regular file (or hardlink) may replace a regular file — the old one
  * is unlinked first, so another name hardlinked to it keeps the old bytes; a directory entry for
  * an existing directory is a no-op; a symlink identical to an existing one is a no-op. Anything
  * else that names an existing path is refused.
  */
-import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Extract, Header } from 'tar-stream';
 import { checkLinkTarget, decodeName, normaliseArchivePath } from './entry-name.js';
 import type { ExtractLimits } from './extract-limits.js';
 import { SourceRejectedError } from './source-errors.js';
 import { TreeModel, type TreeNode } from './tree-model.js';
+import type { TreeWriter } from './tree-writer.js';
 
 /** An entry as the tar parser yields it: a readable of its data with its header. */
 export type TarEntry = Extract extends AsyncIterable<infer E> ? E : never;
@@ -35,8 +40,12 @@ type EntryHeader = Omit<Header, 'type' | 'pax'> & {
   byteOffset?: number;
 };
 
-const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-const DIR_MODE = 0o755;
+/**
+ * Files up to this size are read whole and queued as one write (one message to the writer,
+ * four syscalls there); larger ones are streamed chunk by chunk. The TreeWriter's bound on
+ * queued bytes caps the memory either way.
+ */
+const WHOLE_FILE_MAX = 1 << 20;
 
 const KIND_NAME: Record<TreeNode['kind'], string> = { dir: 'directory', file: 'regular file', symlink: 'symlink' };
 
@@ -54,6 +63,7 @@ export class EntryWriter {
   constructor(
     private readonly root: string,
     private readonly limits: ExtractLimits,
+    private readonly fs: TreeWriter,
   ) {}
 
   /** Writes one entry (and reads its data to the end), or throws SourceRejectedError. */
@@ -115,22 +125,37 @@ export class EntryWriter {
     if (existing && existing.kind !== 'file') this.reject(`a file would replace the ${KIND_NAME[existing.kind]} of the same name`);
     await this.#makeParents(path);
     const abs = join(this.root, path);
-    if (existing) await unlink(abs);
+    if (existing) await this.fs.unlink(abs);
     // Only the executable bit survives: owners, setuid and group/world-writable bits do not.
     const mode = headerMode & 0o111 ? 0o755 : 0o644;
-    const fh = await open(abs, FILE_FLAGS, mode);
     let written = 0;
-    try {
+    if (size <= WHOLE_FILE_MAX) {
+      const chunks: Buffer[] = [];
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         written += chunk.length;
         this.bytesWritten += chunk.length;
-        await writeAll(fh, chunk);
+        chunks.push(chunk);
       }
-      await fh.chmod(mode);
-    } finally {
-      await fh.close();
+      // Copied into a buffer of its own, which is handed over to the writer's thread whole.
+      const data = new Uint8Array(written);
+      let at = 0;
+      for (const c of chunks) {
+        data.set(c, at);
+        at += c.length;
+      }
+      await this.fs.writeFile(abs, data, mode);
+    } else {
+      await this.fs.openFile(abs, mode);
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        written += chunk.length;
+        this.bytesWritten += chunk.length;
+        this.fs.append(chunk);
+        await this.fs.room();
+      }
+      this.fs.closeFile();
     }
     this.model.set(path, { kind: 'file', inode: this.model.newInode(), size: written });
+    await this.fs.room();
   }
 
   async #symlink(path: string, entry: Entry, h: EntryHeader): Promise<void> {
@@ -147,7 +172,7 @@ export class EntryWriter {
     if (where.kind === 'loop') this.reject(`symlink loop (more than 40 links followed from ${JSON.stringify(target)})`);
     if (where.kind === 'escapes') this.reject(escapeReason(target, where.via));
     await this.#makeParents(path);
-    await symlink(target, join(this.root, path));
+    await this.fs.symlink(target, join(this.root, path));
     this.model.set(path, { kind: 'symlink', target });
     await drain(entry);
   }
@@ -169,9 +194,10 @@ export class EntryWriter {
     if (existing && existing.kind !== 'file') this.reject(`a hardlink would replace the ${KIND_NAME[existing.kind]} of the same name`);
     await this.#makeParents(path);
     const abs = join(this.root, path);
-    if (existing) await unlink(abs);
+    if (existing) await this.fs.unlink(abs);
     // link(2) does not follow a symlink named as its source; the model says it is a file anyway.
-    await link(join(this.root, target.path), abs);
+    // The target's own write was queued before this, and the link waits for it: full bytes.
+    await this.fs.link(join(this.root, target.path), abs);
     this.model.set(path, node);
     await drain(entry);
   }
@@ -207,11 +233,9 @@ export class EntryWriter {
     }
   }
 
+  /** Queues a directory (mode 0755 whatever the umask; see tree-writer.ts). */
   async #mkdir(path: string): Promise<void> {
-    const abs = join(this.root, path);
-    await mkdir(abs, DIR_MODE);
-    // mkdir's mode is masked by the umask; the staged tree's modes must not depend on it.
-    await chmod(abs, DIR_MODE);
+    await this.fs.mkdir(join(this.root, path));
     this.model.set(path, { kind: 'dir' });
   }
 }
@@ -223,14 +247,6 @@ export function escapeReason(target: string, via: readonly string[]): string {
     `symlink target ${JSON.stringify(target)} escapes the extraction root` +
     (through.length > 0 ? ` (through the symlink${through.length > 1 ? 's' : ''} ${through.map((p) => JSON.stringify(p)).join(', ')})` : '')
   );
-}
-
-async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
 }
 
 /** Reads an entry's data to its end (a link or directory normally has none). */

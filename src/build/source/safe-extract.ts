@@ -17,6 +17,14 @@ import { archiveFailure } from './archive-failure.js';
 import { EntryWriter, escapeReason } from './entry-writer.js';
 import { resolveLimits, type ExtractLimits } from './extract-limits.js';
 import { SourceRejectedError } from './source-errors.js';
+import { TreeWriter } from './tree-writer.js';
+
+/**
+ * File data queued for the writer thread and not yet on disk, at most: 32 files of up to 1 MiB
+ * (entry-writer.ts) — enough to keep the writer busy while the parser goes on, and a fixed cost
+ * whatever the archive's size.
+ */
+const MAX_QUEUED_BYTES = 32 << 20;
 
 export interface ExtractOptions {
   /** Overrides of `DEFAULT_EXTRACT_LIMITS`. */
@@ -98,9 +106,13 @@ async function prepareDestination(root: string): Promise<() => Promise<void>> {
   };
 }
 
-/** One extraction: a producer feeding the tar parser, and this consumer writing its entries. */
+/**
+ * One extraction: a producer feeding the tar parser, this consumer checking its entries, and a
+ * TreeWriter carrying out the writes they call for on a worker thread.
+ */
 class Extraction {
   readonly #writer: EntryWriter;
+  readonly #fs: TreeWriter;
   // Names are read one char per byte so that their UTF-8 can be checked (see entry-name.ts);
   // tar-stream's types leave this option out.
   readonly #parser: Extract = tarExtract({ filenameEncoding: 'latin1' } as Parameters<typeof tarExtract>[0]);
@@ -114,7 +126,15 @@ class Extraction {
     private readonly limits: ExtractLimits,
     private readonly signal: AbortSignal | undefined,
   ) {
-    this.#writer = new EntryWriter(root, limits);
+    this.#fs = new TreeWriter({
+      maxQueuedBytes: MAX_QUEUED_BYTES,
+      onError: (error) => {
+        // A write that failed fails the extraction, which stops as it would on a rejection.
+        this.#fail(error);
+        this.stop();
+      },
+    });
+    this.#writer = new EntryWriter(root, limits, this.#fs);
   }
 
   async run(): Promise<ExtractResult> {
@@ -131,6 +151,10 @@ class Extraction {
       // An abort or a limit hit while the input was still being opened surfaces here as a
       // consequence (a stream closed under a read): report the first failure, not the last.
       this.#fail(err);
+      // Nothing may be written once the caller starts removing what was: skip what is still
+      // queued and wait for the writer to let go.
+      this.#fs.stop();
+      await this.#fs.close();
       throw this.#explain(this.#failure!.error);
     } finally {
       if (this.#onAbort) this.signal?.removeEventListener('abort', this.#onAbort);
@@ -150,6 +174,9 @@ class Extraction {
     }
     if (this.#failure) this.stop();
     await producing;
+    // Every queued write done (or the first one that failed reported) before the tree is
+    // described: the result stands for what is on disk.
+    await this.#fs.close();
     if (this.#failure) throw this.#explain(this.#failure.error);
     this.signal?.throwIfAborted();
     return this.#finish(archive);
@@ -209,8 +236,9 @@ class Extraction {
     });
   }
 
-  /** Tears the streams down (idempotent); awaits in `run` then settle. */
+  /** Tears the streams down and skips the writes still queued (idempotent); awaits in `run` then settle. */
   stop(): void {
+    this.#fs.stop();
     this.#archive?.destroy();
     this.input.destroy();
     this.#parser.destroy(null);
