@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what jetsaga needs on a Debian machine, idempotently: nats-server, docker-registry
-# (the embedded defaults and the test servers), skopeo and umoci (image inspection), and the
+# (the embedded defaults and the test servers), skopeo and umoci (image inspection), python3
+# (the python sample), and the
 # npm dependencies. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_a
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v umoci >/dev/null 2>&1 || need_apt+=(umoci)
+# The python sample (examples/python-hello) runs on the host's python3.
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}" >&2
   sudo_cmd=()

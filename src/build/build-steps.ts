@@ -35,7 +35,7 @@ import type { BuildInput } from '../../machines/build.machine.js';
 import type { BuildHost } from './build-host.js';
 import { appRepository, buildImage, pushImage, readBuiltImage, RegistryUnavailableError, versionTag, type BuiltImage } from './image/index.js';
 import type { StagedSource } from './source/index.js';
-import { repositoryPath, sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
+import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
 
 /** What the push step records: where the image is. */
 export interface PushedImage {
@@ -374,4 +374,3 @@ export function buildSteps(host: () => BuildHost) {
   });
 }
 
-export { repositoryPath };
