@@ -8,7 +8,7 @@
  * are serialised per id. The unpacked rootfs is reused when complete (a marker written last),
  * and the spec is kept beside it so a restart needs nothing but the disk and the records.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { EntityStores, ImageRef } from '../entities/index.js';
@@ -94,6 +94,8 @@ export class VersionRunner {
     const dir = this.dirOf(id);
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(join(dir, SPEC_FILE), JSON.stringify(run));
+    // It holds the version's env, secrets included: for this host's owner only.
+    await chmod(join(dir, SPEC_FILE), 0o600);
     const existing = await this.#o.entities.sandboxes.get(run.app, id);
     if (!existing) await this.#o.entities.sandboxes.create({ id, app: run.app, version: run.version, sagaId: run.sagaId, dir });
     const rootDir = await this.#rootfs(dir, run.image, signal);
