@@ -10,15 +10,18 @@ import type { Coordinator } from '../coordinator.js';
 export function readyBlock(coordinator: Coordinator): string {
   const { config, graph } = coordinator;
   const pids = coordinator.embeddedPids();
-  const whose = (pid: number | undefined, dependency: string): string => {
+  const whose = (pid: number | undefined, dependency: string, given: boolean): string => {
     if (pid) return ` (embedded, pid ${pid})`;
-    return graph.isReady(dependency) ? ' (already running, not managed by jetsaga)' : ' (not managed by jetsaga)';
+    if (graph.isReady(dependency)) return ' (already running, not managed by jetsaga)';
+    // Admission does not wait for the registry: with none given, whether it is found or
+    // embedded is not decided yet (the boot log says which, and `jetsaga boot status`).
+    return given ? ' (not managed by jetsaga)' : ' (starting: found or embedded, see the log)';
   };
   const waiting = graph.statuses().filter((s) => !s.ready);
   return [
     `jetsaga coordinator "${config.owner}" ready`,
-    `  nats      ${coordinator.natsUrl}${whose(pids.nats, Dep.Nats)}`,
-    `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${whose(pids.registry, Dep.Registry)}`,
+    `  nats      ${coordinator.natsUrl}${whose(pids.nats, Dep.Nats, config.nats.url !== undefined)}`,
+    `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${whose(pids.registry, Dep.Registry, config.registry.address !== undefined)}`,
     `  data dir  ${config.dataDir}`,
     ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),
   ].join('\n');
