@@ -19,6 +19,7 @@ import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { BlockGzip } from './block-gzip.js';
 import type { WalkEntry } from './tree-walk.js';
+import { drained } from '../../util/drained.js';
 
 /** What the layer worker is asked to write. */
 export interface LayerJob {
@@ -145,18 +146,6 @@ function add(tar: Pack, header: Header, data?: Buffer): Promise<void> {
   });
 }
 
-function drained(stream: Writable): Promise<void> {
-  if (stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
 
 /** Joins small chunks into chunks of at least `size` bytes (the last may be smaller). */
 class Coalesce extends Transform {

@@ -14,9 +14,10 @@
 import { constants, readFile } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Transform, Writable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Pack } from 'tar-stream';
+import { drained } from '../../util/drained.js';
 import { BlockGzip } from '../image/block-gzip.js';
 import { planPack, type PackEntry, type PackSelectionOptions } from './pack-selection.js';
 
@@ -220,18 +221,3 @@ function entry(tar: Pack, header: Parameters<Pack['entry']>[0]): { sink: Sink; d
   return { sink, done };
 }
 
-/** Resolves on 'drain', or when the stream closes (destroyed: the caller checks). */
-function drained(s: Sink | Transform): Promise<void> {
-  const stream = s as unknown as Writable;
-  // Destroyed already: its 'close' has been (or is being) emitted and will not come again.
-  if (stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}

@@ -18,6 +18,7 @@ import { EntryWriter, escapeReason } from './entry-writer.js';
 import { resolveLimits, type ExtractLimits } from './extract-limits.js';
 import { SourceRejectedError } from './source-errors.js';
 import { TreeWriter } from './tree-writer.js';
+import { drained } from '../../util/drained.js';
 
 /**
  * File data queued for the writer thread and not yet on disk, at most: 32 files of up to 1 MiB
@@ -188,7 +189,7 @@ class Extraction {
     try {
       for await (const chunk of archive.tarBytes) {
         if (this.#failure || parser.destroyed) break;
-        if (!parser.write(chunk)) await drainedOrClosed(parser);
+        if (!parser.write(chunk)) await drained(parser);
       }
       // streamx types require an argument; undefined writes nothing.
       if (!this.#failure && !parser.destroyed) parser.end(undefined);
@@ -245,16 +246,3 @@ class Extraction {
   }
 }
 
-/** Resolves on 'drain', or when the parser is closed (destroyed by a failure elsewhere). */
-function drainedOrClosed(parser: Extract): Promise<void> {
-  if (parser.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      parser.off('drain', done);
-      parser.off('close', done);
-      resolve();
-    };
-    parser.on('drain', done);
-    parser.on('close', done);
-  });
-}
