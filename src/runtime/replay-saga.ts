@@ -55,7 +55,10 @@ export type ReplayEffect =
       readonly dueAt: number;
       readonly key?: string;
     }
-  | { readonly kind: 'timer.fired' | 'timer.cancelled'; readonly id: string; readonly key?: string }
+  /** The entry is this timer's firing. */
+  | { readonly kind: 'timer.fired'; readonly id: string; readonly key?: string }
+  /** The saga left the state that armed it. */
+  | { readonly kind: 'timer.cancelled'; readonly id: string; readonly key?: string }
   /** A custom (non-`xstate.*`) action: run once live after the append, never on recovery. */
   | { readonly kind: 'action'; readonly type: string };
 
@@ -228,7 +231,7 @@ function effectsOf(
   const firedId = (event as { timerId?: unknown } | undefined)?.timerId;
   for (const [id, t] of Object.entries(before.timers)) {
     if (after.timers[id]?.key === t.key) continue;
-    out.push({ kind: firedId === id ? 'timer.fired' : 'timer.cancelled', id, ...key(t.key) });
+    out.push({ kind: firedId === id ? ('timer.fired' as const) : ('timer.cancelled' as const), id, ...key(t.key) });
   }
   for (const [id, t] of Object.entries(after.timers)) {
     if (before.timers[id]?.key === t.key) continue;
