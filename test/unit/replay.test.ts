@@ -11,6 +11,7 @@ import type { JournalView } from '../../src/runtime/journal-view.js';
 import {
   BUNDLE_FORMAT,
   checkReplay,
+  diffContext,
   exportBundle,
   parseBundle,
   replayBundle,
@@ -125,6 +126,42 @@ describe('replaySaga', () => {
     expect(steps[3]!.state).toEqual({ charge: 'running' });
   });
 
+  it('ends where the runtime ended: same state, status and context', async () => {
+    const rt = await createRuntime({ machines: [orderBinding()], stores: memoryStores(), owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0 });
+    runtimes.push(rt);
+    await rt.start('order', { order: 'r6', fail: { chargeCard: 'retryable:1', shipOrder: 'terminal' } }, { id: 'r6' });
+    const info = await rt.wait('r6', { timeoutMs: 20_000 });
+    const steps = replaySaga(order, await rt.events('r6'));
+    expect(steps.at(-1)).toMatchObject({ no: info.entryNo, state: info.state, status: info.status });
+    // Folding every diff onto {} rebuilds the final context.
+    const ctx: Record<string, any> = {};
+    for (const c of steps.flatMap((s) => s.contextDiff)) {
+      const path = c.path.split('.');
+      const leaf = path.pop()!;
+      const parent = path.reduce((o, k) => o[k], ctx);
+      if (c.op === 'remove') {
+        if (Array.isArray(parent)) parent.splice(Number(leaf), 1);
+        else delete parent[leaf];
+      } else parent[leaf] = structuredClone(c.after);
+    }
+    expect(ctx).toEqual(info.context);
+  });
+
+  it('shows a step left in flight as aborted (a cancel), and its undo started', () => {
+    const journal: JournalView[] = [
+      { entryNo: 1, at: 10, streamSeq: 1, init: { machine: 'order', version: 1, input: { order: 'r7' } } },
+      { entryNo: 2, at: 20, streamSeq: 2, event: { type: 'xstate.done.actor.reserve', actorId: 'reserve', output: 'R' } },
+      { entryNo: 3, at: 30, streamSeq: 3, event: { type: 'saga.cancel' } },
+    ];
+    const steps = replaySaga(order, journal, { sagaId: 'r7' });
+    expect(steps[2]).toMatchObject({ event: { type: 'saga.cancel', payload: {} }, state: { compensating: 'undo_charge' }, status: 'compensating' });
+    expect(steps[2]!.effects).toEqual([
+      { kind: 'step.stopped', id: 'charge', src: 'chargeCard', outcome: 'aborted', key: 'r7:2:charge' },
+      { kind: 'step.started', id: 'undo.charge', src: 'refundCard', input: { input: { input: { order: 'r7' }, reservation: 'R' }, output: null }, attempt: 1, key: 'r7:3:undo.charge' },
+    ]);
+    expect(steps[2]!.contextDiff.map((c) => `${c.op} ${c.path}`)).toEqual(['replace error', 'replace cancelled']);
+  });
+
   it('refuses a journal out of order or of another machine', () => {
     const init: JournalView = { entryNo: 1, at: 1, streamSeq: 1, init: { machine: 'order', version: 1, input: { order: 'x' } } };
     expect(() => replaySaga(order, [init, { entryNo: 3, at: 2, streamSeq: 2, event: { type: 'noise' } }])).toThrow(/expected 2/);
@@ -147,6 +184,19 @@ function orderV2(change: (config: SagaConfig) => SagaConfig): SagaDefinition {
   };
   return { id: 'order', version: 2, machine: defineSaga(change(base)) };
 }
+
+describe('diffContext', () => {
+  it('walks objects and arrays, quoting keys that would make a path ambiguous', () => {
+    expect(diffContext({ a: { b: 1, c: [1, 2] }, gone: true }, { a: { b: 2, c: [1], 'x.y': null } })).toEqual([
+      { path: 'a.b', op: 'replace', before: 1, after: 2 },
+      { path: 'a.c.1', op: 'remove', before: 2 },
+      { path: 'a["x.y"]', op: 'add', after: null },
+      { path: 'gone', op: 'remove', before: true },
+    ]);
+    expect(diffContext({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] })).toEqual([]);
+    expect(diffContext({ a: null }, { a: { b: 1 } })).toEqual([{ path: 'a', op: 'replace', before: null, after: { b: 1 } }]);
+  });
+});
 
 describe('checkReplay', () => {
   it('passes for the same machine, and for an identical new version', async () => {
