@@ -39,3 +39,16 @@ export { ProgressLog, type ProgressEvent, type ProgressRecord } from './build/pr
 export { SourceStore, packDirectory } from './build/source/index.js';
 export { LocalSandboxController, type SandboxController, type SandboxSpec } from './sandbox/index.js';
 export { RegistryClient, buildImage, pushImage, pullImage, RegistryUnavailableError, RegistryRejectedError } from './build/image/index.js';
+export {
+  replaySaga,
+  replaySteps,
+  checkReplay,
+  diffContext,
+  exportBundle,
+  parseBundle,
+  replayBundle,
+  type ReplayStep,
+  type ReplayEffect,
+  type ReplayCheck,
+  type SagaBundle,
+} from './runtime/replay.js';
