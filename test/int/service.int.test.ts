@@ -207,6 +207,26 @@ describe('bad requests and unknown ids', () => {
   });
 });
 
+describe('a coordinator that cannot answer', () => {
+  it('a hanging handler is answered TIMEOUT; one not admitted NOT_ADMITTED', async () => {
+    // runtime.get never settles: the handler is cut off by its timeout.
+    const hanging = { config: { namespace, owner: 'hanging' }, nats: nc, runtime: { get: () => new Promise(() => undefined) } } as unknown as Coordinator;
+    const h1 = await startService(hanging, { prefix: `${namespace}.hang`, handlerTimeoutMs: 100 });
+    // A coordinator whose runtime is not open answers with its own NOT_ADMITTED error.
+    const closed = new Coordinator({ config: loadConfig({ nats: server.url, namespace, owner: 'closed', dataDir: tmpdir() }, {}), machines: [] });
+    const notAdmitted = Object.create(closed, { nats: { get: () => nc } }) as Coordinator;
+    const h2 = await startService(notAdmitted, { prefix: `${namespace}.closed` });
+    try {
+      expect(expectTypedError(await raw(Endpoint.SagasGet, JSON.stringify({ id: 'x' }), `${namespace}.hang`), 'TIMEOUT', 504).retryable).toBe(true);
+      expect(expectTypedError(await raw(Endpoint.SagasGet, JSON.stringify({ id: 'x' }), `${namespace}.closed`), 'NOT_ADMITTED', 503).retryable).toBe(true);
+      const e = await rejection(JetsagaClient.connect(nc, { prefix: `${namespace}.closed` }).listSagas());
+      expect([e.code, e.status]).toEqual(['NOT_ADMITTED', 503]);
+    } finally {
+      await Promise.all([h1.stop(), h2.stop()]);
+    }
+  });
+});
+
 describe('several coordinators, one queue group', () => {
   it('both answer a stream of requests', async () => {
     for (let i = 0; i < 60; i++) await client.listApps();
