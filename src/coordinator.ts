@@ -17,6 +17,7 @@ import type { SagaBinding, StepFn } from './runtime/types.js';
 import { BuildService } from './build/build-service.js';
 import type { BuildHost } from './build/build-host.js';
 import type { SandboxController } from './sandbox/index.js';
+import { startService, type ServiceHandle } from './service/service.js';
 
 /** Options of the build saga a coordinator runs (see `CoordinatorOptions.builds`). */
 export interface CoordinatorBuildOptions {
@@ -48,6 +49,11 @@ export interface CoordinatorOptions {
    * it on; `true` takes the defaults.
    */
   readonly builds?: boolean | CoordinatorBuildOptions;
+  /**
+   * Answers jetsaga's NATS service API (`<namespace>.api.*`, `$SRV.INFO.jetsaga`) once work is
+   * admitted, and stops answering before the runtime closes. Off by default.
+   */
+  readonly service?: boolean;
 }
 
 export class Coordinator {
@@ -61,6 +67,7 @@ export class Coordinator {
   private admitting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private readonly buildService: BuildService | undefined;
+  private serviceRef: ServiceHandle | undefined;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.config = options.config;
@@ -81,6 +88,9 @@ export class Coordinator {
       closeAdmission: async () => {
         // A stop while the runtime is still opening waits for it, so that it is closed too.
         await this.admitting?.catch(() => undefined);
+        // No request may reach a closing runtime: the API stops first (its requests in flight finish).
+        await this.serviceRef?.stop();
+        this.serviceRef = undefined;
         await this.runtimeRef?.close();
         await this.buildService?.close();
       },
@@ -187,5 +197,6 @@ export class Coordinator {
     // overwrite the live one's report before it is refused. Until now the bus kept every
     // change; it writes them all out on connect.
     await this.bus.connect(this.resources.nc!);
+    if (this.options.service) this.serviceRef = await startService(this, { logger: this.logger });
   }
 }
