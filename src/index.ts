@@ -52,3 +52,4 @@ export {
   type ReplayCheck,
   type SagaBundle,
 } from './runtime/replay.js';
+export { JetsagaClient, startService, type JetsagaClientOptions, type ClientDeployRequest } from './service/index.js';

@@ -14,7 +14,7 @@ export async function serve(input: ConfigInput, options: { deploy?: string } = {
   const config = loadConfig(input);
   // Logs go to stderr so stdout stays for the one "ready" line scripts can wait for.
   const logger = createLogger({ destination: process.stderr });
-  const coordinator = new Coordinator({ config, machines: sagaBindings(), logger, builds: true });
+  const coordinator = new Coordinator({ config, machines: sagaBindings(), logger, builds: true, service: true });
 
   let signals = 0;
   const stopped = new Promise<number>((resolve) => {
