@@ -1,8 +1,11 @@
 /** What `jetsaga --help` says beyond the commands and options commander lists, and `--version`. */
 import { readFileSync } from 'node:fs';
-import { NATS_CONNECT_TIMEOUT_MS } from '../nats/connect.js';
 
-/** Shown after the program's own `--help`: how jetsaga waits, logs and exits. */
+/**
+ * Shown after the program's own `--help`: how jetsaga waits, logs and exits. The NATS wait is
+ * NATS_CONNECT_TIMEOUT_MS (src/nats/connect.ts), written out so that `--help` does not load the
+ * NATS client; test/e2e/cli-help.e2e.test.ts keeps the two equal.
+ */
 export const HELP_FOOTER = `
 Examples:
   $ jetsaga serve                              run a coordinator (embeds what is missing)
@@ -11,7 +14,7 @@ Examples:
   $ jetsaga <command> --help                   a command's own options
 
 Flags override JETSAGA_* environment variables, which override defaults.
-NATS that refuses is reported at once, NATS that never answers after ${NATS_CONNECT_TIMEOUT_MS / 1000} s; serve keeps
+NATS that refuses is reported at once, NATS that never answers after 4 s; serve keeps
 retrying and says what it waits for. One Ctrl-C (SIGINT) or SIGTERM stops serve.
 
 Logs: JSON lines on stderr; level from JETSAGA_LOG (info).

@@ -10,6 +10,12 @@ import { SagaError } from '../errors.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { createProgram } from './program.js';
 
+// A reader that stops early (`jetsaga --help | head`) is not an error of jetsaga's: commander
+// writes to stdout directly, and an unhandled EPIPE would end the command with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 createProgram()
   .parseAsync(process.argv.slice(2), { from: 'user' })
   .catch((e: unknown) => {
