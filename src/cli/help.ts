@@ -1,42 +1,20 @@
-/** `jetsaga --help` and `--version`. */
+/** What `jetsaga --help` says beyond the commands and options commander lists, and `--version`. */
 import { readFileSync } from 'node:fs';
-import { NATS_CONNECT_TIMEOUT_MS } from '../nats/connect.js';
 
-export const HELP = `jetsaga — durable sagas on NATS JetStream
+/**
+ * Shown after the program's own `--help`: how jetsaga waits, logs and exits. The NATS wait is
+ * NATS_CONNECT_TIMEOUT_MS (src/nats/connect.ts), written out so that `--help` does not load the
+ * NATS client; test/e2e/cli-help.e2e.test.ts keeps the two equal.
+ */
+export const HELP_FOOTER = `
+Examples:
+  $ jetsaga serve                              run a coordinator (embeds what is missing)
+  $ jetsaga serve --deploy examples/node-hello run one and deploy an app once it is ready
+  $ jetsaga boot status --json                 the boot state of every coordinator
+  $ jetsaga <command> --help                   a command's own options
 
-Usage:
-  jetsaga serve               run a coordinator (boots NATS, JetStream, staging, registry, ...
-                              in order; embeds nats-server / docker-registry when none is
-                              configured or listening)
-  jetsaga boot status         each boot dependency of each coordinator: state, since, last error;
-                              a health check: exits 1 when a coordinator shown is stopped
-                              (its report is stale) or a dependency is not ready
-  jetsaga version             print the version
-
-Options (each also read from the environment variable shown):
-  --nats <url>                NATS server(s), comma-separated        JETSAGA_NATS_URL
-                              (never embedded when given); each one
-                              host:port or nats://host:port (tls://
-                              too), host a name or IP ([::1] for
-                              IPv6), the port always given
-  --nats-port <port>          default/embedded NATS port (4222)      JETSAGA_NATS_PORT
-  --registry <host:port>      OCI registry (never embedded when given) JETSAGA_REGISTRY
-  --registry-port <port>      default/embedded registry port (5000)  JETSAGA_REGISTRY_PORT
-  --registry-name <host>      name images are pushed under           JETSAGA_REGISTRY_NAME
-                              (cluster.local; resolved by jetsaga itself)
-  --data-dir <dir>            staging and embedded server data       JETSAGA_DATA_DIR
-                              (~/.local/share/jetsaga)
-  --owner <name>              this coordinator's stable name         JETSAGA_OWNER
-  --namespace <ns>            prefix of streams, subjects, buckets   JETSAGA_NAMESPACE
-  --deploy <dir>              serve: once ready, deploy the app in <dir> and
-                              print where it answers
-  --coordinator <name>        boot status: only this coordinator (and only it counts
-                              for the exit code)
-  --json                      machine-readable output
-  -h, --help                  this help
-  -v, --version               the version
-
-NATS that refuses is reported at once, NATS that never answers after ${NATS_CONNECT_TIMEOUT_MS / 1000} s; serve keeps
+Flags override JETSAGA_* environment variables, which override defaults.
+NATS that refuses is reported at once, NATS that never answers after 4 s; serve keeps
 retrying and says what it waits for. One Ctrl-C (SIGINT) or SIGTERM stops serve.
 
 Logs: JSON lines on stderr; level from JETSAGA_LOG (info).

@@ -1,89 +1,46 @@
 #!/usr/bin/env node
 /**
- * The `jetsaga` command. Flags override `JETSAGA_*` environment variables, which override
- * defaults (see src/config.ts). Exit codes: see exit-codes.ts.
+ * The `jetsaga` command (bin/jetsaga.js runs it). Flags override `JETSAGA_*` environment
+ * variables, which override defaults (see src/config.ts). Exit codes: see exit-codes.ts.
+ * The commands are in program.ts; this file only runs them and reports what they throw.
  */
-import { parseArgs } from 'node:util';
+import { CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { SagaError } from '../errors.js';
-import { bootStatus } from './boot-status.js';
 import { CliError, ExitCode } from './exit-codes.js';
-import { HELP, version } from './help.js';
-import { serve } from './serve.js';
+import { createProgram } from './program.js';
 
-const COMMON = {
-  nats: { type: 'string' },
-  'nats-port': { type: 'string' },
-  registry: { type: 'string' },
-  'registry-port': { type: 'string' },
-  'registry-name': { type: 'string' },
-  'data-dir': { type: 'string' },
-  owner: { type: 'string' },
-  namespace: { type: 'string' },
-  json: { type: 'boolean' },
-  deploy: { type: 'string' },
-  coordinator: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'v' },
-} as const;
+// A reader that stops early (`jetsaga --help | head`) is not an error of jetsaga's: commander
+// writes to stdout directly, and an unhandled EPIPE would end the command with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 
-async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof COMMON; allowPositionals: true; args: string[] }>>;
-  try {
-    parsed = parseArgs({ args: argv, options: COMMON, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message}\nRun "jetsaga --help" for usage.`, ExitCode.Usage);
+createProgram()
+  .parseAsync(process.argv.slice(2), { from: 'user' })
+  .catch((e: unknown) => {
+    process.exitCode = exitCodeOf(e);
+  });
+
+/** Prints what ended the command (unless commander already did) and says how to exit. */
+function exitCodeOf(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // --help, --version and `help` end here with 0; every usage error (already printed on
+    // stderr, as is the help shown when a command is missing) is 2.
+    return e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   }
-  const { values: v, positionals } = parsed;
-  if (v.version) {
-    console.log(version());
-    return ExitCode.Ok;
+  if (e instanceof CliError) {
+    console.error(`jetsaga: ${e.message}`);
+    return e.exitCode;
   }
-  const command = positionals.join(' ');
-  if (v.help || command === '' || command === 'help') {
-    console.log(HELP);
-    return command === '' && !v.help ? ExitCode.Usage : ExitCode.Ok;
+  if (e instanceof ConfigError) {
+    console.error(`jetsaga: ${e.message}`);
+    return ExitCode.Usage;
   }
-  const config = {
-    nats: v.nats,
-    natsPort: v['nats-port'],
-    registry: v.registry,
-    registryPort: v['registry-port'],
-    registryName: v['registry-name'],
-    dataDir: v['data-dir'],
-    owner: v.owner,
-    namespace: v.namespace,
-  };
-  switch (command) {
-    case 'serve':
-      return serve(config, { deploy: v.deploy });
-    case 'boot status':
-      return bootStatus({ ...config, json: v.json, coordinator: v.coordinator }, (line) => console.log(line));
-    case 'version':
-      console.log(version());
-      return ExitCode.Ok;
-    default:
-      throw new CliError(`unknown command "${command}"\nRun "jetsaga --help" for usage.`, ExitCode.Usage);
+  if (e instanceof SagaError) {
+    console.error(`jetsaga: ${e.message} [${e.code}]`);
+    return ExitCode.Failure;
   }
+  console.error(`jetsaga: ${(e as Error).stack ?? String(e)}`);
+  return ExitCode.Failure;
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof CliError) {
-      console.error(`jetsaga: ${e.message}`);
-      process.exitCode = e.exitCode;
-    } else if (e instanceof ConfigError) {
-      console.error(`jetsaga: ${e.message}`);
-      process.exitCode = ExitCode.Usage;
-    } else if (e instanceof SagaError) {
-      console.error(`jetsaga: ${e.message} [${e.code}]`);
-      process.exitCode = ExitCode.Failure;
-    } else {
-      console.error(`jetsaga: ${(e as Error).stack ?? String(e)}`);
-      process.exitCode = ExitCode.Failure;
-    }
-  },
-);

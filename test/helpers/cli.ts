@@ -1,7 +1,11 @@
 /**
  * The real `jetsaga` command as a child process: one-shot commands that must exit on their own,
- * and the JSON log lines (pino, on stderr) of a long-running one.
+ * and the JSON log lines (pino, on stderr) of a long-running one; and bin/jetsaga.js as an
+ * installed command runs it.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 import { exitsOnItsOwn, spawnTs, type TsChild } from './ts-child.js';
@@ -51,4 +55,28 @@ export function logLines(child: TsChild): LogLine[] {
         return []; // a line cut by the stderr tail
       }
     });
+}
+
+/** bin/jetsaga.js, the file package.json's "bin" names (what `npx jetsaga` and `npm link` run). */
+export const BIN = fileURLToPath(new URL('../../bin/jetsaga.js', import.meta.url));
+
+/**
+ * Runs `node <bin> ...args` as a user would, without tsx preloaded (the shim registers it
+ * itself), from `cwd` (by default somewhere outside the repository).
+ */
+export async function runBin(args: readonly string[], options: { bin?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
+    cwd: options.cwd ?? tmpdir(),
+    env: { ...process.env, JETSAGA_LOG: 'warn', ...CLEAN_ENV, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  onTestFinished(() => void child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout: stdout.replace(/\n$/, ''), stderr };
 }
