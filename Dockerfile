@@ -14,8 +14,10 @@ ENV NODE_ENV=production JETSAGA_DATA_DIR=/var/lib/jetsaga
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY bin ./bin
 RUN mkdir -p /var/lib/jetsaga && chown node:node /var/lib/jetsaga
 USER node
 VOLUME /var/lib/jetsaga
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+# The package bin: without src/ in the image it runs the compiled dist/.
+ENTRYPOINT ["node", "bin/jetsaga.js"]
 CMD ["serve"]

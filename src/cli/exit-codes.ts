@@ -12,6 +12,8 @@ export const ExitCode = {
   Unavailable: 3,
   /** What was asked for does not exist (unknown saga, no boot status yet). */
   NotFound: 4,
+  /** Refused: the app's deployment lock is held by another build (the holder is named). */
+  Locked: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -23,6 +23,15 @@ createProgram()
   });
 
 /** Prints what ended the command (unless commander already did) and says how to exit. */
+/** Stable error codes to the exit codes scripts rely on. */
+function exitCodeOfSagaError(e: SagaError): number {
+  if (e.code === 'NO_COORDINATOR' || e.code === 'NATS_UNREACHABLE' || e.code === 'NOT_ADMITTED') return ExitCode.Unavailable;
+  if (e.code === 'DEPLOY_LOCKED') return ExitCode.Locked;
+  if (e.status === 404) return ExitCode.NotFound;
+  if (e.status === 400) return ExitCode.Usage;
+  return ExitCode.Failure;
+}
+
 function exitCodeOf(e: unknown): number {
   if (e instanceof CommanderError) {
     // --help, --version and `help` end here with 0; every usage error (already printed on
@@ -39,7 +48,7 @@ function exitCodeOf(e: unknown): number {
   }
   if (e instanceof SagaError) {
     console.error(`jetsaga: ${e.message} [${e.code}]`);
-    return ExitCode.Failure;
+    return exitCodeOfSagaError(e);
   }
   console.error(`jetsaga: ${(e as Error).stack ?? String(e)}`);
   return ExitCode.Failure;

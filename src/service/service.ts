@@ -159,6 +159,9 @@ export async function startService(coordinator: Coordinator, options: StartServi
       },
     });
   }
+  // The endpoints' subscriptions reach the server before this resolves: a request sent right
+  // after start-up must find a responder, not "no responders".
+  await coordinator.nats.flush();
   const id = service.info().id;
   log.info({ prefix, id }, 'service API answering');
 

@@ -21,11 +21,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs a command that must end by itself (killed, and the test failed, if it does not within 20 s). */
-export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Runs a command that must end by itself (killed, and the test failed, if it does not within `timeoutMs`, 20 s). */
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CliResult> {
   const child = spawnTs(CLI, args, { JETSAGA_LOG: 'warn', ...CLEAN_ENV, ...env });
   onTestFinished(() => child.kill());
-  const { code } = await exitsOnItsOwn(child, 20_000);
+  const { code } = await exitsOnItsOwn(child, timeoutMs);
   return { code, stdout: child.lines.join('\n'), stderr: child.stderr() };
 }
 

@@ -76,7 +76,19 @@ function watchdogsFor(childPid: number, parentPid: number): number[] {
       // exited while we looked
     }
   }
-  return found;
+  // A watchdog's shell forks briefly (a subshell, a sleep) and the forks carry its argv: count
+  // only the watchdogs whose parent is not one of them.
+  return found.filter((pid) => !found.includes(parentOf(pid)));
+}
+
+function parentOf(pid: number): number {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
 }
 
 async function fakeBin(script: string, mode = 0o755): Promise<string> {

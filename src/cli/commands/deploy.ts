@@ -1,0 +1,58 @@
+/** `jetsaga deploy <dir> --app <name>`: upload an app's source and build it (see ../follow-build.ts). */
+import { InvalidArgumentError, type Command } from 'commander';
+import { globalOptions } from '../global-options.js';
+import { exitWith } from '../program-kit.js';
+
+/** `--env K=V` may be given several times. */
+function collectEnv(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`takes NAME=value, got ${JSON.stringify(value)}`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('deploy')
+    .summary('build and run an app from its directory')
+    .description(
+      'Packs <dir> (honouring .jetsagaignore; .git and node_modules left out), uploads it, starts ' +
+        'the build and follows it: phases and onbuild output on stderr, then the version, image and ' +
+        'URL on stdout. Ctrl-C stops following, never the build. Exit 0 deployed, 1 the build ' +
+        'failed (rolled back), 3 no NATS or coordinator, 5 the app is being deployed by another build.',
+    )
+    .argument('<dir>', "the app's directory")
+    .requiredOption('--app <name>', 'the app to deploy ([a-z0-9][a-z0-9-]{0,62})')
+    .option('--env <NAME=value>', 'an environment variable of the new version (repeatable)', collectEnv, {})
+    .option('--detach', 'print the build id once the build has started, and return')
+    .option('--wait-lock', 'wait while another build of the app holds its lock instead of being refused')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ jetsaga deploy examples/node-hello --app node-hello
+  $ jetsaga deploy ./shop --app shop --env DATABASE_URL=postgres://127.0.0.1/shop --json
+  $ jetsaga deploy ./shop --app shop --detach && jetsaga builds follow <id>`,
+    );
+  command.action((dir: string) =>
+    exitWith(async () => {
+      const opts = command.opts<{ app: string; env: Record<string, string>; detach?: boolean; waitLock?: boolean }>();
+      const global = globalOptions(command);
+      const { withClient } = await import('../cli-client.js');
+      const { followBuild, exitCodeOfBuild, describeOutcome } = await import('../follow-build.js');
+      return withClient(global, async (client) => {
+        // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
+        await client.listApps();
+        const { id } = await client.deploy(dir, { app: opts.app, env: opts.env, waitForLock: opts.waitLock === true });
+        if (opts.detach) {
+          console.log(global.json ? JSON.stringify({ sagaId: id, app: opts.app, status: 'running' }) : id);
+          return 0;
+        }
+        console.error(`deploying ${opts.app} (build ${id})`);
+        const outcome = await followBuild(client, id, (line) => console.error(line));
+        if (!outcome) return 130;
+        console.log(describeOutcome(outcome, global.json === true));
+        return exitCodeOfBuild(outcome);
+      });
+    }),
+  );
+}

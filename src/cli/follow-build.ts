@@ -1,0 +1,73 @@
+/**
+ * Following a build from the CLI: its progress from the start (phases, onbuild output,
+ * errors) on stderr as it happens, then its outcome. Ctrl-C stops following, never the build.
+ */
+import type { ProgressRecord } from '../build/progress.js';
+import type { JetsagaClient } from '../service/client.js';
+import { ExitCode } from './exit-codes.js';
+
+export interface BuildOutcome {
+  readonly sagaId: string;
+  readonly app: string | null;
+  readonly status: string;
+  readonly version: number | null;
+  readonly image: string | null;
+  readonly url: string | null;
+  /** The first error a step reported (e.g. DEPLOY_LOCKED naming the holder). */
+  readonly error?: { readonly step: string; readonly code: string; readonly message: string };
+}
+
+/** Prints the build's progress until its result; resolves with the outcome, or null when interrupted. */
+export async function followBuild(client: JetsagaClient, id: string, err: (line: string) => void): Promise<BuildOutcome | null> {
+  const stop = new AbortController();
+  const onSigint = (): void => {
+    err(`stopped following; the build goes on. Re-attach with: jetsaga builds follow ${id}`);
+    stop.abort();
+  };
+  process.once('SIGINT', onSigint);
+  let error: BuildOutcome['error'];
+  try {
+    for await (const p of client.followBuild(id, { signal: stop.signal })) {
+      print(p, err);
+      if (p.kind === 'error') error ??= { step: p.step, code: p.code, message: p.message };
+      if (p.kind === 'result') break;
+    }
+  } catch (e) {
+    if (stop.signal.aborted) return null;
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (stop.signal.aborted) return null;
+  const { saga, build } = await client.getBuild(id);
+  const b = build as { app?: string | null; version?: number | null; image?: string | null; url?: string | null } | null;
+  return {
+    sagaId: id,
+    app: b?.app ?? null,
+    status: saga.status,
+    version: b?.version ?? null,
+    image: b?.image ?? null,
+    url: b?.url ?? null,
+    ...(error ? { error } : {}),
+  };
+}
+
+function print(p: ProgressRecord, err: (line: string) => void): void {
+  if (p.kind === 'phase') err(`  ${p.phase}`);
+  else if (p.kind === 'log') err(`    ${p.text}`);
+  else if (p.kind === 'error') err(`  ${p.step} failed: ${p.message} [${p.code}]`);
+}
+
+/** The exit code of a followed build: 0 completed, 5 refused by the deployment lock, 1 otherwise. */
+export function exitCodeOfBuild(outcome: BuildOutcome): number {
+  if (outcome.status === 'completed') return ExitCode.Ok;
+  if (outcome.error?.code === 'DEPLOY_LOCKED') return ExitCode.Locked;
+  return ExitCode.Failure;
+}
+
+/** One line for people; the JSON shape for scripts. */
+export function describeOutcome(o: BuildOutcome, json: boolean): string {
+  if (json) return JSON.stringify({ sagaId: o.sagaId, app: o.app, status: o.status, version: o.version, image: o.image, url: o.url, ...(o.error ? { error: o.error } : {}) });
+  if (o.status === 'completed') return `deployed ${o.app} v${o.version}: ${o.url} (image ${o.image}, build ${o.sagaId})`;
+  return `build ${o.sagaId} of ${o.app ?? 'the app'} ended ${o.status}${o.error ? `: ${o.error.step} failed: ${o.error.message} [${o.error.code}]` : ''}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * `jetsaga deploy` and `jetsaga builds follow` as a user runs them, against a live coordinator
+ * (`jetsaga serve`, a child process) on a real NATS and registry: a sample deploys and answers
+ * HTTP, --detach returns the build id and `builds follow` re-attaches to it, a failing build
+ * exits 1, an unknown build exits 4, no coordinator exits 3, a bad flag exits 2.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, runCli } from '../helpers/cli.js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { exitsOnItsOwn, spawnTs, type TsChild } from '../helpers/ts-child.js';
+
+const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
+const NS = 'clideploy';
+
+let nats: NatsServerHandle;
+let registry: RegistryHandle;
+let tmp: string;
+let coordinator: TsChild;
+
+beforeAll(async () => {
+  [nats, registry] = await Promise.all([startNatsServer(), startRegistry()]);
+  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-cli-deploy-'));
+  // One coordinator for the whole file (startCli would stop it after the first test).
+  coordinator = spawnTs(
+    CLI,
+    ['serve', '--owner', 'cli-c1', '--namespace', NS, '--data-dir', join(tmp, 'data'), '--nats', nats.url, '--registry', `127.0.0.1:${registry.port}`],
+    { JETSAGA_LOG: 'warn', JETSAGA_NATS_URL: '', JETSAGA_REGISTRY: '' },
+    { ownGroup: true },
+  );
+  await coordinator.waitForLine(/^jetsaga coordinator "cli-c1" ready$/, 60_000);
+}, 120_000);
+afterAll(async () => {
+  if (coordinator) {
+    coordinator.signal('SIGTERM');
+    await exitsOnItsOwn(coordinator).catch(() => coordinator.kill());
+  }
+  await Promise.all([nats?.stop(), registry?.stop()]);
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const cli = (args: string[], timeoutMs = 120_000) => runCli([...args, '--nats', nats.url, '--namespace', NS], {}, timeoutMs);
+
+describe('jetsaga deploy and builds follow', () => {
+  it('deploys a sample (JSON outcome, URL answers); --detach then builds follow re-attaches', async () => {
+    const deployed = await cli(['deploy', join(EXAMPLES, 'static-site'), '--app', 'static-site', '--json']);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const outcome = JSON.parse(deployed.stdout.trim().split('\n').at(-1)!) as { sagaId: string; app: string; status: string; version: number; image: string; url: string };
+    expect(outcome).toMatchObject({ app: 'static-site', status: 'completed', version: 1 });
+    expect(outcome.image).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect((await fetch(outcome.url)).status).toBe(200);
+    expect(deployed.stderr).toContain('finalize.running');
+
+    const detached = await cli(['deploy', join(EXAMPLES, 'static-site'), '--app', 'static-site', '--detach']);
+    expect(detached.code, detached.stderr).toBe(0);
+    const id = detached.stdout.trim();
+    expect(id).toMatch(/^static-site-/);
+    const followed = await cli(['builds', 'follow', id]);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toMatch(new RegExp(`^deployed static-site v2: http://127\\.0\\.0\\.1:\\d+ \\(image sha256:[a-f0-9]{64}, build ${id}\\)$`, 'm'));
+    expect(followed.stderr).toContain('receive.running');
+  }, 240_000);
+
+  it('a build that fails exits 1 naming the step; an unknown build exits 4', async () => {
+    const bad = join(tmp, 'bad-app');
+    await rm(bad, { recursive: true, force: true });
+    await import('node:fs/promises').then((fs) => fs.mkdir(bad));
+    await writeFile(join(bad, 'index.html'), '<h1>x</h1>\n');
+    await writeFile(join(bad, 'app.toml'), '[run]\nport = "eighty"\n');
+    const failed = await cli(['deploy', bad, '--app', 'bad-app']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/ended compensated: appConfig failed: app\.toml:2.*run\.port.*\[APP_CONFIG_INVALID\]/);
+
+    const unknown = await cli(['builds', 'follow', 'no-such-build']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+  }, 240_000);
+
+  it('no coordinator on the namespace exits 3 with one line; a bad flag exits 2', async () => {
+    const none = await runCli(['deploy', join(EXAMPLES, 'static-site'), '--app', 'static-site', '--nats', nats.url, '--namespace', 'nobody-here'], {}, 60_000);
+    expect(none.code).toBe(3);
+    expect(none.stderr.trim().split('\n')).toHaveLength(1);
+    const usage = await cli(['deploy', join(EXAMPLES, 'static-site'), '--app', 'x', '--env', 'novalue']);
+    expect(usage.code).toBe(2);
+    const missing = await cli(['deploy', join(EXAMPLES, 'static-site')]);
+    expect(missing.code).toBe(2);
+  }, 120_000);
+});
