@@ -65,6 +65,44 @@ describe('jetsaga deploy and builds follow', () => {
     expect(followed.stderr).toContain('receive.running');
   }, 240_000);
 
+  it('sagas, apps and versions: list, show, events, cancel, with their JSON shapes and exit codes', async () => {
+    const listed = await cli(['sagas', 'list', '--machine', 'build', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const sagas = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+    expect(sagas.length).toBeGreaterThanOrEqual(2);
+    for (const s of sagas) expect(Object.keys(s).sort()).toEqual(['context', 'id', 'machine', 'seq', 'state', 'status', 'updatedAt']);
+    const id = sagas[0]!.id as string;
+
+    const shown = await cli(['sagas', 'show', id, '--json']);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id, machine: 'build', status: 'completed' });
+    const human = await cli(['sagas', 'show', id]);
+    expect(human.stdout).toMatch(new RegExp(`^${id}  build  completed`));
+
+    const events = await cli(['sagas', 'events', id]);
+    expect(events.code).toBe(0);
+    expect(events.stdout.split('\n')[0]).toMatch(/^\s+1\s+\S+\s+init$/);
+
+    const cancelled = await cli(['sagas', 'cancel', id]);
+    expect(cancelled.code).toBe(1);
+    expect(cancelled.stdout).toContain('nothing to cancel');
+
+    expect((await cli(['sagas', 'show', 'no-such-saga'])).code).toBe(4);
+    expect((await cli(['sagas', 'list', '--status', 'bogus'])).code).toBe(2);
+
+    const apps = await cli(['apps', 'list', '--json']);
+    expect((JSON.parse(apps.stdout) as Array<{ name: string }>).map((a) => a.name)).toContain('static-site');
+    const app = await cli(['apps', 'show', 'static-site']);
+    expect(app.stdout).toMatch(/^static-site: active v2$/m);
+    const versions = await cli(['versions', 'list', '--app', 'static-site', '--json']);
+    const rows = JSON.parse(versions.stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((v) => [v.version, v.active])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    for (const v of rows) expect(Object.keys(v).sort()).toEqual(['active', 'createdAt', 'image', 'version']);
+  }, 240_000);
+
   it('a build that fails exits 1 naming the step; an unknown build exits 4', async () => {
     const bad = join(tmp, 'bad-app');
     await rm(bad, { recursive: true, force: true });

@@ -1,0 +1,111 @@
+/** `jetsaga sagas list|show|events|cancel`: sagas of every kind, through the service API. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { globalOptions } from '../global-options.js';
+import { exitWith } from '../program-kit.js';
+
+const STATUSES = ['running', 'compensating', 'completed', 'compensated', 'blocked', 'cancelled', 'parked'];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('must be an integer from 1 to 1000');
+  return n;
+}
+
+function status(value: string): string {
+  if (!STATUSES.includes(value)) throw new InvalidArgumentError(`must be one of ${STATUSES.join(', ')}`);
+  return value;
+}
+
+/** The stable JSON shape of one saga (README, "Sagas from the command line"). */
+function sagaJson(s: { id: string; machine: string; status: string; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number }): Record<string, unknown> {
+  return { id: s.id, machine: s.machine, status: s.status, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
+}
+
+function stateText(state: unknown): string {
+  return typeof state === 'string' ? state : JSON.stringify(state);
+}
+
+export function register(program: Command): void {
+  const sagas = program.command('sagas').summary('list, inspect and cancel sagas').description('Sagas of every machine (builds are sagas of machine "build").');
+
+  const list = sagas
+    .command('list')
+    .summary('sagas, newest state first')
+    .option('--status <status>', `only sagas in this status (${STATUSES.join(', ')})`, status)
+    .option('--machine <id>', 'only sagas of this machine, e.g. build')
+    .option('--limit <n>', 'at most n sagas (1–1000, default 50)', positiveInt)
+    .addHelpText('after', '\nExamples:\n  $ jetsaga sagas list --status running\n  $ jetsaga sagas list --machine build --limit 10 --json');
+  list.action(() =>
+    exitWith(async () => {
+      const o = list.opts<{ status?: string; machine?: string; limit?: number }>();
+      const global = globalOptions(list);
+      const { withClient } = await import('../cli-client.js');
+      return withClient(global, async (client) => {
+        const { sagas: found } = await client.listSagas({
+          ...(o.status ? { status: o.status as never } : {}),
+          ...(o.machine ? { machine: o.machine } : {}),
+          limit: o.limit ?? 50,
+        });
+        if (global.json) {
+          const full = await Promise.all(found.map((s) => client.getSaga(s.id).catch(() => s)));
+          console.log(JSON.stringify(full.map((s) => sagaJson(s as never))));
+        } else if (found.length === 0) console.log('no sagas');
+        else {
+          const { formatTable } = await import('../table.js');
+          console.log(formatTable(['ID', 'MACHINE', 'STATUS', 'UPDATED'], found.map((s) => [s.id, s.machine, s.status, new Date(s.updatedAt).toISOString()])));
+        }
+        return 0;
+      });
+    }),
+  );
+
+  const show = sagas.command('show').summary("a saga's status, state and context").argument('<id>').addHelpText('after', '\nExample:\n  $ jetsaga sagas show node-hello-mx60nted-f0c407fd --json');
+  show.action((id: string) =>
+    exitWith(async () => {
+      const global = globalOptions(show);
+      const { withClient } = await import('../cli-client.js');
+      return withClient(global, async (client) => {
+        const s = await client.getSaga(id);
+        if (global.json) console.log(JSON.stringify(sagaJson(s)));
+        else {
+          console.log(`${s.id}  ${s.machine}  ${s.status}  (entry ${s.entryNo}, ${new Date(s.updatedAt).toISOString()})`);
+          console.log(`state:   ${stateText(s.state)}`);
+          console.log(`context: ${JSON.stringify(s.context, null, 2)}`);
+        }
+        return 0;
+      });
+    }),
+  );
+
+  const events = sagas.command('events').summary("a saga's journal: every input it consumed").argument('<id>').addHelpText('after', '\nExample:\n  $ jetsaga sagas events node-hello-mx60nted-f0c407fd');
+  events.action((id: string) =>
+    exitWith(async () => {
+      const global = globalOptions(events);
+      const { withClient } = await import('../cli-client.js');
+      return withClient(global, async (client) => {
+        const { events: journal } = await client.sagaEvents(id);
+        if (global.json) console.log(JSON.stringify(journal));
+        else {
+          for (const e of journal as unknown as Array<Record<string, unknown> & { entryNo: number; at: number }>) {
+            const what = e.init !== undefined ? 'init' : e.event ? (e.event as { type: string }).type : e.takeover ? 'takeover' : 'void';
+            console.log(`${String(e.entryNo).padStart(4)}  ${new Date(e.at).toISOString()}  ${what}`);
+          }
+        }
+        return 0;
+      });
+    }),
+  );
+
+  const cancel = sagas.command('cancel').summary('cancel a saga: it undoes what it did').argument('<id>').addHelpText('after', '\nExample:\n  $ jetsaga sagas cancel node-hello-mx60nted-f0c407fd');
+  cancel.action((id: string) =>
+    exitWith(async () => {
+      const global = globalOptions(cancel);
+      const { withClient } = await import('../cli-client.js');
+      return withClient(global, async (client) => {
+        const r = await client.cancelSaga(id);
+        console.log(global.json ? JSON.stringify(r) : r.accepted ? `cancelling ${id}: it undoes what it did` : `${id} is ${r.status}: nothing to cancel`);
+        return r.accepted ? 0 : 1;
+      });
+    }),
+  );
+}
