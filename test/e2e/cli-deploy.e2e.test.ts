@@ -103,6 +103,33 @@ describe('jetsaga deploy and builds follow', () => {
     for (const v of rows) expect(Object.keys(v).sort()).toEqual(['active', 'createdAt', 'image', 'version']);
   }, 240_000);
 
+  it('sagas replay shows each entry with its state, context diff and effects; export + replay --file works offline', async () => {
+    const listed = JSON.parse((await cli(['sagas', 'list', '--machine', 'build', '--status', 'completed', '--json'])).stdout) as Array<{ id: string; seq: number }>;
+    const { id, seq } = listed[0]!;
+    const replayed = await cli(['sagas', 'replay', id, '--json']);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    const steps = JSON.parse(replayed.stdout) as Array<{ no: number; event: { type: string } | null; state: unknown; effects: Array<{ kind: string; src?: string }> }>;
+    expect(steps.at(-1)!.no).toBe(seq);
+    expect(steps[0]!.event?.type).toBe('init');
+    const started = steps.flatMap((s) => s.effects.filter((e) => e.kind === 'step.started').map((e) => e.src));
+    expect(started.slice(0, 3)).toEqual(['allocateVersion', 'receiveSource', 'takeDeployLock']);
+    expect(started.at(-1)).toBe('finalizeBuild');
+    const partial = JSON.parse((await cli(['sagas', 'replay', id, '--to', '3', '--json'])).stdout) as unknown[];
+    expect(partial).toHaveLength(3);
+
+    const exported = await cli(['sagas', 'export', id]);
+    expect(exported.code).toBe(0);
+    const file = join(tmp, 'bundle.json');
+    await writeFile(file, exported.stdout);
+    // Offline: a NATS URL nothing listens on is never dialled.
+    const offline = await runCli(['sagas', 'replay', '--file', file, '--json', '--nats', 'nats://127.0.0.1:1']);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(JSON.parse(offline.stdout)).toEqual(steps);
+    const human = await cli(['sagas', 'replay', id, '--to', '2']);
+    expect(human.stdout).toMatch(/^\s+1\s+init$/m);
+    expect(human.stdout).toContain('! start allocateVersion');
+  }, 240_000);
+
   it('a build that fails exits 1 naming the step; an unknown build exits 4', async () => {
     const bad = join(tmp, 'bad-app');
     await rm(bad, { recursive: true, force: true });

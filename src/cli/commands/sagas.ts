@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
+import { register as registerReplay } from './replay.js';
 
 const STATUSES = ['running', 'compensating', 'completed', 'compensated', 'blocked', 'cancelled', 'parked'];
 
@@ -108,4 +109,5 @@ export function register(program: Command): void {
       });
     }),
   );
+  registerReplay(sagas);
 }

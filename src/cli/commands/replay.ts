@@ -1,0 +1,100 @@
+/**
+ * `jetsaga sagas replay <id> [--to n]` and `jetsaga sagas export <id>`: a saga's journal folded
+ * through its machine here, with no side effects — per entry its event, the state it led to, the
+ * context diff and the effects the runtime scheduled. `--file <bundle>` replays an exported
+ * bundle offline (no NATS).
+ */
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { ReplayEffect, ReplayStep } from '../../runtime/replay.js';
+import type { SagaDefinition } from '../../runtime/types.js';
+import { globalOptions } from '../global-options.js';
+import { exitWith } from '../program-kit.js';
+
+function entryNo(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be an entry number (1 = init)');
+  return n;
+}
+
+/** The machines this jetsaga knows, for replays. */
+async function definitions(): Promise<SagaDefinition[]> {
+  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION } = await import('../../../machines/build.machine.js');
+  return [{ id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine }];
+}
+
+function effectText(e: ReplayEffect): string {
+  const r = e as Record<string, unknown>;
+  switch (e.kind) {
+    case 'step.started':
+      return `start ${String(r.src ?? r.id)}${r.attempt && Number(r.attempt) > 1 ? ` (attempt ${String(r.attempt)})` : ''}`;
+    case 'step.stopped':
+      return `stop ${String(r.id)} (${String(r.outcome)})`;
+    default:
+      return `${e.kind} ${String(r.id ?? '')}`.trim();
+  }
+}
+
+function print(steps: readonly ReplayStep[], json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(steps.map((s) => ({ no: s.no, event: s.event, state: s.state, contextDiff: s.contextDiff, effects: s.effects }))));
+    return;
+  }
+  for (const s of steps) {
+    const event = s.event ? s.event.type : (s.note ?? s.kind);
+    const state = s.state === null ? '-' : typeof s.state === 'string' ? s.state : JSON.stringify(s.state);
+    console.log(`${String(s.no).padStart(4)}  ${event}`);
+    console.log(`      → ${state} [${s.status ?? '-'}]`);
+    for (const c of s.contextDiff) console.log(`      ${c.op === 'add' ? '+' : c.op === 'remove' ? '-' : '~'} ${c.path}${c.op === 'remove' ? '' : ` = ${JSON.stringify(c.after)}`.slice(0, 200)}`);
+    for (const e of s.effects) console.log(`      ! ${effectText(e)}`);
+  }
+}
+
+export function register(sagas: Command): void {
+  const replay = sagas
+    .command('replay')
+    .summary("fold a saga's journal through its machine, step by step, with no side effects")
+    .argument('[id]', 'the saga (omit with --file)')
+    .option('--to <n>', 'stop after entry n', entryNo)
+    .option('--file <bundle>', 'replay a bundle written by `jetsaga sagas export` (offline)')
+    .addHelpText('after', '\nExamples:\n  $ jetsaga sagas replay node-hello-mx60nted-f0c407fd --to 12\n  $ jetsaga sagas export <id> > saga.json && jetsaga sagas replay --file saga.json --json');
+  replay.action((id: string | undefined) =>
+    exitWith(async () => {
+      const o = replay.opts<{ to?: number; file?: string }>();
+      const global = globalOptions(replay);
+      const { replaySaga, parseBundle, replayBundle, definitionFor } = await import('../../runtime/replay.js');
+      const defs = await definitions();
+      if (o.file) {
+        const bundle = parseBundle(JSON.parse(await readFile(o.file, 'utf8')) as unknown);
+        print(replayBundle(bundle, defs, { to: o.to }), global.json === true);
+        return 0;
+      }
+      if (!id) throw new InvalidArgumentError('give a saga id, or --file <bundle>');
+      const { withClient } = await import('../cli-client.js');
+      return withClient(global, async (client) => {
+        const [info, { events }] = await Promise.all([client.getSaga(id), client.sagaEvents(id)]);
+        const definition = definitionFor(defs, id, info.machine, info.version);
+        print(replaySaga(definition, events as never, { to: o.to, sagaId: id }), global.json === true);
+        return 0;
+      });
+    }),
+  );
+
+  const exportCmd = sagas
+    .command('export')
+    .summary('write a self-contained JSON bundle of a saga (machine, version, journal) to stdout')
+    .argument('<id>')
+    .addHelpText('after', '\nExample:\n  $ jetsaga sagas export node-hello-mx60nted-f0c407fd > saga.json');
+  exportCmd.action((id: string) =>
+    exitWith(async () => {
+      const global = globalOptions(exportCmd);
+      const { exportBundle } = await import('../../runtime/replay.js');
+      const { withClient } = await import('../cli-client.js');
+      return withClient(global, async (client) => {
+        const [info, { events }] = await Promise.all([client.getSaga(id), client.sagaEvents(id)]);
+        console.log(JSON.stringify(exportBundle({ id, machine: info.machine, version: info.version }, events as never)));
+        return 0;
+      });
+    }),
+  );
+}
