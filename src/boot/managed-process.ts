@@ -12,6 +12,7 @@ import { resolve as resolvePath } from 'node:path';
 import { SagaError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MissingBinaryError } from './missing-binary-error.js';
+import { spawned } from '../util/spawned.js';
 
 export interface SpawnManagedOptions {
   /** Short name for logs and errors, e.g. `nats-server`. */
@@ -92,10 +93,7 @@ export async function spawnManaged(options: SpawnManagedOptions): Promise<Manage
     detached: true,
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
+    await spawned(child);
   } catch (err) {
     throw await spawnFailure(options, err);
   }

@@ -18,6 +18,7 @@ import type { CappedLogFile } from './capped-log-file.js';
 import { startGroupWatchdog, stopGroupWatchdog, trackGroup, untrackGroup } from './group-watchdog.js';
 import { groupAlive, signalGroup } from './process-group.js';
 import { SandboxStartFailedError } from './sandbox-errors.js';
+import { spawned } from '../util/spawned.js';
 
 export interface SandboxProcessOptions {
   sandboxId: string;
@@ -73,10 +74,7 @@ export async function spawnSandboxProcess(options: SandboxProcessOptions): Promi
     detached: true,
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
+    await spawned(child);
   } catch (err) {
     throw await spawnFailure(options, err);
   }
