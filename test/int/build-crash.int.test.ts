@@ -146,7 +146,8 @@ describe('a coordinator killed mid-build', () => {
       // ends with the result written by the coordinator that recovered the build.
       const progress = await ProgressLog.open(nc, { namespace: s.namespace });
       const records: ProgressRecord[] = [];
-      for await (const r of progress.read(id)) records.push(r);
+      // Followed to the result: progress is written just after each transition, so it may trail the saga's status.
+      for await (const r of progress.read(id, { follow: true, signal: AbortSignal.timeout(60_000) })) records.push(r);
       expect(records.filter((r) => r.kind === 'result')).toEqual([expect.objectContaining({ status: 'completed' })]);
       expect(records.some((r) => r.kind === 'phase' && r.phase.startsWith('finalize'))).toBe(true);
     }, 240_000);

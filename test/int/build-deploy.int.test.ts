@@ -43,7 +43,8 @@ afterAll(async () => {
 
 async function progressOf(id: string): Promise<ProgressRecord[]> {
   const out: ProgressRecord[] = [];
-  for await (const r of world.coordinator.builds.progress.read(id)) out.push(r);
+  // Followed to the result: progress is written just after each transition, so it may trail the saga's status.
+  for await (const r of world.coordinator.builds.progress.read(id, { follow: true, signal: AbortSignal.timeout(60_000) })) out.push(r);
   return out;
 }
 

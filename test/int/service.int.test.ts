@@ -123,6 +123,8 @@ describe('a deploy through the client', () => {
   });
 
   it('builds.progress pages through the stored records to the result; followBuild reads the same', async () => {
+    // Followed first: progress is written just after each transition, so it may trail the saga's status.
+    const followed = await collect(client.followBuild(id));
     const paged: number[] = [];
     let afterSeq: number | undefined;
     for (let page = 0; page < 1000; page++) {
@@ -136,7 +138,6 @@ describe('a deploy through the client', () => {
       }
       afterSeq = r.next ?? undefined;
     }
-    const followed = await collect(client.followBuild(id));
     expect(followed.map((r) => r.seq)).toEqual(paged);
     expect(paged.length).toBeGreaterThan(5);
   });
