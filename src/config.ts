@@ -30,6 +30,8 @@ export interface CoordinatorConfig {
     readonly url: string | undefined;
     /** The default address is 127.0.0.1:<port>; an embedded server listens there. */
     readonly port: number;
+    /** The port was given (flag or environment), not the default. */
+    readonly portGiven: boolean;
     readonly bin: string;
   };
   readonly registry: {
@@ -93,6 +95,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const dataDir = data.value ? resolve(data.value) : join(env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share'), 'jetsaga');
 
   const nats = pick('nats');
+  const natsPort = pick('natsPort');
   const natsUrl = nats.value === undefined ? undefined : natsUrls(nats.value, nats.from);
 
   const registry = pick('registry');
@@ -106,7 +109,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     owner: ownerValue,
     namespace: ns,
     dataDir,
-    nats: { url: natsUrl, port: port(pick('natsPort'), 4222), bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
+    nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
   };
 }

@@ -7,13 +7,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readReadiness, type ReadinessRecord } from '../boot/readiness-bus.js';
 import { loadConfig, type ConfigInput } from '../config.js';
-import { NatsUnreachableError } from '../errors.js';
 import { openNatsKvStore } from '../journal/nats-kv-store.js';
-import { connectNats } from '../nats/connect.js';
 import { decode as decodeLease } from '../runtime/coordinator-lease.js';
 import { natsNames } from '../runtime/nats-stores.js';
 import { bootProblems } from './boot-health.js';
-import { CliError, ExitCode } from './exit-codes.js';
+import { connectCli } from './cli-nats.js';
+import { ExitCode } from './exit-codes.js';
 import { formatTable } from './table.js';
 
 export async function bootStatus(
@@ -22,11 +21,7 @@ export async function bootStatus(
   err: (line: string) => void = (line) => console.error(line),
 ): Promise<number> {
   const config = loadConfig(input);
-  const url = config.nats.url ?? `nats://127.0.0.1:${config.nats.port}`;
-  const nc = await connectNats({ servers: url, name: 'jetsaga-cli' }).catch((e: unknown) => {
-    if (e instanceof NatsUnreachableError) throw new CliError(e.message, ExitCode.Unavailable);
-    throw e;
-  });
+  const nc = await connectCli(config);
   try {
     const records = (await readReadiness(nc, { namespace: config.namespace, coordinator: input.coordinator })).sort(
       (a, b) => a.coordinator.localeCompare(b.coordinator) || a.layer - b.layer || a.name.localeCompare(b.name),

@@ -2,9 +2,11 @@
  * Following a build from the CLI: its progress from the start (phases, onbuild output,
  * errors) on stderr as it happens, then its outcome. Ctrl-C stops following, never the build.
  */
-import type { ProgressRecord } from '../build/progress.js';
 import type { JetsagaClient } from '../service/client.js';
+import { colourEnabled, palette, statusText, type Palette } from './colour.js';
 import { ExitCode } from './exit-codes.js';
+import { knownForwardSteps } from './known-machines.js';
+import { createProgressView, type ProgressView } from './progress-view.js';
 
 export interface BuildOutcome {
   readonly sagaId: string;
@@ -25,10 +27,11 @@ export async function followBuild(client: JetsagaClient, id: string, err: (line:
     stop.abort();
   };
   process.once('SIGINT', onSigint);
+  const view = await viewFor(client, id, err);
   let error: BuildOutcome['error'];
   try {
     for await (const p of client.followBuild(id, { signal: stop.signal })) {
-      print(p, err);
+      view.record(p);
       if (p.kind === 'error') error ??= { step: p.step, code: p.code, message: p.message };
       if (p.kind === 'result') break;
     }
@@ -36,6 +39,7 @@ export async function followBuild(client: JetsagaClient, id: string, err: (line:
     if (stop.signal.aborted) return null;
     throw e;
   } finally {
+    view.close();
     process.off('SIGINT', onSigint);
   }
   if (stop.signal.aborted) return null;
@@ -52,10 +56,15 @@ export async function followBuild(client: JetsagaClient, id: string, err: (line:
   };
 }
 
-function print(p: ProgressRecord, err: (line: string) => void): void {
-  if (p.kind === 'phase') err(`  ${p.phase}`);
-  else if (p.kind === 'log') err(`    ${p.text}`);
-  else if (p.kind === 'error') err(`  ${p.step} failed: ${p.message} [${p.code}]`);
+/** A bar on a terminal (it needs the saga's machine for its steps), plain lines otherwise. */
+async function viewFor(client: JetsagaClient, id: string, err: (line: string) => void): Promise<ProgressView> {
+  if (process.stderr.isTTY !== true) return createProgressView({ err });
+  const machine = await client.getSaga(id).then(
+    (s) => s.machine,
+    () => undefined,
+  );
+  const steps = machine === undefined ? undefined : await knownForwardSteps(machine);
+  return createProgressView({ err, ...(steps ? { steps } : {}) });
 }
 
 /** The exit code of a followed build: 0 completed, 5 refused by the deployment lock, 1 otherwise. */
@@ -66,8 +75,8 @@ export function exitCodeOfBuild(outcome: BuildOutcome): number {
 }
 
 /** One line for people; the JSON shape for scripts. */
-export function describeOutcome(o: BuildOutcome, json: boolean): string {
+export function describeOutcome(o: BuildOutcome, json: boolean, colours: Palette = palette(colourEnabled(process.stdout))): string {
   if (json) return JSON.stringify({ sagaId: o.sagaId, app: o.app, status: o.status, version: o.version, image: o.image, url: o.url, ...(o.error ? { error: o.error } : {}) });
-  if (o.status === 'completed') return `deployed ${o.app} v${o.version}: ${o.url} (image ${o.image}, build ${o.sagaId})`;
-  return `build ${o.sagaId} of ${o.app ?? 'the app'} ended ${o.status}${o.error ? `: ${o.error.step} failed: ${o.error.message} [${o.error.code}]` : ''}`;
+  if (o.status === 'completed') return `${colours.ok('deployed')} ${o.app} v${o.version}: ${o.url} (image ${o.image}, build ${o.sagaId})`;
+  return `build ${o.sagaId} of ${o.app ?? 'the app'} ended ${statusText(o.status, colours)}${o.error ? `: ${o.error.step} failed: ${o.error.message} [${o.error.code}]` : ''}`;
 }

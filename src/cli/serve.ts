@@ -6,6 +6,7 @@ import { loadConfig, type ConfigInput } from '../config.js';
 import { Coordinator } from '../coordinator.js';
 import { createLogger } from '../log.js';
 import { sagaBindings } from '../sagas.js';
+import { removeCoordinatorRecord, writeCoordinatorRecord } from './coordinator-record.js';
 import { ExitCode } from './exit-codes.js';
 import { readyBlock } from './ready-block.js';
 import { deployOnServe } from './serve-deploy.js';
@@ -21,14 +22,27 @@ export async function serve(input: ConfigInput, options: { deploy?: string } = {
     const onSignal = (sig: NodeJS.Signals): void => {
       if (++signals > 1) process.exit(130);
       logger.info({ signal: sig }, 'stopping');
-      void coordinator.stop().then(() => resolve(ExitCode.Ok));
+      void coordinator
+        .stop()
+        .then(() => removeCoordinatorRecord(config.dataDir).catch(() => undefined))
+        .then(() => resolve(ExitCode.Ok));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
 
   const booted = coordinator.start().then(
-    () => {
+    async () => {
+      // CLI commands run with this data dir find this coordinator's NATS from the record.
+      if (coordinator.natsUrl !== undefined) {
+        await writeCoordinatorRecord(config.dataDir, {
+          natsUrl: coordinator.natsUrl,
+          namespace: config.namespace,
+          owner: config.owner,
+          pid: process.pid,
+          startedAt: Date.now(),
+        }).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'coordinator record not written'));
+      }
       console.log(readyBlock(coordinator));
       if (options.deploy !== undefined) {
         // A failed deploy is reported; the coordinator keeps serving (the build rolled back).

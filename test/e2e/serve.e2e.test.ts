@@ -3,7 +3,7 @@
  * docker-registry, reports its boot status, and leaves no process behind when it stops —
  * gracefully (SIGTERM) or not (SIGKILL).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,7 @@ async function serve(ctx: TestContext, name: string, env: NodeJS.ProcessEnv = {}
 }
 
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const c = spawnTs(CLI, args, { JETSAGA_LOG: 'warn' });
+  const c = spawnTs(CLI, args, { JETSAGA_LOG: 'warn', JETSAGA_NATS_URL: '', JETSAGA_NATS_PORT: '' });
   const { code } = await c.exited;
   return { code, stdout: c.lines.join('\n'), stderr: c.stderr() };
 }
@@ -70,7 +70,12 @@ describe('jetsaga serve (embedded default)', () => {
     expect(records.filter((r) => !r.ready)).toEqual([]);
     expect(records.every((r) => r.coordinator === 'e2e-term')).toBe(true);
 
-    const table = await cli(['boot', 'status', '--nats-port', String(natsPort)]);
+    // No --nats, no port: the CLI finds the coordinator's NATS from the record in its data dir.
+    const dataDir = join(tmp, 'e2e-term');
+    const record = JSON.parse(await readFile(join(dataDir, 'coordinator.json'), 'utf8')) as { natsUrl: string; pid: number };
+    expect(record.natsUrl).toBe(`nats://127.0.0.1:${natsPort}`);
+    const table = await cli(['boot', 'status', '--data-dir', dataDir]);
+    expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^COORDINATOR\s+DEPENDENCY\s+STATE\s+SINCE/);
     expect(table.stdout).toMatch(/e2e-term\s+registry\s+ready/);
 
@@ -83,6 +88,8 @@ describe('jetsaga serve (embedded default)', () => {
     expect(child.stderr()).not.toMatch(/boot dependency lost/);
     expect(child.stderr()).not.toMatch(/process exited unexpectedly/);
     await until(() => !pids.some(alive), 'embedded servers gone', 30_000);
+    // A coordinator that stopped leaves no record behind for the CLI to follow.
+    await expect(access(join(dataDir, 'coordinator.json'))).rejects.toThrow();
   }, 120_000);
 
   it('leaves no orphan when the coordinator is SIGKILLed', async (ctx) => {

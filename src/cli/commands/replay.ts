@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ReplayEffect, ReplayStep } from '../../runtime/replay.js';
-import type { SagaDefinition } from '../../runtime/types.js';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
 
@@ -15,12 +14,6 @@ function entryNo(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be an entry number (1 = init)');
   return n;
-}
-
-/** The machines this jetsaga knows, for replays. */
-async function definitions(): Promise<SagaDefinition[]> {
-  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION } = await import('../../../machines/build.machine.js');
-  return [{ id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine }];
 }
 
 function effectText(e: ReplayEffect): string {
@@ -63,7 +56,8 @@ export function register(sagas: Command): void {
       const o = replay.opts<{ to?: number; file?: string }>();
       const global = globalOptions(replay);
       const { replaySaga, parseBundle, replayBundle, definitionFor } = await import('../../runtime/replay.js');
-      const defs = await definitions();
+      const { knownDefinitions } = await import('../known-machines.js');
+      const defs = await knownDefinitions();
       if (o.file) {
         const bundle = parseBundle(JSON.parse(await readFile(o.file, 'utf8')) as unknown);
         print(replayBundle(bundle, defs, { to: o.to }), global.json === true);

@@ -69,7 +69,8 @@ export function register(program: Command): void {
         const s = await client.getSaga(id);
         if (global.json) console.log(JSON.stringify(sagaJson(s)));
         else {
-          console.log(`${s.id}  ${s.machine}  ${s.status}  (entry ${s.entryNo}, ${new Date(s.updatedAt).toISOString()})`);
+          const { colourEnabled, palette, statusText } = await import('../colour.js');
+          console.log(`${s.id}  ${s.machine}  ${statusText(s.status, palette(colourEnabled(process.stdout)))}  (entry ${s.entryNo}, ${new Date(s.updatedAt).toISOString()})`);
           console.log(`state:   ${stateText(s.state)}`);
           console.log(`context: ${JSON.stringify(s.context, null, 2)}`);
         }

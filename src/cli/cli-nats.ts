@@ -1,0 +1,24 @@
+/**
+ * Which NATS a CLI command talks to: `--nats`, else JETSAGA_NATS_URL, else the NATS of the
+ * coordinator `jetsaga serve` runs with this data dir (see coordinator-record.ts; skipped when a
+ * port is given), else the default port on loopback. An unreachable NATS is one line, exit 3.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { CoordinatorConfig } from '../config.js';
+import { NatsUnreachableError } from '../errors.js';
+import { connectNats } from '../nats/connect.js';
+import { liveCoordinatorRecord } from './coordinator-record.js';
+import { CliError, ExitCode } from './exit-codes.js';
+
+export function cliNatsUrl(config: CoordinatorConfig): string {
+  if (config.nats.url !== undefined) return config.nats.url;
+  const recorded = config.nats.portGiven ? undefined : liveCoordinatorRecord(config.dataDir);
+  return recorded?.natsUrl ?? `nats://127.0.0.1:${config.nats.port}`;
+}
+
+export async function connectCli(config: CoordinatorConfig): Promise<NatsConnection> {
+  return connectNats({ servers: cliNatsUrl(config), name: 'jetsaga-cli' }).catch((e: unknown) => {
+    if (e instanceof NatsUnreachableError) throw new CliError(e.message, ExitCode.Unavailable);
+    throw e;
+  });
+}
