@@ -68,6 +68,8 @@ describe('jetsaga serve (embedded default)', () => {
     const records = JSON.parse(status.stdout) as ReadinessRecord[];
     expect(records.map((r) => r.name).sort()).toEqual(['admission', 'builder', 'jetstream', 'names', 'nats', 'recovery', 'registry', 'staging']);
     expect(records.filter((r) => !r.ready)).toEqual([]);
+    // The documented shape: name, state, since, error (what keeps it from being ready; null when ready).
+    for (const r of records as unknown as Array<Record<string, unknown>>) expect(r).toMatchObject({ state: 'ready', since: expect.any(Number), error: null });
     expect(records.every((r) => r.coordinator === 'e2e-term')).toBe(true);
 
     // No --nats, no port: the CLI finds the coordinator's NATS from the record in its data dir.
