@@ -20,7 +20,11 @@ function entryNo(value: string): number {
 /** The machines this jetsaga knows, for replays. */
 async function definitions(): Promise<SagaDefinition[]> {
   const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION } = await import('../../../machines/build.machine.js');
-  return [{ id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine }];
+  const { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION } = await import('../../../machines/rollback.machine.js');
+  return [
+    { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine },
+    { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, machine: rollbackMachine },
+  ];
 }
 
 function effectText(e: ReplayEffect): string {
