@@ -44,7 +44,7 @@ export interface CoordinatorOptions {
   /** Extra dependencies (e.g. a service of your own); they may depend on the built-in ones. */
   readonly dependencies?: readonly BootDependency[];
   /**
-   * Runs the build-from-tar saga (machine `build`): sources, staging, entities, progress,
+   * Runs the build-from-tar saga (machine `build`) and the rollback saga (machine `rollback`): sources, staging, entities, progress,
    * the registry client and the local sandboxes are opened at admission. `jetsaga serve` turns
    * it on; `true` takes the defaults.
    */
@@ -175,7 +175,7 @@ export class Coordinator {
     }
     const runtime = new Runtime({
       stores: this.resources.stores!,
-      machines: this.buildService ? [...this.options.machines, this.buildService.binding()] : this.options.machines,
+      machines: this.buildService ? [...this.options.machines, ...this.buildService.bindings()] : this.options.machines,
       owner: this.config.owner,
       logger: this.logger,
       readiness: this.graph,

@@ -33,6 +33,7 @@ export { loadConfig, ConfigError, CONFIG_ENV, type CoordinatorConfig, type Confi
 export { BootState, bootDependencyMachine } from '../machines/boot.machine.js';
 export { type CoordinatorBuildOptions } from './coordinator.js';
 export { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION, type BuildInput } from '../machines/build.machine.js';
+export { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, type RollbackInput } from '../machines/rollback.machine.js';
 export { deploy, newBuildId, type DeployRequest, type DeployStarted } from './build/deploy.js';
 export { BuildHost, type BuildHostOptions } from './build/build-host.js';
 export { ProgressLog, type ProgressEvent, type ProgressRecord } from './build/progress.js';

@@ -1,10 +1,11 @@
 /**
- * The build saga as a coordinator runs it: its binding (machine + steps), the host the steps
- * act on, and the background work that keeps builds honest — progress relayed from the
+ * The build saga (and the rollback saga, which reuses its steps) as a coordinator runs it: their
+ * bindings (machine + steps), the host the steps act on, and the background work that keeps builds honest — progress relayed from the
  * runtime's transitions, deployment locks renewed and reconciled, and sandboxes of running
  * versions started again after a coordinator restart.
  */
 import { BUILD_MACHINE_ID, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
+import { ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, rollbackMachine } from '../../machines/rollback.machine.js';
 import { ClosedError, UnknownSagaError } from '../errors.js';
 import { isTerminalStatus } from '../journal/index-store.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -13,6 +14,7 @@ import { BuildHost, type BuildHostOptions } from './build-host.js';
 import { buildSteps } from './build-steps.js';
 import { LockKeeper } from './lock-keeper.js';
 import { relayProgress } from './progress-relay.js';
+import { rollbackSteps, type RunSettings } from './rollback-steps.js';
 
 /** How often sandboxes that could not be started again after a restart are retried. */
 const RESTART_RETRY_MS = 5_000;
@@ -43,8 +45,33 @@ export class BuildService {
     };
   }
 
+  /** The rollback saga: the build's lock, start, activate and stopOld steps plus its own. */
+  rollbackBinding(): SagaBinding {
+    const build = buildSteps(() => this.host);
+    const own = rollbackSteps(() => this.host, (id) => this.#buildSettings(id));
+    const steps: Record<string, StepFn> = {
+      takeDeployLock: build.takeDeployLock,
+      releaseDeployLock: build.releaseDeployLock,
+      startSandbox: build.startSandbox,
+      stopSandbox: build.stopSandbox,
+      setActiveVersion: build.setActiveVersion,
+      stopOldSandboxes: build.stopOldSandboxes,
+      restartOldSandboxes: build.restartOldSandboxes,
+      ...own,
+    };
+    return { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, machine: rollbackMachine, steps: this.#wrap(steps) };
+  }
+
+  /** Every saga this service runs. */
+  bindings(): SagaBinding[] {
+    return [this.binding(), this.rollbackBinding()];
+  }
+
   #steps(): Record<string, StepFn> {
-    const steps: Record<string, StepFn> = buildSteps(() => this.host);
+    return this.#wrap(buildSteps(() => this.host));
+  }
+
+  #wrap(steps: Record<string, StepFn>): Record<string, StepFn> {
     const wrap = this.wrapStep;
     if (!wrap) return steps;
     return Object.fromEntries(Object.entries(steps).map(([name, fn]) => [name, wrap(name, fn)]));
@@ -65,7 +92,7 @@ export class BuildService {
   attach(runtime: Runtime): void {
     const host = this.host;
     this.#runtime = runtime;
-    this.#unrelay = relayProgress(runtime, host.progress, BUILD_MACHINE_ID, host.logger);
+    this.#unrelay = relayProgress(runtime, host.progress, [BUILD_MACHINE_ID, ROLLBACK_MACHINE_ID], host.logger);
     this.#keeper = new LockKeeper({ entities: host.entities, drivenHere: () => runtime.loadedSagaIds(), logger: host.logger, lockTtlMs: host.lockTtlMs });
     this.#keeper.start();
     this.#restarts = new AbortController();
@@ -98,6 +125,22 @@ export class BuildService {
       return isTerminalStatus((await runtime.get(sagaId)).status);
     } catch (err) {
       if (err instanceof UnknownSagaError) return true;
+      throw err;
+    }
+  }
+
+  /** The port and health a build journaled (its `settings` output): what a rollback to its version runs with. */
+  async #buildSettings(buildSagaId: string): Promise<RunSettings | null> {
+    const runtime = this.#runtime;
+    if (!runtime) return null;
+    try {
+      const info = await runtime.get(buildSagaId);
+      const outputs = (info.context as { outputs?: Record<string, unknown> } | null)?.outputs;
+      const settings = outputs?.settings as Partial<RunSettings> | undefined;
+      if (typeof settings?.health !== 'string' || !(settings.port === null || typeof settings.port === 'number')) return null;
+      return { port: settings.port, health: settings.health };
+    } catch (err) {
+      if (err instanceof UnknownSagaError) return null;
       throw err;
     }
   }

@@ -25,12 +25,16 @@ export function describeState(state: StateValue): string {
   return leaves.join(', ');
 }
 
-/** Relays notices of sagas of `machine` to `progress` until the returned function is called. */
-export function relayProgress(runtime: Runtime, progress: ProgressLog, machine: string, logger: Logger): () => void {
+/**
+ * Relays notices of sagas of `machines` (a machine id or several: builds and rollbacks) to
+ * `progress` until the returned function is called; sagas of other machines have no progress.
+ */
+export function relayProgress(runtime: Runtime, progress: ProgressLog, machines: string | readonly string[], logger: Logger): () => void {
+  const covered = new Set(typeof machines === 'string' ? [machines] : machines);
   // One chain per build: its events reach the stream in the order of its transitions.
   const chains = new Map<string, Promise<void>>();
   return runtime.subscribe((notice: TransitionNotice) => {
-    if (notice.machine !== machine) return;
+    if (!covered.has(notice.machine)) return;
     const next = (chains.get(notice.sagaId) ?? Promise.resolve())
       .then(() => relay(runtime, progress, notice))
       .catch((err: unknown) => logger.warn({ err: (err as Error).message, sagaId: notice.sagaId }, 'progress not written'));

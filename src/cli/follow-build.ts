@@ -1,6 +1,7 @@
 /**
  * Following a build from the CLI: its progress from the start (phases, onbuild output,
  * errors) on stderr as it happens, then its outcome. Ctrl-C stops following, never the build.
+ * A rollback has the same progress and outcome (`what` names it in the messages).
  */
 import type { JetsagaClient } from '../service/client.js';
 import { colourEnabled, palette, statusText, type Palette } from './colour.js';
@@ -20,10 +21,10 @@ export interface BuildOutcome {
 }
 
 /** Prints the build's progress until its result; resolves with the outcome, or null when interrupted. */
-export async function followBuild(client: JetsagaClient, id: string, err: (line: string) => void): Promise<BuildOutcome | null> {
+export async function followBuild(client: JetsagaClient, id: string, err: (line: string) => void, what: 'build' | 'rollback' = 'build'): Promise<BuildOutcome | null> {
   const stop = new AbortController();
   const onSigint = (): void => {
-    err(`stopped following; the build goes on. Re-attach with: jetsaga builds follow ${id}`);
+    err(`stopped following; the ${what} goes on. Re-attach with: jetsaga builds follow ${id}`);
     stop.abort();
   };
   process.once('SIGINT', onSigint);

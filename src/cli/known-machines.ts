@@ -6,7 +6,11 @@ import type { SagaDefinition } from '../runtime/types.js';
 
 export async function knownDefinitions(): Promise<SagaDefinition[]> {
   const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION } = await import('../../machines/build.machine.js');
-  return [{ id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine }];
+  const { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION } = await import('../../machines/rollback.machine.js');
+  return [
+    { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine },
+    { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, machine: rollbackMachine },
+  ];
 }
 
 /** The forward steps of a known machine (newest version), or undefined. */

@@ -9,6 +9,7 @@ import { register as apps } from './commands/apps.js';
 import { register as boot } from './commands/boot.js';
 import { register as builds } from './commands/builds.js';
 import { register as deploy } from './commands/deploy.js';
+import { register as rollback } from './commands/rollback.js';
 import { register as sagas } from './commands/sagas.js';
 import { register as serve } from './commands/serve.js';
 import { register as versionCommand } from './commands/version.js';
@@ -16,7 +17,7 @@ import { addGlobalOptions } from './global-options.js';
 import { HELP_FOOTER, version } from './help.js';
 
 /** The commands, in the order `jetsaga --help` lists them. */
-const COMMANDS: readonly ((program: Command) => void)[] = [serve, deploy, builds, sagas, apps, boot, versionCommand];
+const COMMANDS: readonly ((program: Command) => void)[] = [serve, deploy, rollback, builds, sagas, apps, boot, versionCommand];
 
 export function createProgram(): Command {
   const program = new Command('jetsaga')

@@ -15,6 +15,7 @@ import { deserializeError, ErrorCode, SagaError } from '../errors.js';
 import { badRequest, ServiceErrorCode } from './errors.js';
 import type { ReplyOf } from './handlers.js';
 import * as S from './schemas.js';
+import { VersionsRollbackReply } from './schemas-rollback.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
 
 export interface JetsagaClientOptions {
@@ -46,6 +47,7 @@ const REPLIES = {
   'apps.list': S.AppsListReply,
   'apps.get': S.AppsGetReply,
   'versions.list': S.VersionsListReply,
+  'versions.rollback': VersionsRollbackReply,
   'boot.status': S.BootStatusReply,
 } satisfies Record<Endpoint, z.ZodType>;
 
@@ -102,6 +104,14 @@ export class JetsagaClient {
   }
   listVersions(app: string): Promise<ReplyOf<'versions.list'>> {
     return this.call(Endpoint.VersionsList, { app });
+  }
+  /**
+   * Starts the rollback of `app` to version `to` (an earlier version becomes the active one again);
+   * follow it like a build (`followBuild`, `getBuild`). UNKNOWN_APP / UNKNOWN_VERSION up front;
+   * a refusal under the lock (ALREADY_ACTIVE, VERSION_NOT_RUNNABLE, DEPLOY_LOCKED) is the saga's error.
+   */
+  rollback(app: string, to: number, options: { id?: string; waitForLock?: boolean } = {}): Promise<ReplyOf<'versions.rollback'>> {
+    return this.call(Endpoint.VersionsRollback, { app, to, ...(options.id ? { id: options.id } : {}), ...(options.waitForLock ? { waitForLock: true } : {}) });
   }
   bootStatus(request: S.RequestOf<'boot.status'> = {}): Promise<ReplyOf<'boot.status'>> {
     return this.call(Endpoint.BootStatus, request);

@@ -20,6 +20,7 @@ export const ServiceErrorCode = {
   Timeout: ErrorCode.Timeout,
   UnknownBuild: 'UNKNOWN_BUILD',
   UnknownApp: 'UNKNOWN_APP',
+  UnknownVersion: 'UNKNOWN_VERSION',
 } as const;
 export type ServiceErrorCode = (typeof ServiceErrorCode)[keyof typeof ServiceErrorCode];
 

@@ -4,6 +4,7 @@
  * and turned into error replies by service.ts.
  */
 import { BUILD_MACHINE_ID, type BuildInput } from '../../machines/build.machine.js';
+import { ROLLBACK_MACHINE_ID } from '../../machines/rollback.machine.js';
 import { SagaEventType } from '../../machines/kit/tags.js';
 import { readReadiness } from '../boot/readiness-bus.js';
 import type { ProgressRecord } from '../build/progress.js';
@@ -13,6 +14,7 @@ import type { SagaInfo } from '../runtime/types.js';
 import type { z } from 'zod';
 import { SagaError } from '../errors.js';
 import { ServiceErrorCode } from './errors.js';
+import { rollbackHandlers, rollbackSummary } from './handlers-rollback.js';
 import type * as S from './schemas.js';
 import type { Endpoint } from './subjects.js';
 
@@ -39,6 +41,7 @@ function record(value: unknown): Record<string, unknown> {
 }
 
 export function buildSummary(info: SagaInfo): BuildSummary {
+  if (info.machine === ROLLBACK_MACHINE_ID) return rollbackSummary(info);
   const ctx = record(info.context);
   const input = record(ctx.input) as Partial<BuildInput>;
   const outputs = { ...record(ctx.outputs), ...record(record(info.output).outputs) };
@@ -54,9 +57,12 @@ export function buildSummary(info: SagaInfo): BuildSummary {
   };
 }
 
+/** Sagas with a progress stream and a build summary: builds, and rollbacks (a deploy of an old version). */
+const PROGRESS_MACHINES: readonly string[] = [BUILD_MACHINE_ID, ROLLBACK_MACHINE_ID];
+
 async function buildInfo(coordinator: Coordinator, id: string): Promise<SagaInfo> {
   const info = await coordinator.runtime.get(id);
-  if (info.machine !== BUILD_MACHINE_ID) {
+  if (!PROGRESS_MACHINES.includes(info.machine)) {
     throw new SagaError(ServiceErrorCode.UnknownBuild, `saga "${id}" is a ${info.machine} saga, not a build`, { status: 404, details: { sagaId: id } });
   }
   return info;
@@ -119,6 +125,7 @@ export const handlers = {
     await appRecord(c, r.app);
     return { app: r.app, versions: await c.builds.entities.versions.list(r.app) };
   },
+  ...rollbackHandlers,
   'boot.status': async (r: z.output<typeof S.BootStatusRequest>, c: Coordinator) => ({
     records: await readReadiness(c.nats, { namespace: c.config.namespace, coordinator: r.coordinator }),
   }),

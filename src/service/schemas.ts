@@ -9,6 +9,7 @@ import { SOURCE_NAME_PATTERN } from '../build/source/source-names.js';
 import { APP_NAME_PATTERN } from '../entities/names.js';
 import { SAGA_ID_PATTERN } from '../journal/saga-id.js';
 import { SagaStatus } from '../journal/index-store.js';
+import { VersionsRollbackRequest } from './schemas-rollback.js';
 
 const sagaId = z.string().regex(SAGA_ID_PATTERN, 'a saga id is 1–128 of [A-Za-z0-9_-]');
 const appName = z.string().regex(APP_NAME_PATTERN, 'an app name is [a-z0-9][a-z0-9-]{0,62}');
@@ -50,6 +51,7 @@ export const RequestSchemas = {
   'apps.list': { name: 'EmptyRequest', schema: EmptyRequest },
   'apps.get': { name: 'AppRequest', schema: AppRequest },
   'versions.list': { name: 'AppRequest', schema: AppRequest },
+  'versions.rollback': { name: 'VersionsRollbackRequest', schema: VersionsRollbackRequest },
   'boot.status': { name: 'BootStatusRequest', schema: BootStatusRequest },
 } as const;
 export type RequestOf<E extends keyof typeof RequestSchemas> = z.input<(typeof RequestSchemas)[E]['schema']>;

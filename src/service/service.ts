@@ -49,6 +49,7 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
   'apps.list': [ServiceErrorCode.BadRequest, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'apps.get': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'versions.list': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
+  'versions.rollback': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, ServiceErrorCode.UnknownVersion, ErrorCode.SagaExists, ErrorCode.SagaStarting, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'boot.status': [ServiceErrorCode.BadRequest],
 };
 

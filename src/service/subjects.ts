@@ -27,6 +27,7 @@ export const Endpoint = {
   AppsList: 'apps.list',
   AppsGet: 'apps.get',
   VersionsList: 'versions.list',
+  VersionsRollback: 'versions.rollback',
   BootStatus: 'boot.status',
 } as const;
 export type Endpoint = (typeof Endpoint)[keyof typeof Endpoint];

@@ -2,7 +2,8 @@
  * `jetsaga deploy` and `jetsaga builds follow` as a user runs them, against a live coordinator
  * (`jetsaga serve`, a child process) on a real NATS and registry: a sample deploys and answers
  * HTTP, --detach returns the build id and `builds follow` re-attaches to it, a failing build
- * exits 1, an unknown build exits 4, no coordinator exits 3, a bad flag exits 2.
+ * exits 1, an unknown build exits 4, no coordinator exits 3, a bad flag exits 2; `rollback`
+ * makes the first of the two deployed versions active again.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -154,4 +155,37 @@ describe('jetsaga deploy and builds follow', () => {
     const missing = await cli(['deploy', join(EXAMPLES, 'static-site')]);
     expect(missing.code).toBe(2);
   }, 120_000);
+});
+
+describe('jetsaga rollback', () => {
+  it('after two deploys, --to 1 --json makes v1 active and its URL answers; the active version exits 1, an unknown one 4', async () => {
+    const before = JSON.parse((await cli(['versions', 'list', '--app', 'static-site', '--json'])).stdout) as Array<{ version: number; active: boolean }>;
+    expect(before.map((v) => [v.version, v.active])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    const rolled = await cli(['rollback', '--app', 'static-site', '--to', '1', '--json']);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const outcome = JSON.parse(rolled.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(Object.keys(outcome).sort()).toEqual(['app', 'image', 'sagaId', 'status', 'url', 'version']);
+    expect(outcome).toMatchObject({ app: 'static-site', status: 'completed', version: 1 });
+    expect(outcome.sagaId).toMatch(/^static-site-rollback-/);
+    expect(outcome.image).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect((await fetch(outcome.url as string)).status).toBe(200);
+    expect(rolled.stderr).toContain('stopOld.running');
+    const after = JSON.parse((await cli(['versions', 'list', '--app', 'static-site', '--json'])).stdout) as Array<{ version: number; active: boolean; image: string }>;
+    expect(after.map((v) => [v.version, v.active])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    expect(after[0]!.image).toBe(outcome.image);
+
+    const again = await cli(['rollback', '--app', 'static-site', '--to', 'v1']);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/^rollback static-site-rollback-\S+ of static-site to v1 ended compensated: check failed: .*already the active one.*\[ALREADY_ACTIVE\]$/m);
+    const unknown = await cli(['rollback', '--app', 'static-site', '--to', '9']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr.trim().split('\n')).toEqual([expect.stringContaining('[UNKNOWN_VERSION]')]);
+    expect((await cli(['rollback', '--app', 'static-site', '--to', 'latest'])).code).toBe(2);
+  }, 240_000);
 });

@@ -56,6 +56,7 @@ describe('jetsaga --help', () => {
       [['boot'], ['Usage: jetsaga boot [options] [command]', 'status [options]', '$ jetsaga boot status']],
       [['boot', 'status'], ['Usage: jetsaga boot status [options]', '--coordinator <name>', '$ jetsaga boot status --coordinator vm --json']],
       [['version'], ['Usage: jetsaga version [options]', '$ jetsaga version']],
+      [['rollback'], ['Usage: jetsaga rollback [options]', '--to <version>', '--wait-lock', '$ jetsaga rollback --app shop --to 3']],
     ];
     for (const [command, wanted] of cases) {
       const r = await runCli([...command, '--help']);

@@ -31,7 +31,8 @@ export interface BuildWorld {
 
 let worlds = 0;
 
-export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number } = {}): Promise<BuildWorld> {
+/** `service`: the coordinator also answers the service API (in its namespace, `world.coordinator.config.namespace`). */
+export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number; service?: boolean } = {}): Promise<BuildWorld> {
   const dataDir = await mkdtemp(join(tmpdir(), 'jetsaga-build-'));
   const namespace = `b${process.pid}x${worlds++}`;
   const calls: Array<{ step: string; sagaId: string }> = [];
@@ -63,7 +64,7 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
     };
   const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir }, {});
   const boot = async (): Promise<Coordinator> => {
-    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, healthIntervalMs: 300, recoverIntervalMs: 0 });
+    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, service: opts.service, healthIntervalMs: 300, recoverIntervalMs: 0 });
     try {
       await c.allReady();
     } catch (err) {
