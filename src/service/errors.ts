@@ -20,6 +20,8 @@ export const ServiceErrorCode = {
   Timeout: ErrorCode.Timeout,
   UnknownBuild: 'UNKNOWN_BUILD',
   UnknownApp: 'UNKNOWN_APP',
+  /** An operator action on a blocked saga (retry, skip, abandon) asked of a saga that is not blocked (409). */
+  NotBlocked: 'NOT_BLOCKED',
 } as const;
 export type ServiceErrorCode = (typeof ServiceErrorCode)[keyof typeof ServiceErrorCode];
 

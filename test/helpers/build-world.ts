@@ -21,7 +21,11 @@ export interface BuildWorld {
   readonly calls: Array<{ step: string; sagaId: string }>;
   /** The step (implementation name) that fails, terminally, right after it applied; undefined: none. */
   failAfter: string | undefined;
-  /** The next call of `step` waits (before it runs) until `release`; `reached` gives its saga id. */
+  /**
+   * The next call of `step` waits (before it runs) until `release`; `reached` gives its saga id.
+   * If the saga leaves the step meanwhile (a cancel), the call ends there, aborted, like a step
+   * that honours its signal.
+   */
   holdAt(step: string): { reached: Promise<string>; release(): void };
   deploy(request: DeployRequest): Promise<{ id: string; info: SagaInfo }>;
   /** Stops the coordinator (its sandboxes stop with it) and boots a new one on the same namespace and data dir. */
@@ -31,7 +35,7 @@ export interface BuildWorld {
 
 let worlds = 0;
 
-export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number } = {}): Promise<BuildWorld> {
+export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number; service?: boolean } = {}): Promise<BuildWorld> {
   const dataDir = await mkdtemp(join(tmpdir(), 'jetsaga-build-'));
   const namespace = `b${process.pid}x${worlds++}`;
   const calls: Array<{ step: string; sagaId: string }> = [];
@@ -55,7 +59,8 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
       if (hold) {
         holds.delete(name);
         hold.reach(ctx.sagaId);
-        await hold.released;
+        await Promise.race([hold.released, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]);
+        ctx.signal.throwIfAborted();
       }
       const out = await fn(input, ctx);
       if (world.failAfter === name) throw new TerminalError(`injected failure after ${name}`, { code: 'INJECTED' });
@@ -63,7 +68,7 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
     };
   const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir }, {});
   const boot = async (): Promise<Coordinator> => {
-    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, healthIntervalMs: 300, recoverIntervalMs: 0 });
+    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, service: opts.service ?? false, healthIntervalMs: 300, recoverIntervalMs: 0 });
     try {
       await c.allReady();
     } catch (err) {

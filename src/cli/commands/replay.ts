@@ -19,8 +19,8 @@ function entryNo(value: string): number {
 
 /** The machines this jetsaga knows, for replays. */
 async function definitions(): Promise<SagaDefinition[]> {
-  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION } = await import('../../../machines/build.machine.js');
-  return [{ id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine }];
+  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION } = await import('../../../machines/build.machine.js');
+  return [{ id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, resumesFrom: BUILD_MACHINE_RESUMES_FROM, machine: buildMachine }];
 }
 
 function effectText(e: ReplayEffect): string {
