@@ -33,7 +33,15 @@ type Outputs = Readonly<Record<string, unknown>>;
 const out = (outputs: Outputs, name: string): unknown => outputs[name] ?? null;
 
 export const BUILD_MACHINE_ID = 'build';
-export const BUILD_MACHINE_VERSION = 1;
+/**
+ * 2: blocked builds take `saga.abandon` (final state `abandoned`). A build started on 1 never
+ * journaled that event (unhandled events are not journaled), so 2 replays its journal exactly
+ * as 1 did and resumes it; a coordinator still on 1 refuses a journal of 2, which it would fold
+ * differently once it holds an abandon.
+ */
+export const BUILD_MACHINE_VERSION = 2;
+/** Versions whose journals BUILD_MACHINE_VERSION replays identically (`SagaDefinition.resumesFrom`). */
+export const BUILD_MACHINE_RESUMES_FROM: readonly number[] = [1];
 
 export const buildMachine: AnyStateMachine = defineSaga({
   id: BUILD_MACHINE_ID,

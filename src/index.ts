@@ -10,6 +10,7 @@ export type {
   SagaInfo,
   SagaStatus,
   SagaSummary,
+  SendOptions,
   SendResult,
   StepContext,
   StepFn,
@@ -32,7 +33,7 @@ export { Dep as CoordinatorDependency } from './boot/coordinator-graph.js';
 export { loadConfig, ConfigError, CONFIG_ENV, type CoordinatorConfig, type ConfigInput } from './config.js';
 export { BootState, bootDependencyMachine } from '../machines/boot.machine.js';
 export { type CoordinatorBuildOptions } from './coordinator.js';
-export { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION, type BuildInput } from '../machines/build.machine.js';
+export { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, type BuildInput } from '../machines/build.machine.js';
 export { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, type RollbackInput } from '../machines/rollback.machine.js';
 export { deploy, newBuildId, type DeployRequest, type DeployStarted } from './build/deploy.js';
 export { BuildHost, type BuildHostOptions } from './build/build-host.js';

@@ -5,7 +5,8 @@
  * the moment it starts — its outcome is unknown until its result is journaled, so its undo
  * must run even if it never reported back. Compensation undoes the stack top-down; an undo
  * that keeps failing, or fails terminally, leaves the saga `blocked` for an operator
- * (`saga.retry` / `saga.skip`).
+ * (`saga.retry` / `saga.skip`, or `saga.abandon`: stop compensating, leaving a note of what is
+ * left to clean up by hand).
  *
  * Steps run one after another; a **parallel group** runs named branches of steps at once (a
  * parallel state: independent work side by side in the chart) and goes on when every branch is
@@ -75,8 +76,8 @@ export interface SagaConfig {
    * A retryable undo failure is retried with this backoff; after the last failed attempt the
    * saga is `blocked`. A non-retryable one (a `TerminalError`, anything with `retryable: false`)
    * blocks it at once: retrying cannot fix it. Either way `undoError` holds the failure and the
-   * saga waits for an operator's `saga.retry` (the same undo, attempts start over) or
-   * `saga.skip` (give that undo up and undo the rest).
+   * saga waits for an operator's `saga.retry` (the same undo, attempts start over),
+   * `saga.skip` (give that undo up and undo the rest) or `saga.abandon` (undo nothing more).
    */
   readonly undoRetry?: Partial<RetryPolicy>;
   readonly description?: string;
@@ -85,6 +86,22 @@ export interface SagaConfig {
 export interface CompensationEntry {
   readonly step: string;
   readonly input: unknown;
+}
+
+/** An undo, named for an operator: the step it undoes and its implementation. */
+export interface UndoRef {
+  readonly step: string;
+  readonly undo: string;
+}
+
+/**
+ * What `saga.abandon` left undone, for the operator to clean up by hand: the undo that kept
+ * failing (with its last error) and the undos below it that never ran, in the order
+ * compensation would have run them. Their inputs are the `stack` entries of the same steps.
+ */
+export interface AbandonedNote {
+  readonly failedUndo: UndoRef & { readonly error: SagaContext['undoError'] };
+  readonly notRun: readonly UndoRef[];
 }
 
 /** The context of every kit-built saga. */
@@ -104,6 +121,8 @@ export interface SagaContext {
   readonly undoError: (StepErrorData & { step: string }) | null;
   /** Failures of optional steps, which did not stop the saga (absent in older snapshots). */
   readonly warnings?: Array<StepErrorData & { step: string }>;
+  /** Set when an operator abandoned the compensation (absent otherwise). */
+  readonly abandoned?: AbandonedNote;
 }
 
 /** What a kit-built saga's final state outputs. */
@@ -111,6 +130,8 @@ export interface SagaOutput {
   readonly outputs: Record<string, unknown>;
   readonly error: SagaContext['error'];
   readonly warnings: NonNullable<SagaContext['warnings']>;
+  /** Only in the output of an abandoned saga. */
+  readonly abandoned?: AbandonedNote;
 }
 
 export function initialSagaContext(input: unknown): SagaContext {
@@ -124,7 +145,7 @@ export function stepsOf(config: Pick<SagaConfig, 'steps'>): SagaStepConfig[] {
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const DEPENDENCY = /^[a-z0-9_-]{1,64}$/;
-const RESERVED = new Set(['compensating', 'blocked', 'completed', 'compensated', 'cancelled']);
+const RESERVED = new Set(['compensating', 'blocked', 'completed', 'compensated', 'cancelled', 'abandoned']);
 
 interface GuardArgs {
   context: SagaContext;
@@ -236,6 +257,13 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
         undoError: failureOf(event, context.stack.at(-1)?.step ?? ''),
       })),
       resetUndo: assign(() => ({ undoAttempts: 0 })),
+      // The stack is kept as it is: it still holds the inputs of what was left undone.
+      noteAbandoned: assign(({ context }: { context: SagaContext }) => {
+        const ref = (e: CompensationEntry): UndoRef => ({ step: e.step, undo: byName.get(e.step)?.undo ?? '' });
+        const [top, ...below] = [...context.stack].reverse();
+        const abandoned: AbandonedNote = { failedUndo: { ...ref(top!), error: context.undoError }, notRun: below.map(ref) };
+        return { abandoned };
+      }),
     },
     delays: delays as never,
   });
@@ -341,16 +369,26 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   states.compensating = { tags: [SagaTag.Compensating], initial: 'next', states: compensating };
   states.blocked = {
     tags: [SagaTag.Blocked],
-    description: 'an undo failed terminally or kept failing; send saga.retry to try it again or saga.skip to give it up',
+    description:
+      'an undo failed terminally or kept failing; send saga.retry to try it again, saga.skip to give it up and undo the rest, or saga.abandon to undo nothing more',
     on: {
       [SagaEventType.Retry]: { target: 'compensating', actions: 'resetUndo' },
       [SagaEventType.Skip]: { target: 'compensating', actions: 'popStack' },
+      [SagaEventType.Abandon]: { target: 'abandoned', actions: 'noteAbandoned' },
     },
   };
-  const output = ({ context }: { context: SagaContext }): SagaOutput => ({ outputs: context.outputs, error: context.error, warnings: context.warnings ?? [] });
+  const output = ({ context }: { context: SagaContext }): SagaOutput => outputOf(context);
   states.completed = { type: 'final', output };
   states.compensated = { type: 'final', tags: [SagaTag.Compensated], output };
   states.cancelled = { type: 'final', tags: [SagaTag.Cancelled], output };
+  // Tagged cancelled (an operator stopped it), not compensated: it was not rolled back cleanly.
+  // Only `saga.abandon` leads here, so journals written before this state existed replay the same.
+  states.abandoned = {
+    type: 'final',
+    tags: [SagaTag.Cancelled],
+    description: 'an operator abandoned the compensation; context.abandoned names the failed undo and the undos that never ran',
+    output,
+  };
 
   // The config is built from data, so its literal types are unknown to setup(); the shape is
   // checked by the unit tests that drive every path through transition().
@@ -360,8 +398,13 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
     context: ({ input }) => initialSagaContext(input),
     initial: config.steps[0]!.name,
     states: states as never,
-    output: ({ context }) => ({ outputs: context.outputs, error: context.error, warnings: context.warnings ?? [] }),
+    output: ({ context }) => outputOf(context),
   }) as unknown as AnyStateMachine;
+}
+
+function outputOf(context: SagaContext): SagaOutput {
+  // `abandoned` only when set: the output of every other saga stays as it always was.
+  return { outputs: context.outputs, error: context.error, warnings: context.warnings ?? [], ...(context.abandoned ? { abandoned: context.abandoned } : {}) };
 }
 
 function validate(config: SagaConfig): void {

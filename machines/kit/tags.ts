@@ -33,6 +33,11 @@ export const SagaEventType = {
   Retry: 'saga.retry',
   /** From `blocked`: give up on the failing undo (an operator fixed it by hand) and go on. */
   Skip: 'saga.skip',
+  /**
+   * From `blocked`: stop compensating and leave the rest undone (an operator cleans up by hand);
+   * ends in the final state `abandoned`, status `cancelled`, with a note of what was left.
+   */
+  Abandon: 'saga.abandon',
   /** Delivered by the host: a boot dependency the saga waits for is ready. */
   Ready: 'boot.ready',
 } as const;

@@ -4,7 +4,7 @@
  * runtime's transitions, deployment locks renewed and reconciled, and sandboxes of running
  * versions started again after a coordinator restart.
  */
-import { BUILD_MACHINE_ID, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
+import { BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
 import { ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, rollbackMachine } from '../../machines/rollback.machine.js';
 import { ClosedError, UnknownSagaError } from '../errors.js';
 import { isTerminalStatus } from '../journal/index-store.js';
@@ -40,6 +40,7 @@ export class BuildService {
     return {
       id: BUILD_MACHINE_ID,
       version: BUILD_MACHINE_VERSION,
+      resumesFrom: BUILD_MACHINE_RESUMES_FROM,
       machine: buildMachine,
       steps: this.#steps(),
     };

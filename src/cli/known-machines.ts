@@ -5,10 +5,10 @@
 import type { SagaDefinition } from '../runtime/types.js';
 
 export async function knownDefinitions(): Promise<SagaDefinition[]> {
-  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION } = await import('../../machines/build.machine.js');
+  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION } = await import('../../machines/build.machine.js');
   const { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION } = await import('../../machines/rollback.machine.js');
   return [
-    { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine },
+    { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, resumesFrom: BUILD_MACHINE_RESUMES_FROM, machine: buildMachine },
     { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, machine: rollbackMachine },
   ];
 }

@@ -4,7 +4,8 @@
  * stays fast however many sagas have finished); a listing of both merges them by id. Ordering
  * by id across both is what keeps a saga that finishes while someone pages through the list
  * from showing twice (once open, once finished) or not at all: whichever set it is in, it
- * comes at its place by id, once.
+ * comes at its place by id, once. Filters (status, machine) apply while paging, so a page holds
+ * up to `limit` matching sagas and its `next` is the last one it shows.
  */
 import { isTerminalStatus, type IndexEntry, type IndexPage, type IndexStore, type SagaStatus } from '../journal/index-store.js';
 import { parseMachineRef } from './machine-ref.js';
@@ -12,6 +13,8 @@ import type { SagaSummary } from './types.js';
 
 export interface ListOptions {
   readonly status?: SagaStatus | readonly SagaStatus[];
+  /** Only sagas of this machine id (any version), e.g. `build`. */
+  readonly machine?: string;
   /** The `next` of the previous page: the last id it showed. */
   readonly after?: string;
   readonly limit?: number;
@@ -19,19 +22,31 @@ export interface ListOptions {
 
 type Live = (sagaId: string) => { status: SagaStatus; lastAt: number } | undefined;
 
+/**
+ * Index records read per round while filtering by machine: the machine is in each record, not
+ * in its key, so sagas of other machines are read and skipped; reading more than `limit` at a
+ * time keeps a rare machine among many others from costing one round trip per `limit` records.
+ */
+const MACHINE_FILTER_PAGE = 500;
+
 /** `liveOf` gives the newest status of sagas driven here (the index may lag them). */
 export async function listSagas(index: IndexStore, liveOf: Live, options: ListOptions): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
   const wanted = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status as SagaStatus]);
   const limit = Math.max(1, Math.min(options.limit ?? 100, 1000));
   const open = !wanted || [...wanted].some((s) => !isTerminalStatus(s));
   const finished = !wanted || [...wanted].some((s) => isTerminalStatus(s));
+  const { machine } = options;
+  // A page may read past the last saga it shows: `next` is that saga, so the next page reads the rest again.
+  const readLimit = machine === undefined ? limit : Math.max(limit, MACHINE_FILTER_PAGE);
   const sagas: SagaSummary[] = [];
   let after = options.after;
   for (;;) {
-    const { entries, last, more } = await mergedPage(index, { open, finished }, after, limit);
+    const { entries, last, more } = await mergedPage(index, { open, finished }, after, readLimit);
     for (const e of entries) {
+      if (machine !== undefined && parseMachineRef(e.record.machine).id !== machine) continue;
       const s = summaryOf(e, liveOf);
-      if (!wanted || wanted.has(s.status)) sagas.push(s);
+      if (wanted && !wanted.has(s.status)) continue;
+      sagas.push(s);
       if (sagas.length === limit) return { sagas, next: s.id };
     }
     if (!more || last === undefined) return { sagas, next: undefined };

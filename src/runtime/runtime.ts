@@ -42,7 +42,7 @@ import { infoOf, summaryInfo } from './saga-info.js';
 import { SagaLoader } from './saga-loader.js';
 import { SagaStarter } from './saga-starter.js';
 import type { RuntimeStores } from './stores.js';
-import type { RecoveryReport, SagaInfo, SagaSummary, SendResult, StartResult, TransitionNotice } from './types.js';
+import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
 import { Waiters } from './waiters.js';
 
 const TERMINAL_OR_STUCK = new Set<SagaStatus>([
@@ -229,7 +229,7 @@ export class Runtime {
   }
 
   /** Delivers an event to a saga, taking it over first if its owner's lease has lapsed. */
-  async send(sagaId: string, event: AnyEventObject): Promise<SendResult> {
+  async send(sagaId: string, event: AnyEventObject, options: SendOptions = {}): Promise<SendResult> {
     this.assertOpen();
     assertSagaId(sagaId);
     const inst = this.instances.get(sagaId) ?? (await this.acquireForWork(sagaId));
@@ -237,7 +237,7 @@ export class Runtime {
       const info = await this.get(sagaId);
       return { accepted: false, entryNo: info.entryNo, status: info.status, state: info.state };
     }
-    return inst.send(event);
+    return inst.send(event, options);
   }
 
   /** The saga's current state, from memory when driven here, else folded from its journal. */

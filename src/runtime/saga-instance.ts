@@ -33,7 +33,7 @@ import { Mailbox } from './mailbox.js';
 import { pureTransitions, type PureTransitions, type TransitionResult } from './pure-transition.js';
 import { statusOf } from './status.js';
 import { infoOf } from './saga-info.js';
-import type { SagaBinding, SagaInfo, SendResult, StepContext } from './types.js';
+import type { SagaBinding, SagaInfo, SendOptions, SendResult, StepContext } from './types.js';
 
 /** What an instance needs from the runtime that hosts it. */
 export interface InstanceHost {
@@ -165,14 +165,20 @@ export class SagaInstance {
   }
 
   /** Delivers an external event. Events of type `xstate.*` belong to the host and are refused. */
-  send(event: AnyEventObject): Promise<SendResult> {
+  send(event: AnyEventObject, options: SendOptions = {}): Promise<SendResult> {
     if (typeof event !== 'object' || event === null || typeof event.type !== 'string' || event.type === '') {
       return Promise.reject(new InvalidEventError('an event must be an object with a non-empty string "type"'));
     }
     if (event.type.startsWith('xstate.')) {
       return Promise.reject(new InvalidEventError(`event type "${event.type}" is reserved for the saga host`));
     }
-    return this.mailbox.run(() => this.consume(event, false));
+    const { onlyIn } = options;
+    return this.mailbox.run(() => {
+      if (onlyIn && !this.stopReason && !onlyIn.includes(this.status)) {
+        return Promise.resolve({ accepted: false, entryNo: this.no, status: this.status, state: this.snapshot.value });
+      }
+      return this.consume(event, false);
+    });
   }
 
   /** Stops driving the saga: aborts its steps and clears its timers. The journal is untouched. */

@@ -74,6 +74,16 @@ export interface StartResult extends SagaInfo {
   readonly created: boolean;
 }
 
+export interface SendOptions {
+  /**
+   * Deliver the event only while the saga's status is one of these (checked in the saga's
+   * mailbox, so no other input changes it in between); otherwise nothing is journaled and the
+   * result is `accepted: false` with the status the saga is in. For operator actions that make
+   * sense in one status only (`saga.retry` of a `blocked` saga).
+   */
+  readonly onlyIn?: readonly SagaStatus[];
+}
+
 export interface SendResult {
   /** False when the event changed nothing (not handled in the current state) and was not journaled. */
   readonly accepted: boolean;

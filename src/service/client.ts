@@ -16,6 +16,7 @@ import { badRequest, ServiceErrorCode } from './errors.js';
 import type { ReplyOf } from './handlers.js';
 import * as S from './schemas.js';
 import { VersionsRollbackReply } from './schemas-rollback.js';
+import { SagaOperatorReply } from './schemas-blocked.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
 
 export interface JetsagaClientOptions {
@@ -41,6 +42,9 @@ const REPLIES = {
   'sagas.get': S.SagaInfoReply,
   'sagas.events': S.SagaEventsReply,
   'sagas.cancel': S.SagaCancelReply,
+  'sagas.retry': SagaOperatorReply,
+  'sagas.skip': SagaOperatorReply,
+  'sagas.abandon': SagaOperatorReply,
   'builds.start': S.BuildsStartReply,
   'builds.get': S.BuildsGetReply,
   'builds.progress': S.BuildsProgressReply,
@@ -84,6 +88,18 @@ export class JetsagaClient {
   /** Sends `saga.cancel`: the saga stops going forward and undoes what it did. */
   cancelSaga(id: string): Promise<ReplyOf<'sagas.cancel'>> {
     return this.call(Endpoint.SagasCancel, { id });
+  }
+  /** Blocked sagas only (else NOT_BLOCKED, 409): runs the failed undo again, its attempts starting over. */
+  retrySaga(id: string): Promise<ReplyOf<'sagas.retry'>> {
+    return this.call(Endpoint.SagasRetry, { id });
+  }
+  /** Blocked sagas only (else NOT_BLOCKED): gives the failed undo up (fixed by hand) and undoes the rest. */
+  skipSaga(id: string): Promise<ReplyOf<'sagas.skip'>> {
+    return this.call(Endpoint.SagasSkip, { id });
+  }
+  /** Blocked sagas only (else NOT_BLOCKED): undoes nothing more; ends `cancelled`, state `abandoned`. */
+  abandonSaga(id: string): Promise<ReplyOf<'sagas.abandon'>> {
+    return this.call(Endpoint.SagasAbandon, { id });
   }
   /** Starts a build of a source already in the object store (see `deploy`). */
   startBuild(request: S.RequestOf<'builds.start'>): Promise<ReplyOf<'builds.start'>> {

@@ -21,6 +21,8 @@ export const ServiceErrorCode = {
   UnknownBuild: 'UNKNOWN_BUILD',
   UnknownApp: 'UNKNOWN_APP',
   UnknownVersion: 'UNKNOWN_VERSION',
+  /** An operator action on a blocked saga (retry, skip, abandon) asked of a saga that is not blocked (409). */
+  NotBlocked: 'NOT_BLOCKED',
 } as const;
 export type ServiceErrorCode = (typeof ServiceErrorCode)[keyof typeof ServiceErrorCode];
 

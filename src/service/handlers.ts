@@ -15,6 +15,7 @@ import type { z } from 'zod';
 import { SagaError } from '../errors.js';
 import { ServiceErrorCode } from './errors.js';
 import { rollbackHandlers, rollbackSummary } from './handlers-rollback.js';
+import { blockedHandlers } from './handlers-blocked.js';
 import type * as S from './schemas.js';
 import type { Endpoint } from './subjects.js';
 
@@ -76,9 +77,8 @@ async function appRecord(coordinator: Coordinator, app: string) {
 
 export const handlers = {
   'sagas.list': async (r: z.output<typeof S.SagasListRequest>, c: Coordinator) => {
-    const page = await c.runtime.list({ status: r.status, limit: r.limit, after: r.after });
-    const sagas = r.machine === undefined ? page.sagas : page.sagas.filter((s) => s.machine === r.machine);
-    return { sagas, next: page.next ?? null };
+    const page = await c.runtime.list({ status: r.status, machine: r.machine, limit: r.limit, after: r.after });
+    return { sagas: page.sagas, next: page.next ?? null };
   },
   'sagas.get': async (r: z.output<typeof S.SagaIdRequest>, c: Coordinator) => c.runtime.get(r.id),
   'sagas.events': async (r: z.output<typeof S.SagaIdRequest>, c: Coordinator) => ({ id: r.id, events: await c.runtime.events(r.id) }),
@@ -86,6 +86,7 @@ export const handlers = {
     const sent = await c.runtime.send(r.id, { type: SagaEventType.Cancel });
     return { id: r.id, ...sent };
   },
+  ...blockedHandlers,
   'builds.start': async (r: z.output<typeof S.BuildsStartRequest>, c: Coordinator) => {
     const { id, ...input } = r;
     const buildInput: BuildInput = input;

@@ -21,7 +21,11 @@ export interface BuildWorld {
   readonly calls: Array<{ step: string; sagaId: string }>;
   /** The step (implementation name) that fails, terminally, right after it applied; undefined: none. */
   failAfter: string | undefined;
-  /** The next call of `step` waits (before it runs) until `release`; `reached` gives its saga id. */
+  /**
+   * The next call of `step` waits (before it runs) until `release`; `reached` gives its saga id.
+   * If the saga leaves the step meanwhile (a cancel), the call ends there, aborted, like a step
+   * that honours its signal.
+   */
   holdAt(step: string): { reached: Promise<string>; release(): void };
   deploy(request: DeployRequest): Promise<{ id: string; info: SagaInfo }>;
   /** Stops the coordinator (its sandboxes stop with it) and boots a new one on the same namespace and data dir. */
@@ -56,7 +60,8 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
       if (hold) {
         holds.delete(name);
         hold.reach(ctx.sagaId);
-        await hold.released;
+        await Promise.race([hold.released, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]);
+        ctx.signal.throwIfAborted();
       }
       const out = await fn(input, ctx);
       if (world.failAfter === name) throw new TerminalError(`injected failure after ${name}`, { code: 'INJECTED' });

@@ -149,9 +149,9 @@ describe('defineSaga: status tags', () => {
     });
     // a final state without tags is completed; the other finals carry theirs
     const finals = Object.fromEntries(
-      ['completed', 'compensated', 'cancelled'].map((s) => [s, [...orderMachine.root.states[s]!.tags]]),
+      ['completed', 'compensated', 'cancelled', 'abandoned'].map((s) => [s, [...orderMachine.root.states[s]!.tags]]),
     );
-    expect(finals).toEqual({ completed: [], compensated: [SagaTag.Compensated], cancelled: [SagaTag.Cancelled] });
+    expect(finals).toEqual({ completed: [], compensated: [SagaTag.Compensated], cancelled: [SagaTag.Cancelled], abandoned: [SagaTag.Cancelled] });
   });
 });
 
@@ -164,6 +164,7 @@ describe('defineSaga: invalid definitions', () => {
     ['a bad step name', { id: 's', steps: [{ name: 'a b', run: 'x' }] }, /step name "a b" must match/],
     ['a reserved step name', { id: 's', steps: [{ name: 'compensating', run: 'x' }] }, /step name "compensating" is reserved/],
     ['another reserved name', { id: 's', steps: [{ name: 'blocked', run: 'x' }] }, /"blocked" is reserved/],
+    ['the abandoned state name', { id: 's', steps: [{ name: 'abandoned', run: 'x' }] }, /"abandoned" is reserved/],
     ['a duplicate step name', { id: 's', steps: [step, { name: 'a', run: 'other' }] }, /step name "a" is used twice/],
     ['a step without run', { id: 's', steps: [{ name: 'a', run: '' }] }, /step "a" has no run implementation name/],
     ['a zero timeout', { id: 's', steps: [{ ...step, timeoutMs: 0 }] }, /step "a": timeoutMs must be > 0/],
@@ -179,7 +180,7 @@ describe('defineSaga: invalid definitions', () => {
 
   it('accepts names with digits, _ and -, and compiles one state per step', () => {
     const m = defineSaga({ id: 'ok_1-x', steps: [{ name: 'step_1', run: 'r1', undo: 'u1' }, { name: 'step-2', run: 'r2' }] });
-    expect(Object.keys(m.root.states).sort()).toEqual(['blocked', 'cancelled', 'compensated', 'compensating', 'completed', 'step-2', 'step_1']);
+    expect(Object.keys(m.root.states).sort()).toEqual(['abandoned', 'blocked', 'cancelled', 'compensated', 'compensating', 'completed', 'step-2', 'step_1']);
     expect(Object.keys(m.root.states.compensating!.states).sort()).toEqual(['backoff', 'next', 'undo_step_1']);
   });
 });

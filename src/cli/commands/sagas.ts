@@ -1,8 +1,9 @@
-/** `jetsaga sagas list|show|events|cancel`: sagas of every kind, through the service API. */
+/** `jetsaga sagas list|show|events|cancel|retry|skip|abandon`: sagas of every kind, through the service API. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
 import { register as registerReplay } from './replay.js';
+import { register as registerBlocked } from './sagas-blocked.js';
 
 const STATUSES = ['running', 'compensating', 'completed', 'compensated', 'blocked', 'cancelled', 'parked'];
 
@@ -27,7 +28,7 @@ function stateText(state: unknown): string {
 }
 
 export function register(program: Command): void {
-  const sagas = program.command('sagas').summary('list, inspect and cancel sagas').description('Sagas of every machine (builds are sagas of machine "build").');
+  const sagas = program.command('sagas').summary('list, inspect, cancel and unblock sagas').description('Sagas of every machine (builds are sagas of machine "build").');
 
   const list = sagas
     .command('list')
@@ -110,5 +111,6 @@ export function register(program: Command): void {
       });
     }),
   );
+  registerBlocked(sagas);
   registerReplay(sagas);
 }
