@@ -13,7 +13,9 @@ import type { SagaInfo } from '../runtime/types.js';
 import type { z } from 'zod';
 import { SagaError } from '../errors.js';
 import { ServiceErrorCode } from './errors.js';
+import { followHandlers } from './handlers-follow.js';
 import type * as S from './schemas.js';
+import type { HandlerContext } from './stream-session.js';
 import type { Endpoint } from './subjects.js';
 
 /** At most this many progress records per `builds.progress` reply (the request may ask for fewer). */
@@ -32,7 +34,7 @@ export interface BuildSummary {
   readonly url: string | null;
 }
 
-type Handler = (request: never, coordinator: Coordinator) => Promise<unknown>;
+type Handler = (request: never, coordinator: Coordinator, context: HandlerContext) => Promise<unknown>;
 
 function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
@@ -69,6 +71,7 @@ async function appRecord(coordinator: Coordinator, app: string) {
 }
 
 export const handlers = {
+  ...followHandlers,
   'sagas.list': async (r: z.output<typeof S.SagasListRequest>, c: Coordinator) => {
     const page = await c.runtime.list({ status: r.status, limit: r.limit, after: r.after });
     const sagas = r.machine === undefined ? page.sagas : page.sagas.filter((s) => s.machine === r.machine);
