@@ -152,6 +152,11 @@ export class Coordinator {
     return this.buildService.host;
   }
 
+  /** The service API of this coordinator while it answers (with `service: true`, once admitted). */
+  get service(): ServiceHandle | undefined {
+    return this.serviceRef;
+  }
+
   /** Pids of embedded servers (for operators and the no-orphans test). */
   embeddedPids(): { nats?: number; registry?: number } {
     return { nats: this.resources.embeddedNats?.process.pid, registry: this.resources.embeddedRegistry?.process.pid };

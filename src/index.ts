@@ -54,4 +54,4 @@ export {
   type ReplayCheck,
   type SagaBundle,
 } from './runtime/replay.js';
-export { JetsagaClient, startService, type JetsagaClientOptions, type ClientDeployRequest } from './service/index.js';
+export { JetsagaClient, startService, type JetsagaClientOptions, type ClientDeployRequest, type FollowOptions, type FollowStatus } from './service/index.js';

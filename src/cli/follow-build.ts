@@ -2,10 +2,15 @@
  * Following a build from the CLI: its progress from the start (phases, onbuild output,
  * errors) on stderr as it happens, then its outcome. Ctrl-C stops following, never the build.
  * A rollback has the same progress and outcome (`what` names it in the messages).
+ * Through the service's `builds.follow`: a coordinator lost mid-build is waited out (one line
+ * when it is lost, one when following resumes), and no record is printed twice.
  */
+import { backoffMs, sleep } from '../nats/retry.js';
 import type { JetsagaClient } from '../service/client.js';
+import { canFollowAgain } from '../service/follow-client.js';
 import { colourEnabled, palette, statusText, type Palette } from './colour.js';
 import { ExitCode } from './exit-codes.js';
+import { followStatusLine } from './follow-status.js';
 import { knownForwardSteps } from './known-machines.js';
 import { createProgressView, type ProgressView } from './progress-view.js';
 
@@ -31,11 +36,14 @@ export async function followBuild(client: JetsagaClient, id: string, err: (line:
   const view = await viewFor(client, id, err);
   let error: BuildOutcome['error'];
   try {
-    for await (const p of client.followBuild(id, { signal: stop.signal })) {
+    const records = client.followBuild(id, { signal: stop.signal, onStatus: (s) => view.note(followStatusLine(s, `${what} ${id}`)) });
+    for await (const p of records) {
       view.record(p);
       if (p.kind === 'error') error ??= { step: p.step, code: p.code, message: p.message };
       if (p.kind === 'result') break;
     }
+    if (stop.signal.aborted) return null;
+    return await outcomeOf(client, id, error, stop.signal);
   } catch (e) {
     if (stop.signal.aborted) return null;
     throw e;
@@ -43,8 +51,21 @@ export async function followBuild(client: JetsagaClient, id: string, err: (line:
     view.close();
     process.off('SIGINT', onSigint);
   }
-  if (stop.signal.aborted) return null;
-  const { saga, build } = await client.getBuild(id);
+}
+
+/** The finished build's outcome; a coordinator that is away just then is waited for, like the follow. */
+async function outcomeOf(client: JetsagaClient, id: string, error: BuildOutcome['error'], signal: AbortSignal): Promise<BuildOutcome> {
+  let got: Awaited<ReturnType<JetsagaClient['getBuild']>>;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      got = await client.getBuild(id);
+      break;
+    } catch (e) {
+      if (!canFollowAgain(e)) throw e;
+      await sleep(backoffMs(attempt), [signal]);
+    }
+  }
+  const { saga, build } = got;
   const b = build as { app?: string | null; version?: number | null; image?: string | null; url?: string | null } | null;
   return {
     sagaId: id,

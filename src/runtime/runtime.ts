@@ -264,11 +264,14 @@ export class Runtime {
     return info;
   }
 
-  /** The decoded journal of a saga: what it was started with and every input it consumed. */
-  async events(sagaId: string): Promise<JournalView[]> {
+  /**
+   * The decoded journal of a saga: what it was started with and every input it consumed; with
+   * `fromSeq`, only the entries at or after that journal stream sequence (a follower's next read).
+   */
+  async events(sagaId: string, options: { fromSeq?: number } = {}): Promise<JournalView[]> {
     assertSagaId(sagaId);
-    const entries = await this.stores.journal.read(sagaId);
-    if (entries.length === 0 && !(await this.stores.index.get(sagaId))) throw new UnknownSagaError(sagaId);
+    const entries = await this.stores.journal.read(sagaId, options.fromSeq === undefined ? {} : { fromSeq: options.fromSeq });
+    if (entries.length === 0 && (options.fromSeq ?? 1) <= 1 && !(await this.stores.index.get(sagaId))) throw new UnknownSagaError(sagaId);
     return entries.map(journalView);
   }
 

@@ -2,18 +2,22 @@
  * A typed client of jetsaga's service API. Errors come back as `SagaError`s with the code the
  * coordinator answered with (branch on `code`); nobody answering is `NO_COORDINATOR` (503,
  * retryable). `deploy` uploads the source itself (the object store is shared) and then starts
- * the build; `followBuild` reads the build's progress stream directly.
+ * the build; `followBuild` and `followSagaEvents` stream through the follow endpoints and
+ * survive a coordinator restart (follow-client.ts).
  */
 import type { NatsConnection, Msg } from '@nats-io/transport-node';
 import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { ServiceError, ServiceErrorCodeHeader, ServiceErrorHeader } from '@nats-io/services';
 import type { z } from 'zod';
 import { newBuildId } from '../build/deploy.js';
-import { ProgressLog, type ProgressRecord } from '../build/progress.js';
+import type { ProgressRecord } from '../build/progress.js';
 import { packDirectory, SourceStore, type PutSourceResult, type SourceData } from '../build/source/index.js';
 import { deserializeError, ErrorCode, SagaError } from '../errors.js';
+import type { JournalView } from '../runtime/journal-view.js';
 import { badRequest, ServiceErrorCode } from './errors.js';
+import { follow, type FollowOptions } from './follow-client.js';
 import type { ReplyOf } from './handlers.js';
+import * as F from './schemas-follow.js';
 import * as S from './schemas.js';
 import { VersionsRollbackReply } from './schemas-rollback.js';
 import { SagaOperatorReply } from './schemas-blocked.js';
@@ -37,6 +41,13 @@ export interface ClientDeployRequest {
   readonly signal?: AbortSignal;
 }
 
+/** A follow request is answered at once (the stream comes after): a coordinator this slow is taken for gone. */
+const FOLLOW_REQUEST_TIMEOUT_MS = 5_000;
+
+function heartbeat(options: FollowOptions): { heartbeatMs?: number } {
+  return options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs };
+}
+
 const REPLIES = {
   'sagas.list': S.SagasListReply,
   'sagas.get': S.SagaInfoReply,
@@ -45,9 +56,11 @@ const REPLIES = {
   'sagas.retry': SagaOperatorReply,
   'sagas.skip': SagaOperatorReply,
   'sagas.abandon': SagaOperatorReply,
+  'sagas.follow': F.FollowReply,
   'builds.start': S.BuildsStartReply,
   'builds.get': S.BuildsGetReply,
   'builds.progress': S.BuildsProgressReply,
+  'builds.follow': F.FollowReply,
   'apps.list': S.AppsListReply,
   'apps.get': S.AppsGetReply,
   'versions.list': S.VersionsListReply,
@@ -60,7 +73,6 @@ export class JetsagaClient {
   readonly prefix: string;
   readonly timeoutMs: number;
   #sources: Promise<SourceStore> | undefined;
-  #progress: Promise<ProgressLog> | undefined;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -158,33 +170,77 @@ export class JetsagaClient {
     return { id: started.id, created: started.created, source: put };
   }
 
-  /** The build's progress from the start, live until its `result` record (read from the stream directly). */
-  async *followBuild(id: string, options: { afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<ProgressRecord> {
-    this.#progress ??= ProgressLog.open(this.nc, { namespace: this.namespace });
-    const progress = await this.#progress.catch((e: unknown) => {
-      this.#progress = undefined;
-      throw e;
-    });
-    yield* progress.read(id, { follow: true, afterSeq: options.afterSeq, signal: options.signal });
+  /**
+   * The build's progress from the start (or after `afterSeq`), live until its `result` record
+   * (`builds.follow`). Survives a coordinator restart: it follows again from the last record
+   * it yielded, yielding none twice, and keeps trying while no coordinator answers (see
+   * `onStatus`) until `signal` aborts. The first request's errors (UNKNOWN_SAGA, UNKNOWN_BUILD,
+   * STREAM_LIMIT …) are thrown, except that nobody answering is waited out.
+   */
+  followBuild(id: string, options: FollowOptions & { afterSeq?: number } = {}): AsyncGenerator<ProgressRecord> {
+    let after = options.afterSeq;
+    return follow<ProgressRecord>(
+      this.nc,
+      {
+        call: (body) => this.call(Endpoint.BuildsFollow, body, { timeoutMs: FOLLOW_REQUEST_TIMEOUT_MS }),
+        request: (inbox) => ({ id, inbox, ...(after === undefined ? {} : { afterSeq: after }), ...heartbeat(options) }),
+        accept: (item) => {
+          const p = item as ProgressRecord;
+          if (typeof p?.seq !== 'number' || (after !== undefined && p.seq <= after)) return undefined;
+          after = p.seq;
+          return p;
+        },
+        isLast: (p) => p.kind === 'result',
+      },
+      options,
+    );
+  }
+
+  /**
+   * The saga's journal entries from the start (or after entry `afterEntry`) as they are
+   * journaled, until the saga is completed, compensated or cancelled (`sagas.follow`); resumes
+   * like `followBuild`.
+   */
+  followSagaEvents(id: string, options: FollowOptions & { afterEntry?: number } = {}): AsyncGenerator<JournalView> {
+    let afterEntry = options.afterEntry;
+    // Void entries (number 0) precede the init: the stream sequence tells them apart.
+    let lastStreamSeq = 0;
+    return follow<JournalView>(
+      this.nc,
+      {
+        call: (body) => this.call(Endpoint.SagasFollow, body, { timeoutMs: FOLLOW_REQUEST_TIMEOUT_MS }),
+        request: (inbox) => ({ id, inbox, ...(afterEntry === undefined ? {} : { afterEntry }), ...heartbeat(options) }),
+        accept: (item) => {
+          const e = item as JournalView;
+          if (typeof e?.entryNo !== 'number' || typeof e.streamSeq !== 'number' || e.streamSeq <= lastStreamSeq) return undefined;
+          if (afterEntry !== undefined && e.entryNo <= afterEntry) return undefined;
+          lastStreamSeq = e.streamSeq;
+          if (e.entryNo > 0) afterEntry = e.entryNo;
+          return e;
+        },
+      },
+      options,
+    );
   }
 
   /** Sends a raw request and decodes the reply (exposed for tools that build their own bodies). */
-  async call<E extends Endpoint>(endpoint: E, request: unknown): Promise<ReplyOf<E>> {
+  async call<E extends Endpoint>(endpoint: E, request: unknown, options: { timeoutMs?: number } = {}): Promise<ReplyOf<E>> {
     const body = JSON.stringify(request);
     const bytes = Buffer.byteLength(body);
     const max = Math.min(MAX_REQUEST_BYTES, this.nc.info?.max_payload ?? MAX_REQUEST_BYTES);
     if (bytes > max) throw badRequest(`request body is ${bytes} bytes; at most ${max} are taken`, { bytes, maxBytes: max });
     const subject = endpointSubject(endpoint, this.prefix);
     let reply: Msg;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     try {
-      reply = await this.nc.request(subject, body, { timeout: this.timeoutMs });
+      reply = await this.nc.request(subject, body, { timeout: timeoutMs });
     } catch (e) {
-      throw this.#requestFailure(e, subject);
+      throw this.#requestFailure(e, subject, timeoutMs);
     }
     return decodeReply(endpoint, reply) as ReplyOf<E>;
   }
 
-  #requestFailure(e: unknown, subject: string): SagaError {
+  #requestFailure(e: unknown, subject: string, timeoutMs: number): SagaError {
     const noResponders = e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
     if (noResponders) {
       return new SagaError(
@@ -194,7 +250,7 @@ export class JetsagaClient {
       );
     }
     if (e instanceof TimeoutError) {
-      return new SagaError(ErrorCode.Timeout, `no reply on ${subject} within ${this.timeoutMs} ms`, { status: 504, retryable: true, cause: e, details: { subject } });
+      return new SagaError(ErrorCode.Timeout, `no reply on ${subject} within ${timeoutMs} ms`, { status: 504, retryable: true, cause: e, details: { subject } });
     }
     return new SagaError(ErrorCode.Internal, `request on ${subject} failed: ${(e as Error).message}`, { status: 503, retryable: true, cause: e });
   }

@@ -16,7 +16,9 @@ import { SagaError } from '../errors.js';
 import { ServiceErrorCode } from './errors.js';
 import { rollbackHandlers, rollbackSummary } from './handlers-rollback.js';
 import { blockedHandlers } from './handlers-blocked.js';
+import { followHandlers } from './handlers-follow.js';
 import type * as S from './schemas.js';
+import type { HandlerContext } from './stream-session.js';
 import type { Endpoint } from './subjects.js';
 
 /** At most this many progress records per `builds.progress` reply (the request may ask for fewer). */
@@ -35,7 +37,7 @@ export interface BuildSummary {
   readonly url: string | null;
 }
 
-type Handler = (request: never, coordinator: Coordinator) => Promise<unknown>;
+type Handler = (request: never, coordinator: Coordinator, context: HandlerContext) => Promise<unknown>;
 
 function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
@@ -76,6 +78,7 @@ async function appRecord(coordinator: Coordinator, app: string) {
 }
 
 export const handlers = {
+  ...followHandlers,
   'sagas.list': async (r: z.output<typeof S.SagasListRequest>, c: Coordinator) => {
     const page = await c.runtime.list({ status: r.status, machine: r.machine, limit: r.limit, after: r.after });
     return { sagas: page.sagas, next: page.next ?? null };

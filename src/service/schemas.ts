@@ -10,6 +10,7 @@ import { APP_NAME_PATTERN } from '../entities/names.js';
 import { SAGA_ID_PATTERN } from '../journal/saga-id.js';
 import { SagaStatus } from '../journal/index-store.js';
 import { VersionsRollbackRequest } from './schemas-rollback.js';
+import * as F from './schemas-follow.js';
 
 const sagaId = z.string().regex(SAGA_ID_PATTERN, 'a saga id is 1–128 of [A-Za-z0-9_-]');
 const appName = z.string().regex(APP_NAME_PATTERN, 'an app name is [a-z0-9][a-z0-9-]{0,62}');
@@ -48,9 +49,11 @@ export const RequestSchemas = {
   'sagas.retry': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'sagas.skip': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'sagas.abandon': { name: 'SagaIdRequest', schema: SagaIdRequest },
+  'sagas.follow': { name: 'SagasFollowRequest', schema: F.SagasFollowRequest },
   'builds.start': { name: 'BuildsStartRequest', schema: BuildsStartRequest },
   'builds.get': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'builds.progress': { name: 'BuildsProgressRequest', schema: BuildsProgressRequest },
+  'builds.follow': { name: 'BuildsFollowRequest', schema: F.BuildsFollowRequest },
   'apps.list': { name: 'EmptyRequest', schema: EmptyRequest },
   'apps.get': { name: 'AppRequest', schema: AppRequest },
   'versions.list': { name: 'AppRequest', schema: AppRequest },

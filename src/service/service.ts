@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { badRequest, describeIssues, errorReplyOf, headerSafe, ServiceErrorCode } from './errors.js';
 import { handlers } from './handlers.js';
 import { RequestSchemas } from './schemas.js';
+import { StreamErrorCode, StreamHub, type HandlerContext } from './stream-session.js';
 import { apiPrefix, endpointName, Endpoint, ERROR_CODE_HEADER, MAX_REQUEST_BYTES, SERVICE_NAME, SERVICE_QUEUE } from './subjects.js';
 
 export interface StartServiceOptions {
@@ -27,13 +28,17 @@ export interface StartServiceOptions {
   readonly prefix?: string;
   /** Reported in `$SRV.INFO`; default package.json's. */
   readonly version?: string;
+  /** Concurrent follow streams (`builds.follow`, `sagas.follow`); default 256. */
+  readonly maxStreams?: number;
 }
 
 export interface ServiceHandle {
   /** This instance's micro-service id (as in `$SRV.INFO`/`$SRV.STATS`). */
   readonly id: string;
   readonly prefix: string;
-  /** Stops answering; requests in flight still get their reply. Idempotent. */
+  /** Follow streams open now (a metric, and how tests see a stream end). */
+  activeStreams(): number;
+  /** Stops answering and ends every follow stream; requests in flight still get their reply. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -46,9 +51,11 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
   'sagas.retry': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
   'sagas.skip': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
   'sagas.abandon': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
+  'sagas.follow': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, StreamErrorCode.StreamLimit, ServiceErrorCode.NotAdmitted],
   'builds.start': [ServiceErrorCode.BadRequest, ErrorCode.SagaExists, ErrorCode.SagaStarting, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'builds.get': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ServiceErrorCode.NotAdmitted],
   'builds.progress': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ErrorCode.JournalUnavailable, ServiceErrorCode.NotAdmitted],
+  'builds.follow': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, 'BUILDS_DISABLED', StreamErrorCode.StreamLimit, ServiceErrorCode.NotAdmitted],
   'apps.list': [ServiceErrorCode.BadRequest, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'apps.get': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'versions.list': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
@@ -110,6 +117,7 @@ export async function startService(coordinator: Coordinator, options: StartServi
   const timeoutMs = options.handlerTimeoutMs ?? 30_000;
   const maxBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const inFlight = new Set<Promise<void>>();
+  const streams = new StreamHub(coordinator.nats, { maxStreams: options.maxStreams, logger: log });
 
   const service: Service = await new Svcm(coordinator.nats).add({
     name: SERVICE_NAME,
@@ -122,17 +130,22 @@ export async function startService(coordinator: Coordinator, options: StartServi
 
   const answer = async (endpoint: Endpoint, msg: ServiceMsg): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
+    // A stream starts only once its reply is out (nothing may reach the inbox before it), and a
+    // handler still running after its timeout reply gives its stream place back at once.
+    let replied: boolean | undefined;
+    const afterReply: Array<(replied: boolean) => void> = [];
+    const context: HandlerContext = { streams, afterReply: (fn) => (replied === undefined ? void afterReply.push(fn) : fn(false)) };
     try {
       const request = parseRequest(endpoint, msg.data, maxBytes);
-      const handler = handlers[endpoint] as (r: unknown, c: Coordinator) => Promise<unknown>;
+      const handler = handlers[endpoint] as (r: unknown, c: Coordinator, x: HandlerContext) => Promise<unknown>;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new SagaError(ErrorCode.Timeout, `${endpoint} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true })),
           timeoutMs,
         );
       });
-      const reply = await Promise.race([handler(request, coordinator), timedOut]);
-      msg.respond(JSON.stringify(reply ?? null));
+      const reply = await Promise.race([handler(request, coordinator, context), timedOut]);
+      replied = msg.respond(JSON.stringify(reply ?? null));
     } catch (e) {
       const body = errorReplyOf(e);
       if (body.error.status >= 500) log.warn({ endpoint, code: body.error.code, err: ensureError(e).message }, 'service request failed');
@@ -145,6 +158,8 @@ export async function startService(coordinator: Coordinator, options: StartServi
       }
     } finally {
       clearTimeout(timer);
+      replied ??= false;
+      for (const fn of afterReply) fn(replied);
     }
   };
 
@@ -173,9 +188,11 @@ export async function startService(coordinator: Coordinator, options: StartServi
   return {
     id,
     prefix,
+    activeStreams: () => streams.active,
     stop() {
       stopping ??= (async () => {
         await service.stop().catch(() => undefined);
+        await streams.close();
         await Promise.allSettled([...inFlight]);
       })();
       return stopping;

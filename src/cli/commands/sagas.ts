@@ -80,20 +80,26 @@ export function register(program: Command): void {
     }),
   );
 
-  const events = sagas.command('events').summary("a saga's journal: every input it consumed").argument('<id>').addHelpText('after', '\nExample:\n  $ jetsaga sagas events node-hello-mx60nted-f0c407fd');
+  const events = sagas
+    .command('events')
+    .summary("a saga's journal: every input it consumed")
+    .argument('<id>')
+    .option('--follow', 'go on printing entries as they are journaled until the saga is completed, compensated or cancelled (--json: one object per line)')
+    .addHelpText('after', '\nExamples:\n  $ jetsaga sagas events node-hello-mx60nted-f0c407fd\n  $ jetsaga sagas events node-hello-mx60nted-f0c407fd --follow --json');
   events.action((id: string) =>
     exitWith(async () => {
       const global = globalOptions(events);
       const { withClient } = await import('../cli-client.js');
+      const { eventLine } = await import('../event-line.js');
       return withClient(global, async (client) => {
+        if (events.opts<{ follow?: boolean }>().follow) {
+          const { followEvents } = await import('../follow-events.js');
+          await client.getSaga(id); // UNKNOWN_SAGA (exit 4), NO_COORDINATOR (exit 3) before following
+          return followEvents(client, id, global.json === true, (line) => console.log(line), (line) => console.error(line));
+        }
         const { events: journal } = await client.sagaEvents(id);
         if (global.json) console.log(JSON.stringify(journal));
-        else {
-          for (const e of journal as unknown as Array<Record<string, unknown> & { entryNo: number; at: number }>) {
-            const what = e.init !== undefined ? 'init' : e.event ? (e.event as { type: string }).type : e.takeover ? 'takeover' : 'void';
-            console.log(`${String(e.entryNo).padStart(4)}  ${new Date(e.at).toISOString()}  ${what}`);
-          }
-        }
+        else for (const e of journal) console.log(eventLine(e));
         return 0;
       });
     }),
