@@ -5,11 +5,9 @@
  * with `{ id, heartbeatMs, coordinator }`; the stream starts once that reply is out.
  */
 import type { z } from 'zod';
-import { BUILD_MACHINE_ID } from '../../machines/build.machine.js';
 import type { Coordinator } from '../coordinator.js';
-import { SagaError } from '../errors.js';
-import { ServiceErrorCode } from './errors.js';
 import { buildProgressSource, sagaJournalSource } from './follow-sources.js';
+import { buildInfo } from './build-info.js';
 import { HEARTBEAT_MS, type BuildsFollowRequest, type SagasFollowRequest } from './schemas-follow.js';
 import type { HandlerContext, StreamSpec } from './stream-session.js';
 
@@ -21,10 +19,7 @@ function open(ctx: HandlerContext, c: Coordinator, spec: StreamSpec): { id: stri
 
 export const followHandlers = {
   'builds.follow': async (r: z.output<typeof BuildsFollowRequest>, c: Coordinator, ctx: HandlerContext) => {
-    const info = await c.runtime.get(r.id);
-    if (info.machine !== BUILD_MACHINE_ID) {
-      throw new SagaError(ServiceErrorCode.UnknownBuild, `saga "${r.id}" is a ${info.machine} saga, not a build`, { status: 404, details: { sagaId: r.id } });
-    }
+    await buildInfo(c, r.id);
     const progress = c.builds.progress;
     return open(ctx, c, {
       endpoint: 'builds.follow',

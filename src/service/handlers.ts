@@ -17,6 +17,7 @@ import { ServiceErrorCode } from './errors.js';
 import { rollbackHandlers, rollbackSummary } from './handlers-rollback.js';
 import { blockedHandlers } from './handlers-blocked.js';
 import { followHandlers } from './handlers-follow.js';
+import { buildInfo } from './build-info.js';
 import type * as S from './schemas.js';
 import type { HandlerContext } from './stream-session.js';
 import type { Endpoint } from './subjects.js';
@@ -58,17 +59,6 @@ export function buildSummary(info: SagaInfo): BuildSummary {
     image: typeof digest === 'string' ? digest : null,
     url: info.status === 'completed' && typeof url === 'string' ? url : null,
   };
-}
-
-/** Sagas with a progress stream and a build summary: builds, and rollbacks (a deploy of an old version). */
-const PROGRESS_MACHINES: readonly string[] = [BUILD_MACHINE_ID, ROLLBACK_MACHINE_ID];
-
-async function buildInfo(coordinator: Coordinator, id: string): Promise<SagaInfo> {
-  const info = await coordinator.runtime.get(id);
-  if (!PROGRESS_MACHINES.includes(info.machine)) {
-    throw new SagaError(ServiceErrorCode.UnknownBuild, `saga "${id}" is a ${info.machine} saga, not a build`, { status: 404, details: { sagaId: id } });
-  }
-  return info;
 }
 
 async function appRecord(coordinator: Coordinator, app: string) {
