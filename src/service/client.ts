@@ -15,6 +15,7 @@ import { deserializeError, ErrorCode, SagaError } from '../errors.js';
 import { badRequest, ServiceErrorCode } from './errors.js';
 import type { ReplyOf } from './handlers.js';
 import * as S from './schemas.js';
+import * as SF from './schemas-fork.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
 
 export interface JetsagaClientOptions {
@@ -40,6 +41,8 @@ const REPLIES = {
   'sagas.get': S.SagaInfoReply,
   'sagas.events': S.SagaEventsReply,
   'sagas.cancel': S.SagaCancelReply,
+  'sagas.fork': SF.SagasForkReply,
+  'sagas.check': SF.SagasCheckReply,
   'builds.start': S.BuildsStartReply,
   'builds.get': S.BuildsGetReply,
   'builds.progress': S.BuildsProgressReply,
@@ -82,6 +85,17 @@ export class JetsagaClient {
   /** Sends `saga.cancel`: the saga stops going forward and undoes what it did. */
   cancelSaga(id: string): Promise<ReplyOf<'sagas.cancel'>> {
     return this.call(Endpoint.SagasCancel, { id });
+  }
+  /**
+   * Forks a finished (or blocked) saga from its entry `from` (see `runtime.fork`); with
+   * `dryRun`, answers what the fork would do and writes nothing.
+   */
+  forkSaga(id: string, options: { from: number; newId?: string; dryRun?: boolean }): Promise<ReplyOf<'sagas.fork'>> {
+    return this.call(Endpoint.SagasFork, { id, ...options });
+  }
+  /** Replays the saga on the machine the coordinator runs now; the first entry it takes otherwise. */
+  checkSaga(id: string): Promise<ReplyOf<'sagas.check'>> {
+    return this.call(Endpoint.SagasCheck, { id });
   }
   /** Starts a build of a source already in the object store (see `deploy`). */
   startBuild(request: S.RequestOf<'builds.start'>): Promise<ReplyOf<'builds.start'>> {

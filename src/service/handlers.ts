@@ -13,6 +13,7 @@ import type { SagaInfo } from '../runtime/types.js';
 import type { z } from 'zod';
 import { SagaError } from '../errors.js';
 import { ServiceErrorCode } from './errors.js';
+import { forkHandlers } from './handlers-fork.js';
 import type * as S from './schemas.js';
 import type { Endpoint } from './subjects.js';
 
@@ -80,6 +81,7 @@ export const handlers = {
     const sent = await c.runtime.send(r.id, { type: SagaEventType.Cancel });
     return { id: r.id, ...sent };
   },
+  ...forkHandlers,
   'builds.start': async (r: z.output<typeof S.BuildsStartRequest>, c: Coordinator) => {
     const { id, ...input } = r;
     const buildInput: BuildInput = input;

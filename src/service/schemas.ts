@@ -9,6 +9,7 @@ import { SOURCE_NAME_PATTERN } from '../build/source/source-names.js';
 import { APP_NAME_PATTERN } from '../entities/names.js';
 import { SAGA_ID_PATTERN } from '../journal/saga-id.js';
 import { SagaStatus } from '../journal/index-store.js';
+import { SagasForkRequest } from './schemas-fork.js';
 
 const sagaId = z.string().regex(SAGA_ID_PATTERN, 'a saga id is 1–128 of [A-Za-z0-9_-]');
 const appName = z.string().regex(APP_NAME_PATTERN, 'an app name is [a-z0-9][a-z0-9-]{0,62}');
@@ -44,6 +45,8 @@ export const RequestSchemas = {
   'sagas.get': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'sagas.events': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'sagas.cancel': { name: 'SagaIdRequest', schema: SagaIdRequest },
+  'sagas.fork': { name: 'SagasForkRequest', schema: SagasForkRequest },
+  'sagas.check': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'builds.start': { name: 'BuildsStartRequest', schema: BuildsStartRequest },
   'builds.get': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'builds.progress': { name: 'BuildsProgressRequest', schema: BuildsProgressRequest },

@@ -21,6 +21,8 @@ export const Endpoint = {
   SagasGet: 'sagas.get',
   SagasEvents: 'sagas.events',
   SagasCancel: 'sagas.cancel',
+  SagasFork: 'sagas.fork',
+  SagasCheck: 'sagas.check',
   BuildsStart: 'builds.start',
   BuildsGet: 'builds.get',
   BuildsProgress: 'builds.progress',

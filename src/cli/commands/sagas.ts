@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
+import { register as registerFork } from './fork.js';
 import { register as registerReplay } from './replay.js';
 
 const STATUSES = ['running', 'compensating', 'completed', 'compensated', 'blocked', 'cancelled', 'parked'];
@@ -18,8 +19,9 @@ function status(value: string): string {
 }
 
 /** The stable JSON shape of one saga (README, "Sagas from the command line"). */
-function sagaJson(s: { id: string; machine: string; status: string; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number }): Record<string, unknown> {
-  return { id: s.id, machine: s.machine, status: s.status, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
+function sagaJson(s: { id: string; machine: string; status: string; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number; forkedFrom?: unknown }): Record<string, unknown> {
+  const json = { id: s.id, machine: s.machine, status: s.status, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
+  return s.forkedFrom ? { ...json, forkedFrom: s.forkedFrom } : json;
 }
 
 function stateText(state: unknown): string {
@@ -70,6 +72,8 @@ export function register(program: Command): void {
         if (global.json) console.log(JSON.stringify(sagaJson(s)));
         else {
           console.log(`${s.id}  ${s.machine}  ${s.status}  (entry ${s.entryNo}, ${new Date(s.updatedAt).toISOString()})`);
+          const forked = s.forkedFrom as { sagaId: string; entry: number } | undefined;
+          if (forked) console.log(`forked from ${forked.sagaId} at entry ${forked.entry}`);
           console.log(`state:   ${stateText(s.state)}`);
           console.log(`context: ${JSON.stringify(s.context, null, 2)}`);
         }
@@ -110,4 +114,5 @@ export function register(program: Command): void {
     }),
   );
   registerReplay(sagas);
+  registerFork(sagas);
 }
