@@ -45,6 +45,7 @@ export {
   replaySaga,
   replaySteps,
   checkReplay,
+  checkRecorded,
   diffContext,
   exportBundle,
   parseBundle,
@@ -52,6 +53,11 @@ export {
   type ReplayStep,
   type ReplayEffect,
   type ReplayCheck,
+  type RecordedCheck,
   type SagaBundle,
 } from './runtime/replay.js';
+export type { ForkOptions, ForkResult } from './runtime/saga-forker.js';
+export type { ForkPlan, ForkStep, ForkResultEntry } from './runtime/fork-plan.js';
+export { ForkErrorCode, SagaActiveError, ForkPointFinalError } from './runtime/fork-errors.js';
+export type { SagaCheck } from './runtime/saga-check.js';
 export { JetsagaClient, startService, type JetsagaClientOptions, type ClientDeployRequest, type FollowOptions, type FollowStatus } from './service/index.js';

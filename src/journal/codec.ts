@@ -14,7 +14,21 @@ export interface InitRecord {
     readonly input: unknown;
     /** The coordinator that started the saga (for the timeline; not used by replay). */
     readonly owner?: string;
+    /** Set when the saga is a fork of another (`runtime.fork`): see `ForkedFrom`. */
+    readonly forkedFrom?: ForkedFrom;
   };
+}
+
+/**
+ * Where a forked saga came from: its journal begins with copies of entries 1..`entry` of saga
+ * `sagaId` (takeover records left out), `entries` of them counting this init. A journal that
+ * holds fewer than `entries` entries is a fork whose copying was interrupted: it must never be
+ * driven as if it were complete.
+ */
+export interface ForkedFrom {
+  readonly sagaId: string;
+  readonly entry: number;
+  readonly entries: number;
 }
 
 export interface SagaEventData {
@@ -116,6 +130,12 @@ export function decodeRecord(data: Uint8Array, where: { sagaId: string; seq: num
     if (typeof init !== 'object' || init === null) bad('"init" must be an object');
     if (typeof init.machine !== 'string') bad('"init.machine" must be a string');
     if (!Number.isInteger(init.version)) bad('"init.version" must be an integer');
+    if (init.forkedFrom !== undefined) {
+      const f = init.forkedFrom as Record<string, unknown>;
+      if (typeof f !== 'object' || f === null || typeof f.sagaId !== 'string') bad('"init.forkedFrom.sagaId" must be a string');
+      if (!Number.isInteger(f.entry) || (f.entry as number) < 1) bad('"init.forkedFrom.entry" must be a positive integer');
+      if (!Number.isInteger(f.entries) || (f.entries as number) < 1) bad('"init.forkedFrom.entries" must be a positive integer');
+    }
   } else if ('takeover' in r) {
     const t = r.takeover as Record<string, unknown>;
     if (typeof t !== 'object' || t === null || typeof t.owner !== 'string') bad('"takeover.owner" must be a string');

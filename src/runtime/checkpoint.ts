@@ -4,6 +4,7 @@
  * missing, stale or unreadable, recovery folds the whole journal instead.
  */
 import { createActor, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import type { ForkedFrom } from '../journal/codec.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { Book } from './book.js';
 
@@ -19,6 +20,8 @@ export interface Checkpoint {
   readonly snapshot: unknown;
   readonly book: Book;
   readonly firstSeq: number;
+  /** A fork's origin (a fold from this checkpoint never reads the init entry that holds it). */
+  readonly forkedFrom?: ForkedFrom;
 }
 
 const encoder = new TextEncoder();

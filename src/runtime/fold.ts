@@ -5,7 +5,7 @@
  */
 import type { AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import { CorruptEntryError, SagaError } from '../errors.js';
-import { decodeRecord, isInitRecord, isTakeoverRecord, isVoidRecord, peekEntryNo } from '../journal/codec.js';
+import { decodeRecord, isInitRecord, isTakeoverRecord, isVoidRecord, peekEntryNo, type ForkedFrom } from '../journal/codec.js';
 import type { JournalEntry } from '../journal/journal.js';
 import { applyEntry, cloneBook, emptyBook, type Book } from './book.js';
 import { restoreSnapshot, type Checkpoint } from './checkpoint.js';
@@ -25,6 +25,21 @@ export interface FoldedSaga {
   readonly firstSeq: number;
   readonly lastAt: number;
   readonly createdAt: number;
+  /** Set for a fork (its init says where from); `no < forkedFrom.entries`: its copy is incomplete. */
+  readonly forkedFrom?: ForkedFrom;
+}
+
+/** A fork whose copying was interrupted: it holds fewer entries than its init announced. */
+export function isIncompleteFork(folded: Pick<FoldedSaga, 'no' | 'forkedFrom'>): boolean {
+  return folded.forkedFrom !== undefined && folded.no < folded.forkedFrom.entries;
+}
+
+/** The `problem` of a parked incomplete fork (one text wherever it is parked, so a pass that finds it parked already writes nothing). */
+export function incompleteForkProblem(from: ForkedFrom, held: number): string {
+  return (
+    `fork of saga "${from.sagaId}" from entry ${from.entry} is incomplete: its journal holds ${held} of the ${from.entries} entries to copy ` +
+    '(the coordinator copying them stopped half-way); it is never driven: fork the source again'
+  );
 }
 
 /**
@@ -63,13 +78,14 @@ export function foldSaga(
   let firstSeq: number;
   let lastAt: number;
   let createdAt: number;
+  let forkedFrom: ForkedFrom | undefined;
   let rest: readonly JournalEntry[];
 
   if (checkpoint) {
     binding = registry.forReplay(sagaId, checkpoint.machine, checkpoint.version);
     snapshot = restoreSnapshot(binding.machine, checkpoint.snapshot);
     book = cloneBook(checkpoint.book);
-    ({ no, seq: lastSeq, firstSeq, at: lastAt, createdAt } = checkpoint);
+    ({ no, seq: lastSeq, firstSeq, at: lastAt, createdAt, forkedFrom } = checkpoint);
     rest = entries;
   } else {
     const skip = firstInit(entries);
@@ -78,6 +94,7 @@ export function foldSaga(
     const rec = decodeRecord(first.data, first);
     if (!isInitRecord(rec)) throw new CorruptEntryError(`saga "${sagaId}" does not start with an init entry`, { sagaId, seq: first.seq });
     binding = registry.forReplay(sagaId, rec.init.machine, rec.init.version);
+    forkedFrom = rec.init.forkedFrom;
     let actions;
     [snapshot, actions] = pureTransitions(binding.machine).initial(rec.init.input);
     book = emptyBook();
@@ -120,5 +137,5 @@ export function foldSaga(
     lastSeq = entry.seq;
     lastAt = rec.at;
   }
-  return { sagaId, binding, snapshot, book, no, lastSeq, firstSeq, lastAt, createdAt };
+  return { sagaId, binding, snapshot, book, no, lastSeq, firstSeq, lastAt, createdAt, ...(forkedFrom ? { forkedFrom } : {}) };
 }

@@ -34,7 +34,15 @@ const viewSchema = z
     entryNo: int.min(0),
     at: z.number().finite(),
     streamSeq: int.min(1),
-    init: z.object({ machine: z.string().min(1), version: int.min(1), input: z.unknown(), owner: z.string().optional() }).optional(),
+    init: z
+      .object({
+        machine: z.string().min(1),
+        version: int.min(1),
+        input: z.unknown(),
+        owner: z.string().optional(),
+        forkedFrom: z.object({ sagaId: z.string().min(1), entry: int.min(1), entries: int.min(1) }).optional(),
+      })
+      .optional(),
     event: z.looseObject({ type: z.string().min(1) }).optional(),
     takeover: z.object({ owner: z.string(), epoch: int, from: z.string() }).optional(),
     void: z.object({ owner: z.string(), epoch: int, reason: z.string() }).optional(),

@@ -86,6 +86,12 @@ export interface ReplayStep {
   /** How the machine context changed (from `{}` for the init entry). */
   readonly contextDiff: readonly ContextChange[];
   readonly effects: readonly ReplayEffect[];
+  /**
+   * For an init or event entry: whether the machine took it as a transition (a new snapshot or
+   * actions). False means the machine ignored it — the runtime would not have journaled an
+   * external event it ignores (`runtime.send` answers `accepted: false`).
+   */
+  readonly accepted?: boolean;
   /** Why an entry has no transition (takeover and void records). */
   readonly note?: string;
 }
@@ -165,6 +171,7 @@ export function* replaySteps(definition: SagaDefinition, journal: readonly Journ
         details: { no, seq: view.streamSeq },
       });
     }
+    const accepted = next !== snapshot || actions.length > 0;
     snapshot = next;
     const final = snapshot.status === 'done';
     applyEntry(book, { sagaId, no, at: view.at, event, final }, actions);
@@ -179,6 +186,7 @@ export function* replaySteps(definition: SagaDefinition, journal: readonly Journ
       status,
       contextDiff: diffContext(previousContext, snapshot.context),
       effects: effectsOf(before, book, { event, at: view.at, actions, withKeys }),
+      accepted,
     };
   }
 }

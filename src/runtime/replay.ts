@@ -6,6 +6,7 @@
 export { diffContext, type ContextChange } from './replay-diff.js';
 export { replaySaga, replaySteps, type ReplayEffect, type ReplayEntryKind, type ReplayEvent, type ReplayOptions, type ReplayStep } from './replay-saga.js';
 export { checkReplay, type CheckReplayArgs, type ReplayCheck, type ReplayOutcome } from './replay-check.js';
+export { checkRecorded, type CheckRecordedArgs, type RecordedCheck, type RecordedFacts } from './replay-recorded.js';
 export {
   BUNDLE_FORMAT,
   BUNDLE_VERSION,

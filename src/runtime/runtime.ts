@@ -41,6 +41,8 @@ import { SagaInstance, type Commit, type InstanceHost, type StopReason } from '.
 import { infoOf, summaryInfo } from './saga-info.js';
 import { SagaLoader } from './saga-loader.js';
 import { SagaStarter } from './saga-starter.js';
+import { checkSaga, type SagaCheck } from './saga-check.js';
+import { SagaForker, type ForkOptions, type ForkResult } from './saga-forker.js';
 import type { RuntimeStores } from './stores.js';
 import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
 import { Waiters } from './waiters.js';
@@ -78,6 +80,7 @@ export class Runtime {
   private readonly keeper: IndexKeeper;
   private readonly loader: SagaLoader;
   private readonly starter: SagaStarter;
+  private readonly forker: SagaForker;
   private readonly host: InstanceHost;
   private readonly gate: ReadinessGate;
   private readonly recovery: RecoverySchedule;
@@ -186,6 +189,22 @@ export class Runtime {
       launch: (inst, input) => this.launch(inst, input),
       ...copies,
     });
+    this.forker = new SagaForker({
+      journal: this.stores.journal,
+      index: this.stores.index,
+      registry: this.registry,
+      loader: this.loader,
+      owner: this.owner,
+      closing: this.closing.signal,
+      now: this.now,
+      get: (id) => this.get(id),
+      activate: (folded, entry, copy) => this.activate(folded, entry, copy),
+      resume: (inst) => {
+        if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
+        this.resumeInstance(inst);
+      },
+      ...copies,
+    });
   }
 
   /**
@@ -226,6 +245,37 @@ export class Runtime {
       throw new InvalidArgumentError(`input of saga "${id}" is ${bytes} bytes; at most ${this.stores.journal.maxEntryBytes - 512} fit in the journal`, { bytes });
     }
     return this.loader.exclusive([id], () => this.starter.start(binding, id, JSON.parse(inputJson) as unknown));
+  }
+
+  /**
+   * Forks a finished (or blocked) saga from its entry `from`: a new saga whose journal starts as
+   * a copy of the source's entries 1..from, driven from there on this coordinator — steps whose
+   * results were copied do not run again, those in flight at `from` start again under the
+   * fork's keys. `dryRun` answers what the fork would do and writes nothing. See saga-forker.ts.
+   */
+  async fork(sourceId: string, options: ForkOptions): Promise<ForkResult> {
+    this.assertOpen();
+    return this.forker.fork(sourceId, options);
+  }
+
+  /**
+   * Replays a saga's journal on the machine this coordinator runs now for its machine id and
+   * reports the first entry it does not take as recorded (see replay-recorded.ts).
+   */
+  check(sagaId: string): Promise<SagaCheck> {
+    assertSagaId(sagaId);
+    return checkSaga(
+      {
+        ...this.stores,
+        registry: this.registry,
+        owner: this.owner,
+        live: (id) => {
+          const inst = this.instances.get(id);
+          return inst && { no: inst.no, status: inst.status };
+        },
+      },
+      sagaId,
+    );
   }
 
   /** Delivers an event to a saga, taking it over first if its owner's lease has lapsed. */
@@ -458,6 +508,7 @@ export class Runtime {
     const cp = makeCheckpoint(inst.binding.machine, {
       no: c.no, seq: inst.lastSeq, at: c.at, createdAt: inst.createdAt, firstSeq: inst.firstSeq,
       machine: inst.binding.id, version: inst.binding.version, snapshot: inst.snapshot, book: structuredClone(inst.book),
+      ...(inst.forkedFrom ? { forkedFrom: inst.forkedFrom } : {}),
     });
     const id = inst.id;
     const save = (this.checkpointSaves.get(id) ?? Promise.resolve())

@@ -6,7 +6,7 @@ import { statusOf } from './status.js';
 import type { SagaInfo } from './types.js';
 
 /** The parts of a saga its info is made of: what a fold yields and what an instance holds. */
-export type InfoSource = Pick<FoldedSaga, 'sagaId' | 'binding' | 'snapshot' | 'no' | 'lastAt' | 'book'>;
+export type InfoSource = Pick<FoldedSaga, 'sagaId' | 'binding' | 'snapshot' | 'no' | 'lastAt' | 'book' | 'forkedFrom'>;
 
 export function infoOf(f: InfoSource, owner: string | undefined): SagaInfo {
   const s = f.snapshot;
@@ -23,6 +23,7 @@ export function infoOf(f: InfoSource, owner: string | undefined): SagaInfo {
     updatedAt: f.lastAt,
     pending: Object.values(f.book.pending).map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),
     timers: Object.values(f.book.timers).map((t) => ({ id: t.id, dueAt: t.dueAt })),
+    ...(f.forkedFrom ? { forkedFrom: { sagaId: f.forkedFrom.sagaId, entry: f.forkedFrom.entry } } : {}),
   };
 }
 

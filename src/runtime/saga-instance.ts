@@ -112,6 +112,8 @@ export class SagaInstance {
   readonly firstSeq: number;
   lastAt: number;
   readonly createdAt: number;
+  /** Where this saga was forked from, if it is a fork. */
+  readonly forkedFrom: FoldedSaga['forkedFrom'];
   status: SagaStatus;
   /** Why this copy parked the saga. */
   problem: string | undefined;
@@ -145,6 +147,7 @@ export class SagaInstance {
     this.firstSeq = folded.firstSeq;
     this.lastAt = folded.lastAt;
     this.createdAt = folded.createdAt;
+    this.forkedFrom = folded.forkedFrom;
     this.status = statusOf(folded.snapshot);
     this.appendSignal = AbortSignal.any([host.closing, this.stopController.signal]);
     this.pure = pureTransitions(this.binding.machine);
@@ -228,7 +231,7 @@ export class SagaInstance {
   }
 
   info(owner: string | undefined): SagaInfo {
-    const info = infoOf({ sagaId: this.id, binding: this.binding, snapshot: this.snapshot, no: this.no, lastAt: this.lastAt, book: this.book }, owner);
+    const info = infoOf({ sagaId: this.id, binding: this.binding, snapshot: this.snapshot, no: this.no, lastAt: this.lastAt, book: this.book, forkedFrom: this.forkedFrom }, owner);
     return this.problem ? { ...info, status: 'parked', problem: this.problem } : info;
   }
 

@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { JournalConflictError, KvConflictError } from '../errors.js';
 import { encodeRecord, peekEntryNo } from '../journal/codec.js';
-import { isTerminalStatus, type IndexEntry, type IndexStore } from '../journal/index-store.js';
+import { isTerminalStatus, SagaStatus, type IndexEntry, type IndexStore } from '../journal/index-store.js';
 import type { Journal } from '../journal/journal.js';
 import type { KvStore } from '../journal/kv-store.js';
 import { msgIdOf } from '../journal/msg-id.js';
@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import { foldMany } from './bulk-fold.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { foldJournal, foldSaga, type FoldedSaga } from './fold.js';
+import { foldJournal, foldSaga, incompleteForkProblem, isIncompleteFork, type FoldedSaga } from './fold.js';
 import { unstartedHead } from './journal-start.js';
 import { parseMachineRef } from './machine-ref.js';
 import type { MachineRegistry } from './registry.js';
@@ -33,6 +33,8 @@ export type AcquireOutcome =
   | 'repaired'
   | 'empty'
   | 'foreignMachine'
+  /** A fork whose copying was interrupted: parked (see `parkIncompleteFork`), never driven. */
+  | 'parked'
   /** This process lost its lease (or closed) while loading: it must not act; a later pass will. */
   | 'abandoned';
 
@@ -223,6 +225,8 @@ export class SagaLoader {
         folded = await this.fold(id);
         continue;
       }
+      // Before any marker: a takeover entry would take the number of a copy still missing.
+      if (isIncompleteFork(folded)) return this.parkIncompleteFork(claim, folded);
       const status = statusOf(folded.snapshot);
       if (isTerminalStatus(status)) {
         await deps.index.finish({ ...claim.entry.record, status, updatedAt: folded.lastAt });
@@ -245,6 +249,29 @@ export class SagaLoader {
     }
     deps.logger.warn({ sagaId: id }, 'another writer kept appending while this coordinator claimed the saga; leaving it to the next pass');
     return 'lostRace';
+  }
+
+  /**
+   * A fork holds fewer entries than its init announced: the coordinator copying it died (or
+   * gave up) half-way. Driving it would act on a prefix of the state the fork was asked for —
+   * steps the source finished would run again — so it is parked, with a problem that says so,
+   * and nothing is appended (every pass finds it the same way; a copier that still finishes
+   * the copy makes it complete, and the next pass resumes it).
+   */
+  private async parkIncompleteFork(claim: Claim, folded: FoldedSaga): Promise<AcquireOutcome> {
+    const { deps } = this;
+    const from = folded.forkedFrom!;
+    const problem = incompleteForkProblem(from, folded.no);
+    const rec = claim.entry.record;
+    if (rec.status === SagaStatus.Parked && rec.problem === problem) return 'parked';
+    try {
+      await deps.index.update({ ...rec, status: SagaStatus.Parked, problem, updatedAt: deps.now() }, claim.entry.revision);
+    } catch (e) {
+      if (e instanceof KvConflictError) return 'lostRace';
+      throw e;
+    }
+    deps.logger.warn({ sagaId: rec.sagaId, forkedFrom: from.sagaId, entries: folded.no, expected: from.entries }, 'parked a fork whose copy is incomplete');
+    return 'parked';
   }
 
   /** Appends the takeover marker as `copy`; null when another writer got an append in first. */

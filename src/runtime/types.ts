@@ -66,6 +66,8 @@ export interface SagaInfo {
   readonly timers: ReadonlyArray<{ id: string; dueAt: number }>;
   /** Why the saga is `parked`: what could not be journaled or what its machine rejected. */
   readonly problem?: string;
+  /** For a fork (`runtime.fork`): the saga and entry number its journal was copied from. */
+  readonly forkedFrom?: { readonly sagaId: string; readonly entry: number };
 }
 
 /** What `start` answers: the saga, and whether this call created it. */

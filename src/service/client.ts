@@ -21,6 +21,7 @@ import * as F from './schemas-follow.js';
 import * as S from './schemas.js';
 import { VersionsRollbackReply } from './schemas-rollback.js';
 import { SagaOperatorReply } from './schemas-blocked.js';
+import * as SF from './schemas-fork.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
 
 export interface JetsagaClientOptions {
@@ -57,6 +58,8 @@ const REPLIES = {
   'sagas.skip': SagaOperatorReply,
   'sagas.abandon': SagaOperatorReply,
   'sagas.follow': F.FollowReply,
+  'sagas.fork': SF.SagasForkReply,
+  'sagas.check': SF.SagasCheckReply,
   'builds.start': S.BuildsStartReply,
   'builds.get': S.BuildsGetReply,
   'builds.progress': S.BuildsProgressReply,
@@ -112,6 +115,17 @@ export class JetsagaClient {
   /** Blocked sagas only (else NOT_BLOCKED): undoes nothing more; ends `cancelled`, state `abandoned`. */
   abandonSaga(id: string): Promise<ReplyOf<'sagas.abandon'>> {
     return this.call(Endpoint.SagasAbandon, { id });
+  }
+  /**
+   * Forks a finished (or blocked) saga from its entry `from` (see `runtime.fork`); with
+   * `dryRun`, answers what the fork would do and writes nothing.
+   */
+  forkSaga(id: string, options: { from: number; newId?: string; dryRun?: boolean }): Promise<ReplyOf<'sagas.fork'>> {
+    return this.call(Endpoint.SagasFork, { id, ...options });
+  }
+  /** Replays the saga on the machine the coordinator runs now; the first entry it takes otherwise. */
+  checkSaga(id: string): Promise<ReplyOf<'sagas.check'>> {
+    return this.call(Endpoint.SagasCheck, { id });
   }
   /** Starts a build of a source already in the object store (see `deploy`). */
   startBuild(request: S.RequestOf<'builds.start'>): Promise<ReplyOf<'builds.start'>> {

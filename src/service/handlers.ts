@@ -18,6 +18,7 @@ import { rollbackHandlers, rollbackSummary } from './handlers-rollback.js';
 import { blockedHandlers } from './handlers-blocked.js';
 import { followHandlers } from './handlers-follow.js';
 import { buildInfo } from './build-info.js';
+import { forkHandlers } from './handlers-fork.js';
 import type * as S from './schemas.js';
 import type { HandlerContext } from './stream-session.js';
 import type { Endpoint } from './subjects.js';
@@ -80,6 +81,7 @@ export const handlers = {
     return { id: r.id, ...sent };
   },
   ...blockedHandlers,
+  ...forkHandlers,
   'builds.start': async (r: z.output<typeof S.BuildsStartRequest>, c: Coordinator) => {
     const { id, ...input } = r;
     const buildInput: BuildInput = input;

@@ -12,6 +12,7 @@ import { headers } from '@nats-io/transport-node';
 import type { Coordinator } from '../coordinator.js';
 import { ensureError, ErrorCode, SagaError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { ForkErrorCode } from '../runtime/fork-errors.js';
 import { badRequest, describeIssues, errorReplyOf, headerSafe, ServiceErrorCode } from './errors.js';
 import { handlers } from './handlers.js';
 import { RequestSchemas } from './schemas.js';
@@ -52,6 +53,8 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
   'sagas.skip': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
   'sagas.abandon': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
   'sagas.follow': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, StreamErrorCode.StreamLimit, ServiceErrorCode.NotAdmitted],
+  'sagas.fork': [ServiceErrorCode.BadRequest, ErrorCode.InvalidArgument, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ErrorCode.MachineVersionMismatch, ForkErrorCode.SagaActive, ForkErrorCode.ForkPointFinal, ErrorCode.SagaExists, ServiceErrorCode.NotAdmitted],
+  'sagas.check': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ServiceErrorCode.NotAdmitted],
   'builds.start': [ServiceErrorCode.BadRequest, ErrorCode.SagaExists, ErrorCode.SagaStarting, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'builds.get': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ServiceErrorCode.NotAdmitted],
   'builds.progress': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ErrorCode.JournalUnavailable, ServiceErrorCode.NotAdmitted],

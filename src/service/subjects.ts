@@ -25,6 +25,8 @@ export const Endpoint = {
   SagasSkip: 'sagas.skip',
   SagasAbandon: 'sagas.abandon',
   SagasFollow: 'sagas.follow',
+  SagasFork: 'sagas.fork',
+  SagasCheck: 'sagas.check',
   BuildsStart: 'builds.start',
   BuildsGet: 'builds.get',
   BuildsProgress: 'builds.progress',

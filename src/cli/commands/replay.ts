@@ -1,12 +1,14 @@
 /**
- * `jetsaga sagas replay <id> [--to n]` and `jetsaga sagas export <id>`: a saga's journal folded
+ * `jetsaga sagas replay <id> [--to n]`, `jetsaga sagas replay <id> --check` and `jetsaga sagas export <id>`: a saga's journal folded
  * through its machine here, with no side effects — per entry its event, the state it led to, the
  * context diff and the effects the runtime scheduled. `--file <bundle>` replays an exported
- * bundle offline (no NATS).
+ * bundle offline (no NATS). `--check` asks the coordinator to replay the saga on the machine it
+ * runs now and name the first entry it takes otherwise than recorded (exit 1 if there is one).
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ReplayEffect, ReplayStep } from '../../runtime/replay.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
 
@@ -43,6 +45,18 @@ function print(steps: readonly ReplayStep[], json: boolean): void {
   }
 }
 
+/** `--check`: the coordinator's verdict, as a line (or JSON) and the exit code. */
+async function check(id: string, global: ReturnType<typeof globalOptions>): Promise<number> {
+  const { withClient } = await import('../cli-client.js');
+  return withClient(global, async (client) => {
+    const r = await client.checkSaga(id);
+    if (global.json) console.log(JSON.stringify(r));
+    else if (r.ok) console.log(`replays identically on ${r.machine}@${r.version} (${String(r.entries)} entries)`);
+    else console.log(`diverges at entry ${String(r.entry)} (${String(r.event)}) on ${r.machine}@${r.version}: expected ${String(r.expected)}, got ${String(r.actual)}`);
+    return r.ok ? 0 : 1;
+  });
+}
+
 export function register(sagas: Command): void {
   const replay = sagas
     .command('replay')
@@ -50,11 +64,20 @@ export function register(sagas: Command): void {
     .argument('[id]', 'the saga (omit with --file)')
     .option('--to <n>', 'stop after entry n', entryNo)
     .option('--file <bundle>', 'replay a bundle written by `jetsaga sagas export` (offline)')
-    .addHelpText('after', '\nExamples:\n  $ jetsaga sagas replay node-hello-mx60nted-f0c407fd --to 12\n  $ jetsaga sagas export <id> > saga.json && jetsaga sagas replay --file saga.json --json');
+    .option('--check', "the coordinator replays the saga on the machine version it runs now and reports the first entry that diverges (exit 1)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ jetsaga sagas replay node-hello-mx60nted-f0c407fd --to 12\n  $ jetsaga sagas export <id> > saga.json && jetsaga sagas replay --file saga.json --json\n  $ jetsaga sagas replay node-hello-mx60nted-f0c407fd --check',
+    );
   replay.action((id: string | undefined) =>
     exitWith(async () => {
-      const o = replay.opts<{ to?: number; file?: string }>();
+      const o = replay.opts<{ to?: number; file?: string; check?: boolean }>();
       const global = globalOptions(replay);
+      if (o.check) {
+        if (o.file || o.to !== undefined) throw new CliError('--check replays the whole saga on the coordinator: give an id, without --file or --to', ExitCode.Usage);
+        if (!id) throw new CliError('--check needs a saga id', ExitCode.Usage);
+        return check(id, global);
+      }
       const { replaySaga, parseBundle, replayBundle, definitionFor } = await import('../../runtime/replay.js');
       const { knownDefinitions } = await import('../known-machines.js');
       const defs = await knownDefinitions();
@@ -63,7 +86,7 @@ export function register(sagas: Command): void {
         print(replayBundle(bundle, defs, { to: o.to }), global.json === true);
         return 0;
       }
-      if (!id) throw new InvalidArgumentError('give a saga id, or --file <bundle>');
+      if (!id) throw new CliError('give a saga id, or --file <bundle>', ExitCode.Usage);
       const { withClient } = await import('../cli-client.js');
       return withClient(global, async (client) => {
         const [info, { events }] = await Promise.all([client.getSaga(id), client.sagaEvents(id)]);

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
+import { register as registerFork } from './fork.js';
 import { register as registerReplay } from './replay.js';
 import { register as registerBlocked } from './sagas-blocked.js';
 
@@ -19,8 +20,9 @@ function status(value: string): string {
 }
 
 /** The stable JSON shape of one saga (README, "Sagas from the command line"). */
-function sagaJson(s: { id: string; machine: string; status: string; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number }): Record<string, unknown> {
-  return { id: s.id, machine: s.machine, status: s.status, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
+function sagaJson(s: { id: string; machine: string; status: string; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number; forkedFrom?: unknown }): Record<string, unknown> {
+  const json = { id: s.id, machine: s.machine, status: s.status, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
+  return s.forkedFrom ? { ...json, forkedFrom: s.forkedFrom } : json;
 }
 
 function stateText(state: unknown): string {
@@ -72,6 +74,8 @@ export function register(program: Command): void {
         else {
           const { colourEnabled, palette, statusText } = await import('../colour.js');
           console.log(`${s.id}  ${s.machine}  ${statusText(s.status, palette(colourEnabled(process.stdout)))}  (entry ${s.entryNo}, ${new Date(s.updatedAt).toISOString()})`);
+          const forked = s.forkedFrom as { sagaId: string; entry: number } | undefined;
+          if (forked) console.log(`forked from ${forked.sagaId} at entry ${forked.entry}`);
           console.log(`state:   ${stateText(s.state)}`);
           console.log(`context: ${JSON.stringify(s.context, null, 2)}`);
         }
@@ -119,4 +123,5 @@ export function register(program: Command): void {
   );
   registerBlocked(sagas);
   registerReplay(sagas);
+  registerFork(sagas);
 }
