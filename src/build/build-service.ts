@@ -41,6 +41,8 @@ export class BuildService {
       id: BUILD_MACHINE_ID,
       version: BUILD_MACHINE_VERSION,
       resumesFrom: BUILD_MACHINE_RESUMES_FROM,
+      // The deployment lock is held under the build's saga id: a fork must take its own.
+      ownedSteps: ['lock'],
       machine: buildMachine,
       steps: this.#steps(),
     };
@@ -60,7 +62,7 @@ export class BuildService {
       restartOldSandboxes: build.restartOldSandboxes,
       ...own,
     };
-    return { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, machine: rollbackMachine, steps: this.#wrap(steps) };
+    return { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, ownedSteps: ['lock'], machine: rollbackMachine, steps: this.#wrap(steps) };
   }
 
   /** Every saga this service runs. */

@@ -136,7 +136,8 @@ export function buildSteps(host: () => BuildHost) {
             if (err instanceof DeployLockedError) throw new TerminalError(err.message, { code: err.code, details: err.details, cause: err });
             throw err;
           }
-          say(x, ctx, 'lock', err.message);
+          const held = err.details as { holder?: string; since?: number };
+          say(x, ctx, 'lock', `waiting for the deployment lock: app "${app}" is being deployed by saga "${String(held.holder)}" since ${new Date(held.since ?? 0).toISOString()}; this build goes on when that one ends`);
           await x.entities.locks.waitFor(app, { signal: ctx.signal, sagaId: ctx.sagaId });
         }
       }

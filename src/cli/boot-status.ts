@@ -28,7 +28,7 @@ export async function bootStatus(
     );
     const running = await coordinatorsRunning(nc, config.namespace, new Set(records.map((r) => r.coordinator)));
     if (input.json) {
-      out(JSON.stringify(records.map((r) => ({ ...r, error: r.ready ? null : r.lastError, coordinatorRunning: running.get(r.coordinator) ?? null })), null, 2));
+      out(JSON.stringify(records.map((r) => ({ ...r, error: r.ready ? null : r.lastError, coordinatorRunning: running.get(r.coordinator) ?? null }))));
     } else if (records.length === 0) {
       out(`no boot status in namespace "${config.namespace}"${input.coordinator ? ` for coordinator "${input.coordinator}"` : ''} yet`);
     } else {

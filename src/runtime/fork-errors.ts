@@ -11,6 +11,8 @@ export const ForkErrorCode = {
   SagaActive: 'SAGA_ACTIVE',
   /** The source's state at the fork point is final: a fork would have nothing to do. */
   ForkPointFinal: 'FORK_POINT_FINAL',
+  /** The copied entries include the result of a step whose effect belongs to the source's id. */
+  ForkCopiesOwnedStep: 'FORK_COPIES_OWNED_STEP',
 } as const;
 export type ForkErrorCode = (typeof ForkErrorCode)[keyof typeof ForkErrorCode];
 
@@ -36,6 +38,17 @@ export class ForkPointFinalError extends SagaError {
       ForkErrorCode.ForkPointFinal,
       `saga "${sagaId}" is already ${status} at entry ${entry}: a fork from there has nothing to do; pick an earlier entry`,
       { status: 409, details: { sagaId, entry, status } },
+    );
+  }
+}
+
+export class ForkCopiesOwnedStepError extends SagaError {
+  override name = 'ForkCopiesOwnedStepError';
+  constructor(sagaId: string, from: number, step: string, entry: number) {
+    super(
+      ForkErrorCode.ForkCopiesOwnedStep,
+      `entry ${entry} of saga "${sagaId}" completed step "${step}", whose effect belongs to that saga (held under its id): a fork from entry ${from} would act without it; fork from an entry before ${entry}, where the fork runs "${step}" itself`,
+      { status: 409, details: { sagaId, from, step, entry } },
     );
   }
 }

@@ -13,7 +13,7 @@ import type { SagaStatus } from '../journal/index-store.js';
 import type { JournalEntry } from '../journal/journal.js';
 import { isDoneEvent, resultActorId } from './book.js';
 import { foldJournal, type FoldedSaga } from './fold.js';
-import { ForkPointFinalError } from './fork-errors.js';
+import { ForkCopiesOwnedStepError, ForkPointFinalError } from './fork-errors.js';
 import { journalView } from './journal-view.js';
 import type { MachineRegistry } from './registry.js';
 import { replaySteps } from './replay-saga.js';
@@ -110,6 +110,12 @@ export function draftFork(args: DraftForkArgs): ForkDraft {
   )!;
   const status = statusOf(folded.snapshot);
   if (folded.snapshot.status === 'done') throw new ForkPointFinalError(sourceId, from, status);
+  const owned = new Set(folded.binding.ownedSteps ?? []);
+  for (const r of kept) {
+    if (!('event' in r)) continue;
+    const id = resultActorId(r.event);
+    if (id !== undefined && owned.has(id) && isDoneEvent(r.event)) throw new ForkCopiesOwnedStepError(sourceId, from, id, r.no);
+  }
 
   const { undosRun, stepsAfter } = resultsAfter(args, folded, records);
   return {

@@ -36,6 +36,12 @@ export interface SagaDefinition {
    * states no old saga can be in). Without it, a saga started on another version is refused.
    */
   readonly resumesFrom?: readonly number[];
+  /**
+   * Steps whose effect belongs to the saga's own id (e.g. a lock held under it): a fork may not
+   * copy their results — the fork, another saga, would act as if it held what the source does.
+   * Forks must start before such a step completed (the fork then runs it under its own id).
+   */
+  readonly ownedSteps?: readonly string[];
 }
 
 /** A definition bound to the implementations of the steps its machine invokes. */

@@ -166,12 +166,14 @@ export class JetsagaClient {
    */
   async deploy(source: string | SourceData, request: ClientDeployRequest): Promise<{ id: string; created: boolean; source: PutSourceResult }> {
     const id = request.id ?? newBuildId(request.app);
-    const data = typeof source === 'string' ? packDirectory(source, { signal: request.signal, gzipLevel: 1 }) : source;
     this.#sources ??= SourceStore.open(this.nc, { namespace: this.namespace });
     const sources = await this.#sources.catch((e: unknown) => {
       this.#sources = undefined;
       throw e;
     });
+    // Packed only now, read at once by put: a pack error (not a directory, an unreadable file)
+    // must find its reader listening, never be an unhandled stream error.
+    const data = typeof source === 'string' ? packDirectory(source, { signal: request.signal, gzipLevel: 1 }) : source;
     const put = await sources.put(id, data, { app: request.app });
     const started = await this.startBuild({
       app: request.app,

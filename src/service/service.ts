@@ -53,7 +53,7 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
   'sagas.skip': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
   'sagas.abandon': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.NotBlocked, ErrorCode.NotOwner, ServiceErrorCode.NotAdmitted],
   'sagas.follow': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, StreamErrorCode.StreamLimit, ServiceErrorCode.NotAdmitted],
-  'sagas.fork': [ServiceErrorCode.BadRequest, ErrorCode.InvalidArgument, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ErrorCode.MachineVersionMismatch, ForkErrorCode.SagaActive, ForkErrorCode.ForkPointFinal, ErrorCode.SagaExists, ServiceErrorCode.NotAdmitted],
+  'sagas.fork': [ServiceErrorCode.BadRequest, ErrorCode.InvalidArgument, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ErrorCode.MachineVersionMismatch, ForkErrorCode.SagaActive, ForkErrorCode.ForkPointFinal, ForkErrorCode.ForkCopiesOwnedStep, ErrorCode.SagaExists, ServiceErrorCode.NotAdmitted],
   'sagas.check': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ServiceErrorCode.NotAdmitted],
   'builds.start': [ServiceErrorCode.BadRequest, ErrorCode.SagaExists, ErrorCode.SagaStarting, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'builds.get': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ServiceErrorCode.NotAdmitted],

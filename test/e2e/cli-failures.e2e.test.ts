@@ -74,3 +74,22 @@ describe('--nats that is not an address', () => {
     expect(fromEnv.stderr).toContain('jetsaga: JETSAGA_NATS_URL: "garbage" is not a NATS server address (no port)');
   });
 });
+
+describe('bad command-line values need no coordinator', () => {
+  it('deploy of a missing directory, a bad app name and an unreadable bundle are one-line usage errors (exit 2), NATS or not', async () => {
+    // A port nothing listens on: had the command connected first, it would exit 3.
+    const nats = `127.0.0.1:${await freePort()}`;
+    const cases: Array<[string[], RegExp]> = [
+      [['deploy', join(tmp, 'no-such-dir'), '--app', 'x', '--nats', nats], /^jetsaga: cannot deploy .*no-such-dir: not a directory$/],
+      [['deploy', tmp, '--app', 'Bad_Name', '--nats', nats], /argument 'Bad_Name' is invalid\. "Bad_Name" is not an app name/],
+      [['rollback', '--app', 'UPPER', '--to', '1', '--nats', nats], /"UPPER" is not an app name/],
+      [['sagas', 'replay', '--file', join(tmp, 'missing.json')], /^jetsaga: cannot read the bundle .*missing\.json: ENOENT$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(message);
+    }
+  });
+});

@@ -191,6 +191,28 @@ describe('fork', () => {
   });
 });
 
+describe('steps owned by the source', () => {
+  it('a fork may not copy the result of a step whose effect is held under the source id; before it, the fork runs it itself', async (ctx) => {
+    cluster = memoryCluster();
+    const calls: TripCall[] = [];
+    // As the build saga's lock: the hotel booking stands for something held under the saga's id.
+    const rt = await cluster.open('a', { machines: [{ ...tripBinding((c) => calls.push(c)), ownedSteps: ['hotel'] }] });
+    const fail = failure(ctx);
+    await failedTrip(rt, 't5', fail.path);
+    fail.lift();
+    const refused = await rejection(rt.fork('t5', { from: 3, dryRun: true }));
+    expect(refused).toMatchObject({ code: 'FORK_COPIES_OWNED_STEP', status: 409, details: { sagaId: 't5', from: 3, step: 'hotel', entry: 3 } });
+    expect(refused.message).toMatch(/fork from an entry before 3/);
+    expect(await rt.list()).toMatchObject({ sagas: [{ id: 't5' }] });
+
+    const before = calls.length;
+    const forked = await rt.fork('t5', { from: 2, id: 't5-f' });
+    expect(forked.willRun).toEqual([{ id: 'hotel', src: 'bookHotel' }]);
+    expect((await rt.wait('t5-f', { timeoutMs: 10_000 })).status).toBe(SagaStatus.Completed);
+    expect(calls.slice(before).map((c) => `${c.step}|${c.key}`)).toContain('bookHotel|t5-f:2:hotel');
+  });
+});
+
 describe('an interrupted fork', () => {
   it('a coordinator that dies mid-copy leaves a fork that recovery parks and never drives', async (ctx) => {
     cluster = memoryCluster();

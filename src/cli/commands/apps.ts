@@ -1,5 +1,6 @@
 /** `jetsaga apps list|show` and `jetsaga versions list --app`: what is deployed. */
 import type { Command } from 'commander';
+import { appName } from '../arg-parsers.js';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
 
@@ -30,7 +31,7 @@ export function register(program: Command): void {
       });
     }),
   );
-  const show = apps.command('show').summary('an app: versions and running sandboxes').argument('<app>');
+  const show = apps.command('show').summary('an app: versions and running sandboxes').argument('<app>', 'the app', appName);
   show.action((name: string) =>
     exitWith(async () => {
       const global = globalOptions(show);
@@ -51,7 +52,7 @@ export function register(program: Command): void {
   );
 
   const versions = program.command('versions').summary("an app's versions").description("An app's versions.");
-  const vlist = versions.command('list').summary("an app's versions, newest last").requiredOption('--app <name>', 'the app');
+  const vlist = versions.command('list').summary("an app's versions, newest last").requiredOption('--app <name>', 'the app', appName);
   vlist.action(() =>
     exitWith(async () => {
       const global = globalOptions(vlist);

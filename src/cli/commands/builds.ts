@@ -21,10 +21,17 @@ export function register(program: Command): void {
       const { withClient } = await import('../cli-client.js');
       const { followBuild, exitCodeOfBuild, describeOutcome } = await import('../follow-build.js');
       return withClient(global, async (client) => {
-        await client.getBuild(id); // UNKNOWN_SAGA / UNKNOWN_BUILD (exit 4) before following nothing
-        const outcome = await followBuild(client, id, (line) => console.error(line));
+        const { saga } = await client.getBuild(id); // UNKNOWN_SAGA / UNKNOWN_BUILD (exit 4) before following nothing
+        const { ROLLBACK_MACHINE_ID } = await import('../../../machines/rollback.machine.js');
+        const rollback = saga.machine === ROLLBACK_MACHINE_ID;
+        const outcome = await followBuild(client, id, (line) => console.error(line), rollback ? 'rollback' : 'build');
         if (!outcome) return 130;
-        console.log(describeOutcome(outcome, global.json === true));
+        if (rollback) {
+          // A rollback (also followed here) is told as one: "rolled back <app> to vN".
+          const { describeRollback } = await import('./rollback.js');
+          const to = Number((saga.context as { input?: { to?: unknown } } | null)?.input?.to);
+          console.log(describeRollback(outcome, to, global.json === true));
+        } else console.log(describeOutcome(outcome, global.json === true));
         return exitCodeOfBuild(outcome);
       });
     }),

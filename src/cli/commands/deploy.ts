@@ -1,10 +1,12 @@
 /** `jetsaga deploy <dir> --app <name>`: upload an app's source and build it (see ../follow-build.ts). */
 import { InvalidArgumentError, type Command } from 'commander';
+import { appName } from '../arg-parsers.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
 
 /** `--env K=V` may be given several times. */
-function collectEnv(value: string, previous: Record<string, string>): Record<string, string> {
+function collectEnv(value: string, previous: Record<string, string> | undefined): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`takes NAME=value, got ${JSON.stringify(value)}`);
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
@@ -21,8 +23,8 @@ export function register(program: Command): void {
         'failed (rolled back), 3 no NATS or coordinator, 5 the app is being deployed by another build.',
     )
     .argument('<dir>', "the app's directory")
-    .requiredOption('--app <name>', 'the app to deploy ([a-z0-9][a-z0-9-]{0,62})')
-    .option('--env <NAME=value>', 'an environment variable of the new version (repeatable)', collectEnv, {})
+    .requiredOption('--app <name>', 'the app to deploy ([a-z0-9][a-z0-9-]{0,62})', appName)
+    .option('--env <NAME=value>', 'an environment variable of the new version (repeatable)', collectEnv)
     .option('--detach', 'print the build id once the build has started, and return')
     .option('--wait-lock', 'wait while another build of the app holds its lock instead of being refused')
     .addHelpText(
@@ -35,14 +37,21 @@ Examples:
     );
   command.action((dir: string) =>
     exitWith(async () => {
-      const opts = command.opts<{ app: string; env: Record<string, string>; detach?: boolean; waitLock?: boolean }>();
+      const opts = command.opts<{ app: string; env?: Record<string, string>; detach?: boolean; waitLock?: boolean }>();
       const global = globalOptions(command);
       const { withClient } = await import('../cli-client.js');
       const { followBuild, exitCodeOfBuild, describeOutcome } = await import('../follow-build.js');
+      // A missing or unreadable directory is a usage error, before anything is asked of NATS.
+      const { stat } = await import('node:fs/promises');
+      const isDir = await stat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
+      if (!isDir) throw new CliError(`cannot deploy ${dir}: not a directory`, ExitCode.Usage);
       return withClient(global, async (client) => {
         // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
         await client.listApps();
-        const { id } = await client.deploy(dir, { app: opts.app, env: opts.env, waitForLock: opts.waitLock === true });
+        const { id } = await client.deploy(dir, { app: opts.app, ...(opts.env ? { env: opts.env } : {}), waitForLock: opts.waitLock === true });
         if (opts.detach) {
           console.log(global.json ? JSON.stringify({ sagaId: id, app: opts.app, status: 'running' }) : id);
           return 0;

@@ -57,6 +57,21 @@ async function check(id: string, global: ReturnType<typeof globalOptions>): Prom
   });
 }
 
+/** The bundle file's JSON; a missing or unreadable file, or one that is not JSON, is a usage error. */
+async function readBundleFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read the bundle ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, ExitCode.Usage);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CliError(`${path} is not a bundle: not JSON (${(e as Error).message})`, ExitCode.Usage);
+  }
+}
+
 export function register(sagas: Command): void {
   const replay = sagas
     .command('replay')
@@ -82,7 +97,8 @@ export function register(sagas: Command): void {
       const { knownDefinitions } = await import('../known-machines.js');
       const defs = await knownDefinitions();
       if (o.file) {
-        const bundle = parseBundle(JSON.parse(await readFile(o.file, 'utf8')) as unknown);
+        if (id) throw new CliError('give a saga id or --file <bundle>, not both', ExitCode.Usage);
+        const bundle = parseBundle(await readBundleFile(o.file));
         print(replayBundle(bundle, defs, { to: o.to }), global.json === true);
         return 0;
       }

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BuildOutcome } from '../follow-build.js';
+import { appName } from '../arg-parsers.js';
 import { globalOptions } from '../global-options.js';
 import { exitWith } from '../program-kit.js';
 
@@ -35,7 +36,7 @@ export function register(program: Command): void {
         'the outcome on stdout. Exit 0 rolled back, 1 failed or refused (nothing changed), 3 no ' +
         'NATS or coordinator, 4 no such app or version, 5 a deploy of the app holds its lock.',
     )
-    .requiredOption('--app <name>', 'the app')
+    .requiredOption('--app <name>', 'the app', appName)
     .requiredOption('--to <version>', 'the version to make active again (3 or v3; see `jetsaga versions list --app <name>`)', versionNumber)
     .option('--detach', 'print the rollback id once it has started, and return')
     .option('--wait-lock', 'wait while a deploy of the app holds its lock instead of being refused')

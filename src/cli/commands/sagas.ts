@@ -34,20 +34,22 @@ export function register(program: Command): void {
 
   const list = sagas
     .command('list')
-    .summary('sagas, newest state first')
+    .summary('sagas in id order, a page at a time')
     .option('--status <status>', `only sagas in this status (${STATUSES.join(', ')})`, status)
     .option('--machine <id>', 'only sagas of this machine, e.g. build')
     .option('--limit <n>', 'at most n sagas (1–1000, default 50)', positiveInt)
-    .addHelpText('after', '\nExamples:\n  $ jetsaga sagas list --status running\n  $ jetsaga sagas list --machine build --limit 10 --json');
+    .option('--after <id>', 'the page after this saga id (the last one shown; printed on stderr when there are more)')
+    .addHelpText('after', '\nExamples:\n  $ jetsaga sagas list --status running\n  $ jetsaga sagas list --machine build --limit 10 --json\n  $ jetsaga sagas list --limit 10 --after node-hello-mx60nted-f0c407fd');
   list.action(() =>
     exitWith(async () => {
-      const o = list.opts<{ status?: string; machine?: string; limit?: number }>();
+      const o = list.opts<{ status?: string; machine?: string; limit?: number; after?: string }>();
       const global = globalOptions(list);
       const { withClient } = await import('../cli-client.js');
       return withClient(global, async (client) => {
-        const { sagas: found } = await client.listSagas({
+        const { sagas: found, next } = await client.listSagas({
           ...(o.status ? { status: o.status as never } : {}),
           ...(o.machine ? { machine: o.machine } : {}),
+          ...(o.after ? { after: o.after } : {}),
           limit: o.limit ?? 50,
         });
         if (global.json) {
@@ -57,6 +59,11 @@ export function register(program: Command): void {
         else {
           const { formatTable } = await import('../table.js');
           console.log(formatTable(['ID', 'MACHINE', 'STATUS', 'UPDATED'], found.map((s) => [s.id, s.machine, s.status, new Date(s.updatedAt).toISOString()])));
+        }
+        // stdout stays the page (a JSON array with --json); where the next one starts goes to stderr.
+        if (next) {
+          const same = [o.status && `--status ${o.status}`, o.machine && `--machine ${o.machine}`, o.limit && `--limit ${o.limit}`, global.json && '--json'].filter(Boolean).join(' ');
+          console.error(`more: jetsaga sagas list ${same ? `${same} ` : ''}--after ${next}`);
         }
         return 0;
       });
