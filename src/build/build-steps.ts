@@ -14,10 +14,12 @@ import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { AppConfig } from './app/index.js';
 import {
+  AppConfigError,
   decideWebProcess,
   detectStack,
   findProcess,
   loadAppConfig,
+  nameMismatch,
   ONBUILD_HOME,
   planOnbuild,
   prepareConfig,
@@ -148,7 +150,13 @@ export function buildSteps(host: () => BuildHost) {
       return null;
     },
 
-    loadAppConfig: async ({ staged }: AppIn & StagedIn): Promise<AppConfig> => loadAppConfig(staged.dir),
+    loadAppConfig: async ({ app, staged }: AppIn & StagedIn): Promise<AppConfig> => {
+      const config = await loadAppConfig(staged.dir);
+      // A source meant for another app is refused here, before onbuild and the image build.
+      const mismatch = nameMismatch(config, app);
+      if (mismatch) throw new AppConfigError(mismatch);
+      return config;
+    },
 
     detectStack: async ({ staged, config }: StagedIn & { config: AppConfig }): Promise<Stack> => detectStack(staged.dir, config),
 

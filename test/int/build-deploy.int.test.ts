@@ -250,6 +250,15 @@ describe('bad input fails the build with a clear error and leaves nothing behind
     expect(errors[0]).toMatchObject({ step: 'appConfig', code: 'APP_CONFIG_INVALID' });
     expect(errors[0]!.kind === 'error' && errors[0]!.message).toMatch(/app\.toml:3.*run\.port/);
   }, 120_000);
+
+  it('an app.toml naming another app: refused when app.toml is read, before onbuild runs', async () => {
+    const tar = tarOf([file('index.html', '<h1>hi</h1>\n'), file('app.toml', 'name = "someone-else"\n')]);
+    const { id, info } = await world.deploy({ app: 'mine', tar: Readable.from([tar]) });
+    expect(info.status).toBe('compensated');
+    const records = await progressOf(id);
+    expect(records.filter((r) => r.kind === 'error')).toEqual([expect.objectContaining({ step: 'appConfig', code: 'APP_CONFIG_INVALID', message: expect.stringMatching(/app\.toml:1.*name.*"someone-else".*"mine"/) })]);
+    expect(records.some((r) => r.kind === 'phase' && /onbuild/.test(r.phase))).toBe(false);
+  }, 120_000);
 });
 
 describe('the registry goes away mid-push', () => {

@@ -8,7 +8,7 @@ export { APP_CONFIG_FILE, DEFAULT_APP_CONFIG, loadAppConfig, parseAppConfig } fr
 export { OnbuildError, OnbuildErrorCode, type OnbuildFailure } from './onbuild-error.js';
 export { planOnbuild, type OnbuildPlan } from './onbuild-plan.js';
 export { ONBUILD_HOME, runOnbuild, type OnbuildOutputLine, type OnbuildResult, type RunOnbuildOptions } from './onbuild.js';
-export { checkConfig, prepareConfig, type PrepareConfigOptions, type PreparedConfig } from './prepare-config.js';
+export { checkConfig, nameMismatch, prepareConfig, type PrepareConfigOptions, type PreparedConfig } from './prepare-config.js';
 export { findProcess, parseProcfile, PROCFILE, readProcfile, type Procfile, type ProcfileEntry } from './procfile.js';
 export { APP_DIR_MISSING } from './read-app-file.js';
 export { PYTHON_PACKAGES_DIR, STATIC_SERVER_ARGV } from './stack-defaults.js';

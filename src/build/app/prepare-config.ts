@@ -46,6 +46,13 @@ const REQUEST = 'deploy request';
 /** The merged env is journaled with the config version: it stays well under a journal entry. */
 export const MAX_ENV_BYTES = 256 * 1024;
 
+/** The problem of an app.toml that names another app than the one deployed, or null. */
+export function nameMismatch(config: AppConfig, appName: string): ConfigProblem | null {
+  if (config.name === undefined || config.name === appName) return null;
+  const line = config.lines.name;
+  return { file: 'app.toml', key: 'name', ...(line === undefined ? {} : { line }), reason: `is ${JSON.stringify(config.name)}, but the deploy is for app ${JSON.stringify(appName)}` };
+}
+
 /**
  * Checks everything but the port (pure): the prepared config, and every problem found (an
  * empty list means `prepared` is good to use).
@@ -58,9 +65,8 @@ export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { 
     return { file: 'app.toml', key, ...(line === undefined ? {} : { line }) };
   };
 
-  if (config.name !== undefined && options.appName !== undefined && config.name !== options.appName) {
-    problems.push({ ...at('name'), reason: `is ${JSON.stringify(config.name)}, but the deploy is for app ${JSON.stringify(options.appName)}` });
-  }
+  const mismatch = options.appName === undefined ? null : nameMismatch(config, options.appName);
+  if (mismatch) problems.push(mismatch);
 
   const merged: Record<string, string> = { ...config.env };
   const requestEnv: unknown = options.requestEnv ?? {};
