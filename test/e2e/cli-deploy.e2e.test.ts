@@ -152,8 +152,10 @@ describe('jetsaga deploy and builds follow', () => {
     expect(none.stderr.trim().split('\n')).toHaveLength(1);
     const usage = await cli(['deploy', join(EXAMPLES, 'static-site'), '--app', 'x', '--env', 'novalue']);
     expect(usage.code).toBe(2);
+    // No --app and no name in app.toml (static-site has none): which app is a usage question.
     const missing = await cli(['deploy', join(EXAMPLES, 'static-site')]);
     expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/which app\? give --app <name>, or set name = "<app>" in .*static-site\/app\.toml/);
   }, 120_000);
 });
 

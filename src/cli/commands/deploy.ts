@@ -1,4 +1,4 @@
-/** `jetsaga deploy <dir> --app <name>`: upload an app's source and build it (see ../follow-build.ts). */
+/** `jetsaga deploy <dir> [--app <name>]`: upload an app's source and build it (see ../follow-build.ts). */
 import { InvalidArgumentError, type Command } from 'commander';
 import { appName } from '../arg-parsers.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -12,6 +12,16 @@ function collectEnv(value: string, previous: Record<string, string> | undefined)
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
+/** The app a directory deploys as when --app is not given: app.toml's `name`. */
+async function appNameOf(dir: string): Promise<string> {
+  const { loadAppConfig } = await import('../../build/app/app-config.js');
+  const config = await loadAppConfig(dir).catch((e: unknown) => {
+    throw new CliError(`cannot read ${dir}/app.toml: ${(e as Error).message}`, ExitCode.Usage);
+  });
+  if (config.name === undefined) throw new CliError(`which app? give --app <name>, or set name = "<app>" in ${dir}/app.toml`, ExitCode.Usage);
+  return config.name;
+}
+
 export function register(program: Command): void {
   const command = program
     .command('deploy')
@@ -23,7 +33,7 @@ export function register(program: Command): void {
         'failed (rolled back), 3 no NATS or coordinator, 5 the app is being deployed by another build.',
     )
     .argument('<dir>', "the app's directory")
-    .requiredOption('--app <name>', 'the app to deploy ([a-z0-9][a-z0-9-]{0,62})', appName)
+    .option('--app <name>', "the app to deploy ([a-z0-9][a-z0-9-]{0,62}); default: app.toml's name", appName)
     .option('--env <NAME=value>', 'an environment variable of the new version (repeatable)', collectEnv)
     .option('--detach', 'print the build id once the build has started, and return')
     .option('--wait-lock', 'wait while another build of the app holds its lock instead of being refused')
@@ -31,13 +41,14 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
+  $ jetsaga deploy examples/node-hello      # the app named in its app.toml
   $ jetsaga deploy examples/node-hello --app node-hello
   $ jetsaga deploy ./shop --app shop --env DATABASE_URL=postgres://127.0.0.1/shop --json
   $ jetsaga deploy ./shop --app shop --detach && jetsaga builds follow <id>`,
     );
   command.action((dir: string) =>
     exitWith(async () => {
-      const opts = command.opts<{ app: string; env?: Record<string, string>; detach?: boolean; waitLock?: boolean }>();
+      const opts = command.opts<{ app?: string; env?: Record<string, string>; detach?: boolean; waitLock?: boolean }>();
       const global = globalOptions(command);
       const { withClient } = await import('../cli-client.js');
       const { followBuild, exitCodeOfBuild, describeOutcome } = await import('../follow-build.js');
@@ -48,15 +59,16 @@ Examples:
         () => false,
       );
       if (!isDir) throw new CliError(`cannot deploy ${dir}: not a directory`, ExitCode.Usage);
+      const app = opts.app ?? (await appNameOf(dir));
       return withClient(global, async (client) => {
         // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
         await client.listApps();
-        const { id } = await client.deploy(dir, { app: opts.app, ...(opts.env ? { env: opts.env } : {}), waitForLock: opts.waitLock === true });
+        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), waitForLock: opts.waitLock === true });
         if (opts.detach) {
-          console.log(global.json ? JSON.stringify({ sagaId: id, app: opts.app, status: 'running' }) : id);
+          console.log(global.json ? JSON.stringify({ sagaId: id, app, status: 'running' }) : id);
           return 0;
         }
-        console.error(`deploying ${opts.app} (build ${id})`);
+        console.error(`deploying ${app} (build ${id})`);
         const outcome = await followBuild(client, id, (line) => console.error(line));
         if (!outcome) return 130;
         console.log(describeOutcome(outcome, global.json === true));
