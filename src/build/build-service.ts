@@ -41,8 +41,9 @@ export class BuildService {
       id: BUILD_MACHINE_ID,
       version: BUILD_MACHINE_VERSION,
       resumesFrom: BUILD_MACHINE_RESUMES_FROM,
-      // The deployment lock is held under the build's saga id: a fork must take its own.
-      ownedSteps: ['lock'],
+      // The version number, the staged source and the deployment lock are the build's own (held
+      // under its saga id): a fork allocates, stages and locks for itself, from the init entry.
+      ownedSteps: ['allocate', 'receive', 'lock'],
       machine: buildMachine,
       steps: this.#steps(),
     };
