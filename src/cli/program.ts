@@ -12,12 +12,13 @@ import { register as deploy } from './commands/deploy.js';
 import { register as rollback } from './commands/rollback.js';
 import { register as sagas } from './commands/sagas.js';
 import { register as serve } from './commands/serve.js';
+import { register as ui } from './commands/ui.js';
 import { register as versionCommand } from './commands/version.js';
 import { addGlobalOptions } from './global-options.js';
 import { HELP_FOOTER, version } from './help.js';
 
 /** The commands, in the order `jetsaga --help` lists them. */
-const COMMANDS: readonly ((program: Command) => void)[] = [serve, deploy, rollback, builds, sagas, apps, boot, versionCommand];
+const COMMANDS: readonly ((program: Command) => void)[] = [serve, deploy, rollback, builds, sagas, apps, boot, ui, versionCommand];
 
 export function createProgram(): Command {
   const program = new Command('jetsaga')

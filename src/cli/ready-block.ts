@@ -7,7 +7,7 @@
 import { Dep } from '../boot/coordinator-graph.js';
 import type { Coordinator } from '../coordinator.js';
 
-export function readyBlock(coordinator: Coordinator): string {
+export function readyBlock(coordinator: Coordinator, options: { uiUrl?: string } = {}): string {
   const { config, graph } = coordinator;
   const pids = coordinator.embeddedPids();
   const whose = (pid: number | undefined, dependency: string, given: boolean): string => {
@@ -23,6 +23,7 @@ export function readyBlock(coordinator: Coordinator): string {
     `  nats      ${coordinator.natsUrl}${whose(pids.nats, Dep.Nats, config.nats.url !== undefined)}`,
     `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${whose(pids.registry, Dep.Registry, config.registry.address !== undefined)}`,
     `  data dir  ${config.dataDir}`,
+    ...(options.uiUrl ? [`  ui        ${options.uiUrl}`] : []),
     ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),
   ].join('\n');
 }

@@ -94,6 +94,8 @@ export interface ReplayStep {
   readonly accepted?: boolean;
   /** Why an entry has no transition (takeover and void records). */
   readonly note?: string;
+  /** The whole machine context after the entry (null before the init entry): only with `withContext`. */
+  readonly context?: unknown;
 }
 
 export interface ReplayOptions {
@@ -101,6 +103,11 @@ export interface ReplayOptions {
   readonly to?: number;
   /** The saga's id: with it, effects carry the idempotency keys the runtime used. */
   readonly sagaId?: string;
+  /**
+   * Add each entry's whole context (`context`): what a scrubber shows at an entry. Contexts are
+   * the machine's own immutable values, shared between entries, not copies.
+   */
+  readonly withContext?: boolean;
 }
 
 /**
@@ -117,6 +124,7 @@ export function replaySaga(definition: SagaDefinition, journal: readonly Journal
 export function* replaySteps(definition: SagaDefinition, journal: readonly JournalView[], options: ReplayOptions = {}): Generator<ReplayStep> {
   const to = options.to ?? Infinity;
   const withKeys = options.sagaId !== undefined;
+  const context = (value: unknown): { context?: unknown } => (options.withContext ? { context: value } : {});
   const sagaId = options.sagaId ?? '';
   const pure = pureTransitions(definition.machine);
   let snapshot: AnyMachineSnapshot | undefined;
@@ -129,7 +137,7 @@ export function* replaySteps(definition: SagaDefinition, journal: readonly Journ
       if (snapshot) throw new CorruptEntryError(`journal entry ${view.streamSeq}: a void record after the init entry`, { seq: view.streamSeq });
       if (to < 1) return;
       const v = view.void;
-      yield noTransition(view, 'void', null, null, `void record by ${v.owner} (epoch ${v.epoch}): ${v.reason}; not an entry of the saga`);
+      yield { ...noTransition(view, 'void', null, null, `void record by ${v.owner} (epoch ${v.epoch}): ${v.reason}; not an entry of the saga`), ...context(null) };
       continue;
     }
     if (view.entryNo !== no + 1) {
@@ -141,7 +149,7 @@ export function* replaySteps(definition: SagaDefinition, journal: readonly Journ
     if (view.takeover !== undefined) {
       if (!snapshot) throw new CorruptEntryError(`journal entry ${view.streamSeq}: a takeover record before the init entry`, { seq: view.streamSeq });
       const t = view.takeover;
-      yield noTransition(view, 'takeover', snapshot.value, status, `taken over by ${t.owner} from ${t.from} (epoch ${t.epoch}); not an input of the machine`);
+      yield { ...noTransition(view, 'takeover', snapshot.value, status, `taken over by ${t.owner} from ${t.from} (epoch ${t.epoch}); not an input of the machine`), ...context(snapshot.context) };
       continue;
     }
 
@@ -187,6 +195,7 @@ export function* replaySteps(definition: SagaDefinition, journal: readonly Journ
       contextDiff: diffContext(previousContext, snapshot.context),
       effects: effectsOf(before, book, { event, at: view.at, actions, withKeys }),
       accepted,
+      ...context(snapshot.context),
     };
   }
 }

@@ -22,6 +22,7 @@ import * as S from './schemas.js';
 import { VersionsRollbackReply } from './schemas-rollback.js';
 import { SagaOperatorReply } from './schemas-blocked.js';
 import * as SF from './schemas-fork.js';
+import * as SM from './schemas-machines.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
 
 export interface JetsagaClientOptions {
@@ -60,6 +61,9 @@ const REPLIES = {
   'sagas.follow': F.FollowReply,
   'sagas.fork': SF.SagasForkReply,
   'sagas.check': SF.SagasCheckReply,
+  'sagas.replay': SM.SagasReplayReply,
+  'machines.list': SM.MachinesListReply,
+  'machines.graph': SM.MachinesGraphReply,
   'builds.start': S.BuildsStartReply,
   'builds.get': S.BuildsGetReply,
   'builds.progress': S.BuildsProgressReply,
@@ -126,6 +130,22 @@ export class JetsagaClient {
   /** Replays the saga on the machine the coordinator runs now; the first entry it takes otherwise. */
   checkSaga(id: string): Promise<ReplyOf<'sagas.check'>> {
     return this.call(Endpoint.SagasCheck, { id });
+  }
+  /**
+   * The saga's journal replayed on the coordinator's own definition of its machine (custom
+   * machines too), entry by entry with no side effects: steps from `from` to `to`, the context
+   * after the last one, and `next` when the reply stopped early (pass it as `from`).
+   */
+  replaySaga(id: string, options: { from?: number; to?: number; limit?: number } = {}): Promise<ReplyOf<'sagas.replay'>> {
+    return this.call(Endpoint.SagasReplay, { id, ...options });
+  }
+  /** The machines the answering coordinator runs (newest version of each). */
+  listMachines(): Promise<ReplyOf<'machines.list'>> {
+    return this.call(Endpoint.MachinesList, {});
+  }
+  /** A machine's chart as data (`machineGraph`): the newest version, or the one that replays `version`. */
+  machineGraph(id: string, version?: number): Promise<ReplyOf<'machines.graph'>> {
+    return this.call(Endpoint.MachinesGraph, version === undefined ? { id } : { id, version });
   }
   /** Starts a build of a source already in the object store (see `deploy`). */
   startBuild(request: S.RequestOf<'builds.start'>): Promise<ReplyOf<'builds.start'>> {

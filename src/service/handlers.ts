@@ -19,6 +19,7 @@ import { blockedHandlers } from './handlers-blocked.js';
 import { followHandlers } from './handlers-follow.js';
 import { buildInfo } from './build-info.js';
 import { forkHandlers } from './handlers-fork.js';
+import { machineHandlers } from './handlers-machines.js';
 import type * as S from './schemas.js';
 import type { HandlerContext } from './stream-session.js';
 import type { Endpoint } from './subjects.js';
@@ -82,6 +83,7 @@ export const handlers = {
   },
   ...blockedHandlers,
   ...forkHandlers,
+  ...machineHandlers,
   'builds.start': async (r: z.output<typeof S.BuildsStartRequest>, c: Coordinator) => {
     const { id, ...input } = r;
     const buildInput: BuildInput = input;

@@ -12,6 +12,7 @@ import { SagaStatus } from '../journal/index-store.js';
 import { VersionsRollbackRequest } from './schemas-rollback.js';
 import * as F from './schemas-follow.js';
 import { SagasForkRequest } from './schemas-fork.js';
+import * as M from './schemas-machines.js';
 
 const sagaId = z.string().regex(SAGA_ID_PATTERN, 'a saga id is 1–128 of [A-Za-z0-9_-]');
 const appName = z.string().regex(APP_NAME_PATTERN, 'an app name is [a-z0-9][a-z0-9-]{0,62}');
@@ -53,6 +54,9 @@ export const RequestSchemas = {
   'sagas.follow': { name: 'SagasFollowRequest', schema: F.SagasFollowRequest },
   'sagas.fork': { name: 'SagasForkRequest', schema: SagasForkRequest },
   'sagas.check': { name: 'SagaIdRequest', schema: SagaIdRequest },
+  'sagas.replay': { name: 'SagasReplayRequest', schema: M.SagasReplayRequest },
+  'machines.list': { name: 'MachinesListRequest', schema: M.MachinesListRequest },
+  'machines.graph': { name: 'MachinesGraphRequest', schema: M.MachinesGraphRequest },
   'builds.start': { name: 'BuildsStartRequest', schema: BuildsStartRequest },
   'builds.get': { name: 'SagaIdRequest', schema: SagaIdRequest },
   'builds.progress': { name: 'BuildsProgressRequest', schema: BuildsProgressRequest },

@@ -55,6 +55,9 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
   'sagas.follow': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, StreamErrorCode.StreamLimit, ServiceErrorCode.NotAdmitted],
   'sagas.fork': [ServiceErrorCode.BadRequest, ErrorCode.InvalidArgument, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ErrorCode.MachineVersionMismatch, ForkErrorCode.SagaActive, ForkErrorCode.ForkPointFinal, ForkErrorCode.ForkCopiesOwnedStep, ErrorCode.SagaExists, ServiceErrorCode.NotAdmitted],
   'sagas.check': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ServiceErrorCode.NotAdmitted],
+  'sagas.replay': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ErrorCode.UnknownMachine, ErrorCode.MachineVersionMismatch, ErrorCode.SagaStarting, 'REPLAY_FAILED', ErrorCode.CorruptEntry, ServiceErrorCode.NotAdmitted],
+  'machines.list': [ServiceErrorCode.BadRequest, ServiceErrorCode.NotAdmitted],
+  'machines.graph': [ServiceErrorCode.BadRequest, ErrorCode.UnknownMachine, ErrorCode.MachineVersionMismatch, ServiceErrorCode.NotAdmitted],
   'builds.start': [ServiceErrorCode.BadRequest, ErrorCode.SagaExists, ErrorCode.SagaStarting, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'builds.get': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ServiceErrorCode.NotAdmitted],
   'builds.progress': [ServiceErrorCode.BadRequest, ErrorCode.UnknownSaga, ServiceErrorCode.UnknownBuild, ErrorCode.JournalUnavailable, ServiceErrorCode.NotAdmitted],
@@ -67,7 +70,7 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
 };
 
 /** Endpoints whose every field is optional take an empty body as `{}`. */
-const EMPTY_OK = new Set<Endpoint>([Endpoint.SagasList, Endpoint.AppsList, Endpoint.BootStatus]);
+const EMPTY_OK = new Set<Endpoint>([Endpoint.SagasList, Endpoint.AppsList, Endpoint.BootStatus, Endpoint.MachinesList]);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

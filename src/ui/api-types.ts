@@ -5,11 +5,13 @@
  * Routes (all answer 401 without the token: header `X-Jetsaga-Token: <token>`, or `?token=` on
  * the page URL and on the event stream, which cannot set headers):
  *
- *   GET  /                               the page (HTML shell; its script and style are below)
+ *   GET  /                               the page (HTML shell; its script and style are below; the
+ *                                        server appends `?token=` to its `assets/app.js|css` URLs)
  *   GET  /assets/app.js | /assets/app.css
  *   GET  /api/info                       UiInfo
  *   GET  /api/machines                   MachineList
- *   GET  /api/machines/:id               MachineChart (laid out once per machine version, cached)
+ *   GET  /api/machines/:id?version=      MachineChart (laid out once per machine version, cached;
+ *                                        `version`: the one that replays sagas of that version)
  *   GET  /api/sagas?status=&machine=&limit=   SagaList
  *   GET  /api/sagas/:id                  SagaDetail
  *   GET  /api/sagas/:id/timeline         Timeline
@@ -24,7 +26,10 @@
  *   GET  /api/stream?token=&saga=<id>    text/event-stream of StreamEvent (`event:` = its `type`)
  *
  * Errors: `{ error: { code, message, status } }` with that HTTP status (codes as the service
- * API's: UNKNOWN_SAGA, BAD_REQUEST, NO_COORDINATOR, NOT_BLOCKED, …; UNAUTHORIZED for the token).
+ * API's: UNKNOWN_SAGA, BAD_REQUEST, NO_COORDINATOR, NOT_BLOCKED, …; UNAUTHORIZED for the token;
+ * NOT_FOUND / METHOD_NOT_ALLOWED for routes; BODY_TOO_LARGE (413) and UNKNOWN_BUNDLE (404) for
+ * bundles; INVALID_ARGUMENT for an entry number past the journal's end). Offline (`UiInfo.mode`),
+ * every route that needs a coordinator answers 503 NO_COORDINATOR.
  */
 import type { CompensationPlan } from '../viz/compensation-plan.js';
 import type { MachineGraph } from '../viz/graph-types.js';

@@ -1,7 +1,9 @@
-/** `jetsaga serve [--deploy <dir>]`: run a coordinator until SIGINT/SIGTERM (see ../serve.ts). */
+/** `jetsaga serve [--deploy <dir>] [--ui <port>]`: run a coordinator until SIGINT/SIGTERM (see ../serve.ts). */
 import type { Command } from 'commander';
 import { globalOptions } from '../global-options.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { exitWith } from '../program-kit.js';
+import { portNumber } from '../port-option.js';
 
 export function register(program: Command): void {
   const command = program
@@ -13,19 +15,24 @@ export function register(program: Command): void {
         'Ctrl-C (SIGINT) or SIGTERM. Prints one "ready" block on stdout; logs go to stderr.',
     )
     .option('--deploy <dir>', 'once ready, deploy the app in <dir> and print where it answers')
+    .option('--ui <port>', 'also serve the visualizer on this port (0: any free one); its URL, with the token, is in the ready block', portNumber)
+    .option('--ui-host <host>', 'where the visualizer listens (default: 127.0.0.1, this machine only)')
     .addHelpText(
       'after',
       `
 Examples:
   $ jetsaga serve
   $ jetsaga serve --deploy examples/node-hello --data-dir /tmp/jetsaga
+  $ jetsaga serve --ui 8080                 then open the "ui" URL it prints
   $ JETSAGA_NATS_URL=nats://10.0.0.5:4222 jetsaga serve --owner vm-2`,
     );
   command.action(() =>
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      return serve(globalOptions(command), { deploy: command.opts<{ deploy?: string }>().deploy });
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string }>();
+      if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
+      return serve(globalOptions(command), { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }) });
     }),
   );
 }

@@ -1,0 +1,87 @@
+/**
+ * Keeps the pages that selected a saga up to date: follows its journal (`sagas.follow`, which
+ * resumes through another coordinator, or the same one restarted, from the last entry seen) and
+ * after each new entry sends the saga's detail again. Bursts of entries are coalesced into one
+ * refresh at a time, and a refresh that changes nothing sends nothing.
+ */
+import type { Logger } from '../../log.js';
+import type { LiveBackend } from './live-backend.js';
+import { frame } from './sse-frame.js';
+
+export class SagaWatcher {
+  readonly #abort = new AbortController();
+  #latest: string | undefined;
+  #entryNo: number | undefined;
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly sagaId: string,
+    private readonly live: LiveBackend,
+    private readonly send: (text: string) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.#done = this.#run();
+  }
+
+  /** Sends the latest detail to a page that joins (later ones come with everybody's). */
+  greet(write: (text: string) => void): void {
+    if (this.#latest) write(this.#latest);
+  }
+
+  /** Refreshes soon: now, or right after the refresh in flight. */
+  poke(): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#refreshing) {
+      this.#again = true;
+      return;
+    }
+    this.#refreshing = (async () => {
+      do {
+        this.#again = false;
+        await this.#refresh();
+      } while (this.#again && !this.#abort.signal.aborted);
+    })().finally(() => (this.#refreshing = undefined));
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#done;
+  }
+
+  async #refresh(): Promise<void> {
+    try {
+      const saga = await this.live.detail(this.sagaId);
+      if (this.#abort.signal.aborted) return;
+      this.#entryNo = saga.entryNo;
+      const text = frame({ type: 'saga', saga });
+      if (text === this.#latest) return;
+      this.#latest = text;
+      this.send(text);
+    } catch (e) {
+      this.logger.debug({ sagaId: this.sagaId, err: (e as Error).message }, 'selected saga not refreshed');
+    }
+  }
+
+  async #run(): Promise<void> {
+    this.poke();
+    await this.#refreshing;
+    const signal = this.#abort.signal;
+    try {
+      const entries = this.live.client.followSagaEvents(this.sagaId, {
+        signal,
+        ...(this.#entryNo === undefined ? {} : { afterEntry: this.#entryNo }),
+        // Back after a coordinator restart: what happened meanwhile may be more than one entry.
+        onStatus: (s) => s.state === 'resumed' && this.poke(),
+      });
+      for await (const _entry of entries) this.poke();
+      // The saga finished: its last detail.
+      this.poke();
+    } catch (e) {
+      if (!signal.aborted) this.logger.debug({ sagaId: this.sagaId, err: (e as Error).message }, 'selected saga no longer followed');
+    }
+  }
+}
