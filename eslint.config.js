@@ -27,6 +27,12 @@ export default tseslint.config(
     },
   },
   {
+    // The page runs in the browser: typed by tsconfig.web.json (DOM, no Node), which
+    // tsconfig.json (the project service's default) leaves out.
+    files: ['src/ui/web/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: false, project: './tsconfig.web.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what jetsaga needs on a Debian machine, idempotently: nats-server, docker-registry
 # (the embedded defaults and the test servers), skopeo and umoci (image inspection), python3
-# (the python sample), and the
+# (the python sample), chromium (the visualizer's browser tests), and the
 # npm dependencies. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v umoci >/dev/null 2>&1 || need_apt+=(umoci)
 # The python sample (examples/python-hello) runs on the host's python3.
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# The visualizer's browser tests drive Debian's Chromium through playwright-core (never a
+# downloaded browser).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}" >&2
   sudo_cmd=()

@@ -141,28 +141,31 @@ async function openStream(query = ''): Promise<{ events: StreamEvent[]; close: (
 }
 
 describe('the token', () => {
-  it('is required on every route, by header or ?token=, and the printed URL opens the page', async () => {
+  it('is required on every data route, by header or ?token=; the page and its assets hold no data and load without it', async () => {
     expect(ui.url).toBe(`http://127.0.0.1:${ui.port}/?token=${ui.token}`);
     expect(ui.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    for (const path of ['/', '/assets/app.js', '/api/info', '/api/sagas', '/api/stream', '/api/nothing-here']) {
+    for (const path of ['/api/info', '/api/sagas', '/api/machines', '/api/boot', '/api/stream', '/api/nothing-here', '/nothing-here']) {
       const none = await api<ErrorBody>(path, { token: null });
-      expect(none.status).toBe(401);
+      expect(none.status, path).toBe(401);
       expect(none.body.error).toMatchObject({ code: 'UNAUTHORIZED', status: 401 });
       expect((await api<ErrorBody>(path, { token: `${ui.token}x` })).status).toBe(401);
     }
     expect((await api<ErrorBody>('/api/info?token=wrong', { token: null })).status).toBe(401);
     expect((await api<UiInfo>(`/api/info?token=${ui.token}`, { token: null })).status).toBe(200);
+    // Only reading the page is open: a POST to it still needs the token.
+    expect((await api<ErrorBody>('/', { token: null, method: 'POST' })).status).toBe(401);
 
     const page = await fetch(ui.url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await page.text();
-    // The assets are fetched by the browser without the header: their URLs carry the token.
-    expect(html).toContain(`/assets/app.js?token=${ui.token}`);
-    const js = await fetch(`${base}/assets/app.js?token=${ui.token}`);
+    expect(html).toContain('/assets/app.js');
+    expect(html).not.toContain(ui.token);
+    const js = await fetch(`${base}/assets/app.js`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
-    expect((await fetch(`${base}/assets/app.css?token=${ui.token}`)).status).toBe(200);
+    expect((await fetch(`${base}/assets/app.css`)).status).toBe(200);
+    expect((await fetch(`${base}/favicon.ico`)).status).toBe(204);
   });
 
   it('answers with strict security headers, JSON errors, 404 and 405', async () => {

@@ -6,7 +6,6 @@
 import { createMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ReplayStep } from '../../src/runtime/replay-saga.js';
-import { withTokenInAssetUrls } from '../../src/ui/server/server.js';
 import { activeIds, stateIndex, visitedIds, waitingOf } from '../../src/ui/server/state-ids.js';
 import { timelineEntry } from '../../src/ui/server/timeline.js';
 import { newToken, tokenMatches } from '../../src/ui/server/token.js';
@@ -77,12 +76,5 @@ describe('the token', () => {
     expect(tokenMatches(`${t}x`, t)).toBe(false);
     expect(tokenMatches(undefined, t)).toBe(false);
     expect(tokenMatches('', t)).toBe(false);
-  });
-
-  it('goes into the page\'s own asset URLs, and nowhere else', () => {
-    const html = '<link rel="stylesheet" href="/assets/app.css"><script type="module" src="./assets/app.js"></script><a href="https://example.org/assets/app.js">x</a>';
-    expect(withTokenInAssetUrls(html, 'T0k')).toBe(
-      '<link rel="stylesheet" href="/assets/app.css?token=T0k"><script type="module" src="./assets/app.js?token=T0k"></script><a href="https://example.org/assets/app.js">x</a>',
-    );
   });
 });

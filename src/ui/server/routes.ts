@@ -91,6 +91,11 @@ export function routes(deps: RouteDeps): Route[] {
     get('/', (ctx) => deps.asset('html', ctx).then(() => undefined)),
     get('/assets/app\\.js', (ctx) => deps.asset('js', ctx).then(() => undefined)),
     get('/assets/app\\.css', (ctx) => deps.asset('css', ctx).then(() => undefined)),
+    // Browsers ask for it unbidden: an empty answer, not a 404 in the console.
+    get('/favicon\\.ico', (ctx) => {
+      ctx.res.writeHead(204).end();
+      return Promise.resolve(undefined);
+    }),
     get('/api/info', async () => {
       await deps.live?.ping();
       return deps.info();

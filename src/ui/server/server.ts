@@ -63,12 +63,10 @@ export interface UiServerHandle {
 const ASSET_TYPES = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' } as const;
 
 /**
- * The page's own asset URLs get the token (`/assets/app.js?token=…`): a `<script src>` cannot
- * send the header, and the assets are served only with the token too.
+ * The page and its assets hold no data: they load without the token (the page then shows what
+ * is wrong when its URL has none). Everything under /api/ needs it.
  */
-export function withTokenInAssetUrls(html: string, token: string): string {
-  return html.replace(/\b(src|href)="((?:\.?\/)?assets\/app\.(?:js|css))"/g, (_m, attr: string, path: string) => `${attr}="${path}?token=${encodeURIComponent(token)}"`);
-}
+const PUBLIC_PATHS = new Set(['/', '/assets/app.js', '/assets/app.css', '/favicon.ico']);
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -100,7 +98,7 @@ export async function startUiServer(options: UiServerOptions = {}): Promise<UiSe
       throw e;
     });
     const built = await assets;
-    send(ctx.res, 200, ASSET_TYPES[name], name === 'html' ? withTokenInAssetUrls(built.html, token) : built[name]);
+    send(ctx.res, 200, ASSET_TYPES[name], built[name]);
   };
   const table = routes({
     live,
@@ -120,8 +118,9 @@ export async function startUiServer(options: UiServerOptions = {}): Promise<UiSe
       sendError(res, httpError(UiErrorCode.BadRequest, 400, 'unreadable request URL'));
       return;
     }
-    // Before anything else, so that nothing (not even which routes exist) is told without it.
-    if (!tokenMatches(tokenOf(req, url), token)) {
+    // Before anything else, so that no data (not even which routes exist) is told without it.
+    const isPublic = (req.method === 'GET' || req.method === 'HEAD') && PUBLIC_PATHS.has(url.pathname);
+    if (!isPublic && !tokenMatches(tokenOf(req, url), token)) {
       sendError(res, httpError(UiErrorCode.Unauthorized, 401, 'missing or wrong token: open the URL jetsaga printed (it holds ?token=…), or send the X-Jetsaga-Token header'));
       req.resume();
       return;

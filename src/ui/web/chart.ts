@@ -1,0 +1,251 @@
+/**
+ * The machine chart: the server's SVG (renderSvg) inside a stage that zooms (wheel, +/−),
+ * pans (drag, arrow keys) and fits. The chart's drawing goes into one <g> whose transform
+ * is the view, so the rendered geometry is never touched. The saga's active configuration
+ * and the states it went through are marked with the chart's own classes on `[data-state]`.
+ */
+import type { MachineChart, MachineSummary } from '../api-types.js';
+import type { Api } from './api.js';
+import { fill, h, svg } from './dom.js';
+import { errorText } from './format.js';
+import { parseSvg } from './svg-markup.js';
+import { fitView, panBy, transformOf, zoomAt, type Size, type View } from './viewport.js';
+
+export const ACTIVE_CLASS = 'jsg-active';
+export const VISITED_CLASS = 'jsg-visited';
+const FROM_ACTIVE_CLASS = 'jsg-from-active';
+const STEP = 1.25;
+const KEY_PAN = 40;
+
+interface Highlight {
+  readonly active: readonly string[];
+  readonly visited: readonly string[];
+}
+
+export class ChartView {
+  private readonly charts = new Map<string, Promise<MachineChart>>();
+  private readonly stage: HTMLElement;
+  private readonly machineSelect: HTMLSelectElement;
+  private readonly caption: HTMLElement;
+  private machine: string | null = null;
+  private chart: SVGSVGElement | null = null;
+  private viewport: SVGGElement | null = null;
+  private size: Size = { w: 0, h: 0 };
+  private view: View = { x: 0, y: 0, k: 1 };
+  private highlight: Highlight = { active: [], visited: [] };
+  private drag: { id: number; x: number; y: number } | null = null;
+  private fitted = true;
+  /** Zoom to the active states once the next highlight is drawn (a newly selected saga). */
+  private focusPending = false;
+
+  constructor(
+    root: HTMLElement,
+    private readonly api: Api,
+  ) {
+    this.machineSelect = h('select', { id: 'chart-machine', 'aria-label': 'Machine', onchange: () => void this.show(this.machineSelect.value) });
+    this.caption = h('span', { class: 'chart-caption', 'aria-live': 'polite' });
+    this.stage = h('div', {
+      class: 'chart-stage',
+      id: 'chart-stage',
+      tabindex: 0,
+      role: 'img',
+      'aria-label': 'Machine chart: wheel or +/− to zoom, drag or arrow keys to pan, 0 to fit',
+      onkeydown: (e) => this.onKey(e as KeyboardEvent),
+      onpointerdown: (e) => this.onPointerDown(e as PointerEvent),
+      onpointermove: (e) => this.onPointerMove(e as PointerEvent),
+      onpointerup: (e) => this.onPointerUp(e as PointerEvent),
+      onpointercancel: (e) => this.onPointerUp(e as PointerEvent),
+    });
+    // Not passive: the wheel zooms the chart instead of scrolling the page.
+    this.stage.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
+    const button = (id: string, label: string, text: string, action: () => void): HTMLButtonElement =>
+      h('button', { type: 'button', id, title: label, 'aria-label': label, onclick: action }, text);
+    fill(
+      root,
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('h2', {}, 'Chart'),
+        this.machineSelect,
+        button('zoom-out', 'Zoom out', '−', () => this.zoomCentre(1 / STEP)),
+        button('zoom-in', 'Zoom in', '+', () => this.zoomCentre(STEP)),
+        button('fit', 'Fit the chart', 'Fit', () => this.fit()),
+        button('focus', 'Zoom to the active states', 'Active', () => this.focusActive()),
+        this.caption,
+      ),
+      this.stage,
+    );
+    // A chart the user has not moved stays fitted when the stage changes size.
+    new ResizeObserver(() => {
+      if (this.chart && this.fitted) this.fit();
+    }).observe(this.stage);
+  }
+
+  setMachines(machines: readonly MachineSummary[]): void {
+    fill(this.machineSelect, ...machines.map((m) => h('option', { value: m.id, title: m.description ?? '' }, `${m.id}@${m.version}`)));
+    if (this.machine !== null) this.machineSelect.value = this.machine;
+    else if (machines[0]) void this.show(machines[0].id);
+  }
+
+  /** Shows a machine's chart (fetched once per page). */
+  async show(machine: string): Promise<void> {
+    if (machine === this.machine && this.chart) return;
+    this.machine = machine;
+    this.machineSelect.value = machine;
+    let chart: MachineChart;
+    try {
+      chart = await this.load(machine);
+    } catch (e) {
+      this.charts.delete(machine);
+      if (this.machine === machine) this.message(`Chart of ${machine} unavailable: ${errorText(e)}`);
+      return;
+    }
+    if (this.machine !== machine) return;
+    this.insert(chart);
+  }
+
+  /** Marks the active states and the path taken; ids the chart lacks are ignored. */
+  setHighlight(active: readonly string[], visited: readonly string[]): void {
+    this.highlight = { active, visited };
+    this.applyHighlight();
+  }
+
+  /** Zooms to the active states (not the root) the next time a highlight is drawn. */
+  requestFocus(): void {
+    this.focusPending = true;
+  }
+
+  /** Frames the active states (the root aside), at most at natural size; the whole chart if none. */
+  focusActive(): void {
+    this.focusPending = false;
+    if (!this.chart) return;
+    const rects = [...this.chart.querySelectorAll<SVGRectElement>(`[data-state].${ACTIVE_CLASS}:not(.jsg-root) > rect`)];
+    if (rects.length === 0) return this.fit();
+    const num = (r: SVGRectElement, a: string): number => Number(r.getAttribute(a)) || 0;
+    const x0 = Math.min(...rects.map((r) => num(r, 'x')));
+    const y0 = Math.min(...rects.map((r) => num(r, 'y')));
+    const x1 = Math.max(...rects.map((r) => num(r, 'x') + num(r, 'width')));
+    const y1 = Math.max(...rects.map((r) => num(r, 'y') + num(r, 'height')));
+    const v = fitView({ w: x1 - x0, h: y1 - y0 }, this.box());
+    this.setView({ x: v.x - x0 * v.k, y: v.y - y0 * v.k, k: v.k });
+  }
+
+  fit(): void {
+    this.setView(fitView(this.size, this.box()));
+    this.fitted = true;
+  }
+
+  private load(machine: string): Promise<MachineChart> {
+    let p = this.charts.get(machine);
+    if (!p) {
+      p = this.api.get<MachineChart>(`/api/machines/${encodeURIComponent(machine)}`);
+      this.charts.set(machine, p);
+    }
+    return p;
+  }
+
+  private insert(chart: MachineChart): void {
+    let root: SVGSVGElement;
+    try {
+      root = parseSvg(chart.svg);
+    } catch (e) {
+      this.message(errorText(e));
+      return;
+    }
+    this.size = { w: Number(root.getAttribute('width')) || chart.layout.width, h: Number(root.getAttribute('height')) || chart.layout.height };
+    // The stage sizes the chart; the view transform places it.
+    root.removeAttribute('viewBox');
+    root.setAttribute('width', '100%');
+    root.setAttribute('height', '100%');
+    const g = svg('g', { class: 'jsg-viewport' });
+    for (const child of [...root.childNodes]) {
+      if (child instanceof Element && (child.localName === 'defs' || child.localName === 'title')) continue;
+      g.append(child);
+    }
+    root.append(g);
+    this.chart = root;
+    this.viewport = g;
+    fill(this.stage, root);
+    this.caption.textContent = chart.description ?? '';
+    this.fit();
+    this.applyHighlight();
+  }
+
+  private applyHighlight(): void {
+    if (!this.chart) return;
+    const active = new Set(this.highlight.active);
+    const visited = new Set(this.highlight.visited);
+    for (const el of this.chart.querySelectorAll<SVGElement>('[data-state]')) {
+      const id = el.getAttribute('data-state') ?? '';
+      el.classList.toggle(ACTIVE_CLASS, active.has(id));
+      el.classList.toggle(VISITED_CLASS, visited.has(id));
+    }
+    for (const el of this.chart.querySelectorAll<SVGElement>('[data-edge]')) el.classList.toggle(FROM_ACTIVE_CLASS, active.has(el.getAttribute('data-source') ?? ''));
+    if (this.focusPending && active.size > 0) this.focusActive();
+  }
+
+  private message(text: string): void {
+    this.chart = null;
+    this.viewport = null;
+    fill(this.stage, h('p', { class: 'chart-message' }, text));
+  }
+
+  private box(): Size {
+    return { w: this.stage.clientWidth, h: this.stage.clientHeight };
+  }
+
+  private setView(view: View): void {
+    this.view = view;
+    this.fitted = false;
+    this.viewport?.setAttribute('transform', transformOf(view));
+  }
+
+  private zoomCentre(factor: number): void {
+    const b = this.box();
+    this.setView(zoomAt(this.view, factor, b.w / 2, b.h / 2));
+  }
+
+  private onWheel(e: WheelEvent): void {
+    if (!this.chart) return;
+    e.preventDefault();
+    const r = this.stage.getBoundingClientRect();
+    // One notch (≈100 px) is one zoom step; trackpads send many small deltas.
+    this.setView(zoomAt(this.view, Math.pow(STEP, -e.deltaY / 100), e.clientX - r.left, e.clientY - r.top));
+  }
+
+  private onPointerDown(e: PointerEvent): void {
+    if (!this.chart || e.button !== 0) return;
+    this.drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
+    this.stage.setPointerCapture(e.pointerId);
+    this.stage.classList.add('dragging');
+  }
+
+  private onPointerMove(e: PointerEvent): void {
+    if (!this.drag || this.drag.id !== e.pointerId) return;
+    this.setView(panBy(this.view, e.clientX - this.drag.x, e.clientY - this.drag.y));
+    this.drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
+  }
+
+  private onPointerUp(e: PointerEvent): void {
+    if (!this.drag || this.drag.id !== e.pointerId) return;
+    this.drag = null;
+    this.stage.classList.remove('dragging');
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const moves: Record<string, () => void> = {
+      '+': () => this.zoomCentre(STEP),
+      '=': () => this.zoomCentre(STEP),
+      '-': () => this.zoomCentre(1 / STEP),
+      '0': () => this.fit(),
+      ArrowLeft: () => this.setView(panBy(this.view, KEY_PAN, 0)),
+      ArrowRight: () => this.setView(panBy(this.view, -KEY_PAN, 0)),
+      ArrowUp: () => this.setView(panBy(this.view, 0, KEY_PAN)),
+      ArrowDown: () => this.setView(panBy(this.view, 0, -KEY_PAN)),
+    };
+    const move = moves[e.key];
+    if (!move) return;
+    e.preventDefault();
+    move();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The saga list: one button per saga (status, machine, owner, age), filtered by status and
+ * machine on the page, updated in place from the live feed. Arrow keys move between rows,
+ * Enter or Space selects (they are buttons).
+ */
+import type { SagaRow } from '../api-types.js';
+import { fill, h } from './dom.js';
+import { age, dateTime } from './format.js';
+
+const STATUSES = ['running', 'compensating', 'blocked', 'completed', 'compensated', 'cancelled'] as const;
+
+export class SagaListView {
+  private sagas: readonly SagaRow[] = [];
+  private machines: readonly string[] = [];
+  private selected: string | null = null;
+  private status = '';
+  private machine = '';
+  private readonly statusSelect: HTMLSelectElement;
+  private readonly machineSelect: HTMLSelectElement;
+  private readonly rows: HTMLOListElement;
+  private readonly count: HTMLElement;
+
+  constructor(
+    root: HTMLElement,
+    private readonly onSelect: (id: string) => void,
+  ) {
+    this.statusSelect = h('select', { id: 'filter-status', onchange: () => this.filterChanged() }, h('option', { value: '' }, 'any status'), ...STATUSES.map((s) => h('option', { value: s }, s)));
+    this.machineSelect = h('select', { id: 'filter-machine', onchange: () => this.filterChanged() }, h('option', { value: '' }, 'any machine'));
+    this.count = h('span', { class: 'count', 'aria-live': 'polite' });
+    this.rows = h('ol', { class: 'saga-rows', id: 'saga-rows', onkeydown: (e) => this.onKey(e as KeyboardEvent) });
+    fill(
+      root,
+      h('h2', {}, 'Sagas ', this.count),
+      h('div', { class: 'filters' }, h('label', {}, 'Status ', this.statusSelect), h('label', {}, 'Machine ', this.machineSelect)),
+      this.rows,
+    );
+  }
+
+  setSagas(sagas: readonly SagaRow[]): void {
+    this.sagas = [...sagas].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+    this.render();
+  }
+
+  setMachines(machines: readonly string[]): void {
+    this.machines = machines;
+    this.renderMachineOptions();
+  }
+
+  setSelected(id: string | null): void {
+    this.selected = id;
+    for (const b of this.rows.querySelectorAll<HTMLButtonElement>('button.saga-row')) b.setAttribute('aria-current', String(b.dataset.sagaId === id));
+  }
+
+  /** Ages move with the clock. */
+  refreshAges(): void {
+    const now = Date.now();
+    for (const el of this.rows.querySelectorAll<HTMLElement>('[data-created]')) el.textContent = age(Number(el.dataset.created), now);
+  }
+
+  private filterChanged(): void {
+    this.status = this.statusSelect.value;
+    this.machine = this.machineSelect.value;
+    this.render();
+  }
+
+  private renderMachineOptions(): void {
+    const known = new Set([...this.machines, ...this.sagas.map((s) => s.machine)]);
+    const options = [...known].sort();
+    if (options.join('\n') === [...this.machineSelect.options].slice(1).map((o) => o.value).join('\n')) return;
+    fill(this.machineSelect, h('option', { value: '' }, 'any machine'), ...options.map((m) => h('option', { value: m }, m)));
+    this.machineSelect.value = this.machine;
+  }
+
+  private render(): void {
+    this.renderMachineOptions();
+    const focused = (document.activeElement as HTMLElement | null)?.dataset?.sagaId;
+    const shown = this.sagas.filter((s) => (this.status === '' || s.status === this.status) && (this.machine === '' || s.machine === this.machine));
+    const now = Date.now();
+    fill(
+      this.rows,
+      ...shown.map((s) =>
+        h(
+          'li',
+          {},
+          h(
+            'button',
+            { type: 'button', class: 'saga-row', 'data-saga-id': s.id, 'data-status': s.status, 'aria-current': String(s.id === this.selected), onclick: () => this.onSelect(s.id) },
+            h('span', { class: 'saga-id' }, s.id),
+            h('span', { class: `badge status-${s.status}` }, s.status),
+            h('span', { class: 'saga-machine' }, `${s.machine}@${s.version}`),
+            h('span', { class: 'saga-owner', title: 'owner' }, s.owner || '—'),
+            h('span', { class: 'saga-age', 'data-created': s.createdAt, title: `created ${dateTime(s.createdAt)}` }, age(s.createdAt, now)),
+          ),
+        ),
+      ),
+    );
+    if (shown.length === 0) this.rows.append(h('li', { class: 'empty' }, this.sagas.length === 0 ? 'no sagas' : 'none match the filters'));
+    this.count.textContent = `${shown.length}/${this.sagas.length}`;
+    if (focused !== undefined) this.rows.querySelector<HTMLButtonElement>(`button[data-saga-id="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const buttons = [...this.rows.querySelectorAll<HTMLButtonElement>('button.saga-row')];
+    const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+    const to = e.key === 'ArrowDown' ? at + 1 : e.key === 'ArrowUp' ? at - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? buttons.length - 1 : null;
+    if (to === null || buttons.length === 0) return;
+    e.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, to))]?.focus();
+  }
+}

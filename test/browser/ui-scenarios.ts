@@ -1,0 +1,315 @@
+/**
+ * The visualizer page's scenarios, written against a UiWorld (test/helpers/ui-world.ts) and a
+ * browser page only, so the same steps run against the fake server and the real one. Each
+ * asserts what a user sees: elements, classes, texts — never timings.
+ */
+import { expect } from 'vitest';
+import type { Page } from 'playwright-core';
+import { until } from '../helpers/until.js';
+import type { TestPage } from '../helpers/ui-browser.js';
+import type { UiWorld } from '../helpers/ui-world.js';
+
+export type OpenPage = (url: string) => Promise<TestPage>;
+
+const WAIT_MS = 20_000;
+
+/** Chart ids of the states marked active (or visited) on the page's chart. */
+export async function marked(page: Page, cls: 'jsg-active' | 'jsg-visited' = 'jsg-active'): Promise<string[]> {
+  return page.locator(`#chart-stage [data-state].${cls}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-state') ?? ''));
+}
+
+async function viewTransform(page: Page): Promise<string> {
+  return (await page.locator('#chart-stage g.jsg-viewport').getAttribute('transform')) ?? '';
+}
+
+const scaleOf = (transform: string): number => Number(/scale\(([\d.]+)\)/.exec(transform)?.[1] ?? NaN);
+
+async function selectSaga(page: Page, id: string): Promise<void> {
+  await page.locator(`button.saga-row[data-saga-id="${id}"]`).click();
+  await page.locator(`#detail-id[data-saga-id="${id}"]`).waitFor();
+  // The chart is drawn and the saga's states are marked.
+  await until(async () => (await marked(page)).length > 1, WAIT_MS, `active states of ${id} on the chart`);
+}
+
+/** Waits until the point panel shows entry `no` (exactly: entry 1 is not entry 12). */
+async function atEntry(page: Page, no: number): Promise<void> {
+  await page.locator('#at h3').filter({ hasText: new RegExp(`^At entry ${no}\\b`) }).waitFor();
+}
+
+async function timelineLength(page: Page): Promise<number> {
+  return page.locator('#entries li').count();
+}
+
+export async function loadsWithToken(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await page.locator(`button.saga-row[data-saga-id="${world.runningSaga}"]`).waitFor();
+  await expect.poll(() => page.locator('#mode').textContent(), { timeout: WAIT_MS }).toContain('live');
+  // The token is kept in memory only, not in the address bar.
+  expect(page.url()).not.toContain('token=');
+  expect(await page.locator('#auth').isHidden()).toBe(true);
+  return t;
+}
+
+export async function refusedWithoutToken(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrlWithoutToken);
+  await t.page.locator('#auth').waitFor();
+  expect(await t.page.locator('#auth').textContent()).toMatch(/token/i);
+  expect(await t.page.locator('button.saga-row').count()).toBe(0);
+  return t;
+}
+
+export async function refusedWithWrongToken(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(`${world.pageUrlWithoutToken}?token=not-the-token`);
+  await t.page.locator('#auth').waitFor();
+  expect(await t.page.locator('#auth').textContent()).toMatch(/not valid/i);
+  expect(await t.page.locator('button.saga-row').count()).toBe(0);
+  return t;
+}
+
+/** The build machine drawn as a statechart: steps, the parallel `prepare` with its regions, compensation. */
+export async function drawsBuildMachine(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await page.locator('#chart-stage svg [data-state="build.lock"]').waitFor();
+  for (const id of ['build', 'build.allocate', 'build.receive', 'build.lock', 'build.prepare', 'build.compensating', 'build.blocked', 'build.completed']) {
+    expect(await page.locator(`#chart-stage [data-state="${id}"]`).count(), id).toBe(1);
+  }
+  expect(await page.locator('#chart-stage [data-state="build.prepare"]').getAttribute('data-type')).toBe('parallel');
+  for (const region of ['build.prepare.image', 'build.prepare.config']) {
+    expect(await page.locator(`#chart-stage [data-state="${region}"]`).getAttribute('class')).toContain('jsg-region');
+  }
+  expect(await page.locator('#chart-stage [data-edge]').count()).toBeGreaterThan(20);
+  // Inserted as inert SVG: no script made it in.
+  expect(await page.locator('#chart-stage script').count()).toBe(0);
+  return t;
+}
+
+/** Selecting a waiting build marks its configuration: both regions of `prepare`, and where it has been. */
+export async function highlightsSelectedSaga(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await selectSaga(page, world.runningSaga);
+  const active = await marked(page);
+  expect(active).toContain('build.prepare');
+  expect(active).toContain('build.prepare.image');
+  expect(active).toContain('build.prepare.config');
+  expect(active.some((id) => id.endsWith('.await_registry'))).toBe(true);
+  const visited = await marked(page, 'jsg-visited');
+  expect(visited).toEqual(expect.arrayContaining(['build.allocate', 'build.lock']));
+  expect(active).not.toContain('build.lock');
+  expect(await page.locator('button.saga-row[aria-current="true"]').getAttribute('data-saga-id')).toBe(world.runningSaga);
+  // What it waits on, since when; the step in flight with its idempotency key.
+  expect(await page.locator('#waiting').textContent()).toMatch(/waiting for registry since \d\d:\d\d/);
+  expect(await page.locator('#pending code').first().textContent()).toContain(`${world.runningSaga}:`);
+  expect(await page.locator('#plan .undo').count()).toBeGreaterThan(0);
+  return t;
+}
+
+/** New journal entries arrive over the event stream: highlight and timeline move without a reload; a broken stream reconnects. */
+export async function followsLive(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await selectSaga(page, world.runningSaga);
+  await until(async () => (await timelineLength(page)) > 0, WAIT_MS, 'timeline');
+  const before = { active: await marked(page), entries: await timelineLength(page) };
+
+  await world.advance();
+  await until(async () => (await timelineLength(page)) === before.entries + 1, WAIT_MS, 'a new timeline entry');
+  await until(async () => (await marked(page)).join() !== before.active.join(), WAIT_MS, 'the highlight to move');
+  const second = { active: await marked(page), entries: before.entries + 1 };
+
+  // The stream breaks (a restarting server): the page reconnects and keeps following.
+  await world.dropStreams();
+  await world.advance();
+  await until(async () => (await timelineLength(page)) === second.entries + 1, WAIT_MS, 'an entry after the reconnect');
+  await until(async () => (await marked(page)).join() !== second.active.join(), WAIT_MS, 'the highlight to move after the reconnect');
+
+  // The coordinator goes away and comes back: said in the header, and the page goes on.
+  await world.coordinatorDown();
+  await expect.poll(() => page.locator('#coordinator').textContent(), { timeout: WAIT_MS }).toBe('coordinator unreachable');
+  await world.coordinatorUp();
+  await expect.poll(() => page.locator('#coordinator').textContent(), { timeout: WAIT_MS }).toBe('coordinator reachable');
+  return t;
+}
+
+/** The scrubber re-folds the journal: earlier entry, other states, other context; then a fork from there. */
+export async function scrubsAndForks(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await selectSaga(page, world.runningSaga);
+  const total = await (async () => {
+    await until(async () => (await timelineLength(page)) > 2, WAIT_MS, 'timeline');
+    return timelineLength(page);
+  })();
+  await atEntry(page, total);
+  const latest = { active: await marked(page), context: await page.locator('#at-context').textContent(), state: await page.locator('#at-state').textContent() };
+
+  // Keyboard: the scrubber is a range input.
+  await page.locator('#scrubber').focus();
+  await page.keyboard.press('Home');
+  await atEntry(page, 1);
+  await until(async () => (await marked(page)).join() !== latest.active.join(), WAIT_MS, 'the highlight of entry 1');
+  expect(await page.locator('#at-state').textContent()).not.toBe(latest.state);
+  expect(await page.locator('#at-context').textContent()).not.toBe(latest.context);
+  expect(await page.locator('#at-diff').textContent()).toContain('input');
+  expect(await page.locator('#entries li.current').getAttribute('data-no')).toBe('1');
+
+  await page.keyboard.press('ArrowRight');
+  await atEntry(page, 2);
+  const atTwo = await marked(page);
+  expect(atTwo.join()).not.toBe(latest.active.join());
+
+  // Fork from here: a dry run first, then the real thing (confirmed).
+  await page.locator('#fork-dry').click();
+  await page.locator('#fork-preview:has-text("preview")').waitFor();
+  await page.locator('#fork-confirm').click();
+  await page.locator('#fork-done').waitFor();
+  const forkId = (await page.locator('#fork-done button').textContent()) ?? '';
+  expect(forkId).not.toBe('');
+  await page.locator(`button.saga-row[data-saga-id="${forkId}"]`).waitFor();
+  // The fork links back to where it came from.
+  await page.locator('#fork-done button').click();
+  await page.locator(`#detail-id[data-saga-id="${forkId}"]`).waitFor();
+  expect(await page.locator('#forked-from').textContent()).toBe(world.runningSaga);
+  await page.locator('#forked-from').click();
+  await page.locator(`#detail-id[data-saga-id="${world.runningSaga}"]`).waitFor();
+  await until(async () => (await timelineLength(page)) === total, WAIT_MS, 'the source timeline again');
+
+  // Back on the source, scrubbed to an earlier entry, then to the latest again.
+  await page.locator('#scrubber').focus();
+  await page.keyboard.press('Home');
+  await atEntry(page, 1);
+  await page.locator('#scrub-live').click();
+  await atEntry(page, total);
+  await until(async () => (await marked(page)).join() === latest.active.join(), WAIT_MS, 'the latest highlight again');
+  return t;
+}
+
+/** A blocked saga: the failed undo with its error, Retry / Skip / Abandon; Retry (confirmed) is sent. */
+export async function blockedPlanActs(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await selectSaga(page, world.blockedSaga);
+  expect(await page.locator('#detail-status').textContent()).toBe('blocked');
+  for (const action of ['retry', 'skip', 'abandon']) expect(await page.locator(`#plan button[data-action="${action}"]`).isEnabled()).toBe(true);
+  const failed = page.locator('#plan .undo[data-status="failed"]');
+  expect(await failed.count()).toBe(1);
+  expect(await failed.locator('.undo-error').textContent()).toMatch(/\w+: .+/);
+  expect(await marked(page)).toContain('build.blocked');
+
+  await page.locator('#plan button[data-action="retry"]').click();
+  await expect.poll(() => page.locator('#notice-text').textContent(), { timeout: WAIT_MS }).toMatch(/retry accepted/);
+  await expect.poll(() => page.locator('#detail-status').textContent(), { timeout: WAIT_MS }).not.toBe('blocked');
+  expect(await page.locator('#plan button[data-action="retry"]').count()).toBe(0);
+  return t;
+}
+
+/** The Boot tab: each coordinator's dependency graph, and the sagas waiting on a dependency. */
+export async function drawsBootGraph(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await page.locator('#tab-boot').click();
+  await page.locator('.boot-coordinator').first().waitFor();
+  for (const c of await page.locator('.boot-coordinator').all()) {
+    const deps = await c.locator('svg .boot-dep').count();
+    expect(deps).toBeGreaterThan(0);
+    const edges = await c.locator('svg .boot-edge').count();
+    if (deps > 1) expect(edges).toBeGreaterThan(0);
+  }
+  expect(await page.locator('.boot-dep[data-dependency="registry"]').count()).toBeGreaterThan(0);
+  await page.locator(`#boot-waiting tr[data-saga-id="${world.runningSaga}"][data-dependency="registry"]`).waitFor();
+  // A waiting saga opens in the Sagas tab.
+  await page.locator(`#boot-waiting tr[data-saga-id="${world.runningSaga}"] button`).click();
+  await page.locator(`#detail-id[data-saga-id="${world.runningSaga}"]`).waitFor();
+  expect(await page.locator('#view-sagas').isVisible()).toBe(true);
+  await page.locator('#tab-boot').click();
+  return t;
+}
+
+/** An exported bundle opened from a file: the saga shown, offline, its timeline scrubbable, no actions. */
+export async function opensBundle(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  await showBundle(t.page, world);
+  return t;
+}
+
+/** With no coordinator at all (`jetsaga ui` without NATS): the page says so, and bundles still open. */
+export async function opensBundleOffline(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await page.locator('#offline-note').waitFor();
+  expect(await page.locator('#mode').textContent()).toContain('offline');
+  expect(await page.locator('button.saga-row').count()).toBe(0);
+  await showBundle(page, world);
+  return t;
+}
+
+async function showBundle(page: Page, world: UiWorld): Promise<void> {
+  await page.locator('#chart-stage svg').waitFor();
+  await page.locator('#bundle-file').setInputFiles(world.bundleFile);
+  await page.locator(`#detail-id[data-saga-id="${world.bundleSaga}"]`).waitFor();
+  expect(await page.locator('#bundle-banner').isVisible()).toBe(true);
+  await until(async () => (await marked(page)).length > 1, WAIT_MS, 'the bundle saga on the chart');
+  await until(async () => (await timelineLength(page)) > 1, WAIT_MS, 'the bundle timeline');
+  const last = await marked(page);
+  await page.locator('#scrubber').focus();
+  await page.keyboard.press('Home');
+  await atEntry(page, 1);
+  await until(async () => (await marked(page)).join() !== last.join(), WAIT_MS, 'the bundle at entry 1');
+  // Read-only: nothing to send to a coordinator.
+  expect(await page.locator('#details button[data-action]').count()).toBe(0);
+  expect(await page.locator('#fork-dry').count()).toBe(0);
+}
+
+/** Zoom (wheel, keyboard), pan (drag) and fit all move the chart's view transform. */
+export async function zoomsPansFits(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await page.locator('#chart-stage g.jsg-viewport').waitFor();
+  await page.locator('#fit').click();
+  const fitted = await viewTransform(page);
+  const box = (await page.locator('#chart-stage').boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -400);
+  await until(async () => scaleOf(await viewTransform(page)) > scaleOf(fitted), WAIT_MS, 'zoomed in');
+  const zoomed = await viewTransform(page);
+
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 60, { steps: 4 });
+  await page.mouse.up();
+  const panned = await viewTransform(page);
+  expect(panned).not.toBe(zoomed);
+  expect(scaleOf(panned)).toBe(scaleOf(zoomed));
+
+  await page.locator('#fit').click();
+  expect(await viewTransform(page)).toBe(fitted);
+
+  await page.locator('#chart-stage').focus();
+  await page.keyboard.press('+');
+  expect(scaleOf(await viewTransform(page))).toBeGreaterThan(scaleOf(fitted));
+  await page.keyboard.press('0');
+  expect(await viewTransform(page)).toBe(fitted);
+  return t;
+}
+
+/** The list is keyboard-operable: arrows move between sagas, Enter selects. */
+export async function listKeyboard(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  const rows = page.locator('button.saga-row');
+  await rows.first().waitFor();
+  await until(async () => (await rows.count()) >= 2, WAIT_MS, 'two sagas in the list');
+  await rows.first().focus();
+  await page.keyboard.press('ArrowDown');
+  const second = await rows.nth(1).getAttribute('data-saga-id');
+  expect(await page.evaluate('document.activeElement && document.activeElement.dataset.sagaId')).toBe(second);
+  await page.keyboard.press('Enter');
+  await page.locator(`#detail-id[data-saga-id="${second}"]`).waitFor();
+  expect(await rows.nth(1).getAttribute('aria-current')).toBe('true');
+
+  // Filters narrow the list.
+  await page.locator('#filter-status').selectOption('blocked');
+  await until(async () => (await rows.count()) >= 1 && (await rows.evaluateAll((els) => els.every((e) => e.getAttribute('data-status') === 'blocked'))), WAIT_MS, 'only blocked sagas');
+  return t;
+}
