@@ -85,7 +85,7 @@ describe('jetsaga serve --ui', () => {
     expect(info.body).toMatchObject({ mode: 'live', namespace: 'uie2e', natsUrl: nats.url, coordinatorReachable: true });
     const page = await fetch(url);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('/assets/app.js?token=');
+    expect(await page.text()).toContain('/assets/app.js');
     expect((await fetch(new URL('/api/info', url))).status).toBe(401);
     const machines = await get<MachineList>(url, '/api/machines');
     expect(machines.body.machines.map((m) => m.id)).toEqual(['build', 'rollback']);
