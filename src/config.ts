@@ -22,6 +22,11 @@ export interface CoordinatorConfig {
   readonly namespace: string;
   /** Where the staging area and any embedded server keep their data. */
   readonly dataDir: string;
+  /**
+   * Replicas of every stream and bucket jetsaga creates (1–5; 3 on a cluster). With 1 on a
+   * single nats-server 2.9 an ack means "in one page cache"; with 3, "on at least two nodes".
+   */
+  readonly replicas: number;
   readonly nats: {
     /**
      * Given explicitly: used as is, never replaced by an embedded server. Normalised
@@ -55,6 +60,7 @@ export interface ConfigInput {
   registry?: string;
   registryPort?: string | number;
   registryName?: string;
+  replicas?: string | number;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -67,6 +73,7 @@ export const CONFIG_ENV = {
   registry: 'JETSAGA_REGISTRY',
   registryPort: 'JETSAGA_REGISTRY_PORT',
   registryName: 'JETSAGA_REGISTRY_NAME',
+  replicas: 'JETSAGA_REPLICAS',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -105,10 +112,15 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const name = registryName.value ?? 'cluster.local';
   if (!HOSTNAME.test(name)) throw new ConfigError(`${registryName.from}: "${name}" is not a host name`);
 
+  const replicas = pick('replicas');
+  const r = replicas.value === undefined ? 1 : Number(replicas.value);
+  if (!Number.isInteger(r) || r < 1 || r > 5) throw new ConfigError(`${replicas.from}: replicas "${replicas.value}" must be an integer from 1 to 5`);
+
   return {
     owner: ownerValue,
     namespace: ns,
     dataDir,
+    replicas: r,
     nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
   };

@@ -73,7 +73,7 @@ export class Coordinator {
     this.config = options.config;
     if (options.builds) this.buildService = new BuildService(options.builds === true ? undefined : options.builds.wrapStep);
     this.logger = (options.logger ?? silentLogger).child({ coordinator: this.config.owner });
-    this.bus = new ReadinessBus({ coordinator: this.config.owner, namespace: this.config.namespace, logger: this.logger });
+    this.bus = new ReadinessBus({ coordinator: this.config.owner, namespace: this.config.namespace, replicas: this.config.replicas, logger: this.logger });
     const deps = coordinatorDependencies({
       config: this.config,
       resources: this.resources,
@@ -169,6 +169,7 @@ export class Coordinator {
       await this.buildService.open({
         nc: this.resources.nc!,
         namespace: this.config.namespace,
+        replicas: this.config.replicas,
         dataDir: this.config.dataDir,
         registryUrl: this.resources.registryUrl!,
         names: this.names,

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { parseHostPort, type CoordinatorConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { connectNats, NATS_CONNECT_TIMEOUT_MS } from '../nats/connect.js';
+import { assertReplicasPossible, clusterName } from '../nats/replicas.js';
 import { natsNames, openNatsStores } from '../runtime/nats-stores.js';
 import type { RuntimeStores } from '../runtime/stores.js';
 import { startEmbeddedNats, type EmbeddedNats } from './embedded-nats.js';
@@ -85,6 +86,7 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
   const staging = join(config.dataDir, 'staging');
   const builderDir = join(config.dataDir, 'builder');
   let announced = false;
+  let durabilityWarned = false;
   const registry = (): { host: string; port: number } =>
     config.registry.address ? parseHostPort(config.registry.address, 'registry') : { host: LOOPBACK, port: config.registry.port };
 
@@ -134,10 +136,23 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
       healthIntervalMs: health,
       start: async () => {
         if (r.stores) return;
-        r.stores = await openNatsStores(r.nc!, { namespace: config.namespace, logger: h.logger });
+        // Refused before anything is created: more replicas than a single server can hold.
+        assertReplicasPossible(r.nc!, config.replicas);
+        // Answered by the meta leader only: in a cluster, none may be elected yet (retried).
+        await (await jetstreamManager(r.nc!, { timeout: 3_000 })).getAccountInfo();
+        r.stores = await openNatsStores(r.nc!, { namespace: config.namespace, replicas: config.replicas, logger: h.logger });
+        if (!durabilityWarned && config.replicas === 1 && clusterName(r.nc!) === undefined) {
+          durabilityWarned = true;
+          h.logger.warn(
+            { replicas: 1, server: r.nc!.getServer() },
+            'one replica on a single NATS server: durability rests on one page cache (nats-server 2.9 does not fsync each write); run a cluster with --replicas 3 for acks held by two nodes',
+          );
+        }
       },
       check: async () => {
         const jsm = await jetstreamManager(r.nc!, { timeout: 3_000 });
+        // A meta leader (account info) and the journal stream's leader (stream info) answer.
+        await jsm.getAccountInfo();
         await jsm.streams.info(natsNames(config.namespace).eventsStream);
       },
     },

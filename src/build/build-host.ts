@@ -19,6 +19,8 @@ import { VersionRunner } from './version-runner.js';
 export interface BuildHostOptions {
   readonly nc: NatsConnection;
   readonly namespace: string;
+  /** Replicas of the source bucket, the entities bucket and the progress stream (default 1). */
+  readonly replicas?: number;
   /** Staging, images and sandboxes live under it. */
   readonly dataDir: string;
   /** `http://<registry name>:<port>`, resolved through `names`. */
@@ -72,10 +74,10 @@ export class BuildHost {
 
   /** Opens (creating where missing) the bucket, streams and dirs a build uses. */
   static async open(options: BuildHostOptions): Promise<BuildHost> {
-    const { nc, namespace, logger } = options;
-    const sources = await SourceStore.open(nc, { namespace });
-    const entities = await openEntityStores(nc, namespace, { isFinished: options.isFinished, lockTtlMs: options.lockTtlMs, logger });
-    const progress = await ProgressLog.open(nc, { namespace, logger });
+    const { nc, namespace, logger, replicas } = options;
+    const sources = await SourceStore.open(nc, { namespace, replicas });
+    const entities = await openEntityStores(nc, namespace, { isFinished: options.isFinished, lockTtlMs: options.lockTtlMs, logger, replicas });
+    const progress = await ProgressLog.open(nc, { namespace, logger, replicas });
     const staging = new StagingArea(join(options.dataDir, 'staging'), logger.child({ part: 'staging' }));
     const registry = new RegistryClient({ url: options.registryUrl, nameMap: options.names, logger: logger.child({ part: 'registry' }) });
     const controller =

@@ -16,6 +16,7 @@ import { readUntilCaughtUp } from '../nats/ordered-read.js';
 import { abortable, backoffMs, sleep } from '../nats/retry.js';
 import { isTransient } from '../nats/nats-errors.js';
 import { JournalUnavailableError } from '../errors.js';
+import { assertReplicasPossible } from '../nats/replicas.js';
 import { ensureStream } from '../nats/streams.js';
 import { natsNames } from '../runtime/nats-stores.js';
 
@@ -66,6 +67,7 @@ export class ProgressLog {
   /** Creates (or reconciles) the progress stream and returns a log over it. */
   static async open(nc: NatsConnection, options: ProgressLogOptions = {}): Promise<ProgressLog> {
     const names = natsNames(options.namespace);
+    if (options.replicas !== undefined) assertReplicasPossible(nc, options.replicas);
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     await ensureStream(jsm, {
       name: names.progressStream,

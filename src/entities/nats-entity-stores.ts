@@ -4,6 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsKvStore } from '../journal/nats-kv-store.js';
 import { assertServerVersion } from '../nats/connect.js';
+import { withReplicas } from '../nats/replicas.js';
 import { natsNames } from '../runtime/nats-stores.js';
 import { unavailable } from './entity-kv.js';
 import { assertMillis } from './names.js';
@@ -38,11 +39,14 @@ export async function openEntityStores(nc: NatsConnection, namespace = 'jetsaga'
   assertServerVersion(nc);
   try {
     const js = jetstream(nc, { timeout });
-    const kv = await new Kvm(js).create(bucket, {
-      history: 1,
-      ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-    });
-    const store = new NatsKvStore(bucket, kv, await jetstreamManager(nc, { timeout }));
+    const jsm = await jetstreamManager(nc, { timeout });
+    const kv = await withReplicas(nc, jsm, { stream: `KV_${bucket}`, what: `KV bucket ${bucket}`, replicas: options.replicas }, () =>
+      new Kvm(js).create(bucket, {
+        history: 1,
+        ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+      }),
+    );
+    const store = new NatsKvStore(bucket, kv, jsm);
     return createEntityStores(store, options);
   } catch (e) {
     throw unavailable(e, `open the entities bucket ${bucket}`, { bucket });

@@ -20,6 +20,7 @@ import { CorruptEntryError, JournalUnavailableError, KvConflictError } from '../
 import { isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
 import { readUntilCaughtUp } from '../nats/ordered-read.js';
+import { assertReplicasPossible } from '../nats/replicas.js';
 import { ensureStream } from '../nats/streams.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import type { IndexEntry, IndexPage, IndexRecord, IndexStore } from './index-store.js';
@@ -260,6 +261,7 @@ export async function openJetStreamIndexStore(nc: NatsConnection, opts: JetStrea
   const stream = opts.stream ?? 'JETSAGA_INDEX';
   const subjectPrefix = opts.subjectPrefix ?? 'jetsaga.idx';
   const timeout = opts.timeoutMs ?? 5_000;
+  assertReplicasPossible(nc, opts.replicas ?? 1);
   const jsm = await jetstreamManager(nc, { timeout });
   const js = jetstream(nc, { timeout });
   await ensureStream(jsm, {

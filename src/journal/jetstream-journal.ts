@@ -25,6 +25,7 @@ import { actualLastSequence, isTransient, isWrongLastSequence } from '../nats/na
 import { abortable, backoffMs, firstAborted, sleep } from '../nats/retry.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
 import { readUntilCaughtUp } from '../nats/ordered-read.js';
+import { assertReplicasPossible } from '../nats/replicas.js';
 import { ensureStream } from '../nats/streams.js';
 import { invalidSagaIdError, isValidSagaId } from './saga-id.js';
 import {
@@ -384,6 +385,7 @@ export async function openJetStreamJournal(nc: NatsConnection, opts: JetStreamJo
   assertServerVersion(nc);
   const stream = opts.stream ?? 'JETSAGA_EVENTS';
   const subjectPrefix = opts.subjectPrefix ?? 'jetsaga.ev';
+  assertReplicasPossible(nc, opts.replicas ?? 1);
   const jsm = await jetstreamManager(nc, { timeout: 5_000 });
   const js = jetstream(nc, { timeout: opts.publishTimeoutMs ?? 2_000 });
   await ensureStream(jsm, {

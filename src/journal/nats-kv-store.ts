@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { KvConflictError } from '../errors.js';
 import { checkKey, checkRevision } from './kv-validate.js';
 import { isWrongLastSequence } from '../nats/nats-errors.js';
+import { withReplicas } from '../nats/replicas.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
@@ -111,9 +112,12 @@ function subjectFilterFor(prefix: string): string {
 
 /** Creates the bucket (or binds to it) and returns a store over it. */
 export async function openNatsKvStore(nc: NatsConnection, bucket: string, opts: NatsKvStoreOptions = {}): Promise<NatsKvStore> {
-  const kv = await new Kvm(nc).create(bucket, {
-    history: opts.history ?? 1,
-    ...(opts.replicas === undefined ? {} : { replicas: opts.replicas }),
-  });
-  return new NatsKvStore(bucket, kv, await jetstreamManager(nc));
+  const jsm = await jetstreamManager(nc);
+  const kv = await withReplicas(nc, jsm, { stream: `KV_${bucket}`, what: `KV bucket ${bucket}`, replicas: opts.replicas }, () =>
+    new Kvm(nc).create(bucket, {
+      history: opts.history ?? 1,
+      ...(opts.replicas === undefined ? {} : { replicas: opts.replicas }),
+    }),
+  );
+  return new NatsKvStore(bucket, kv, jsm);
 }

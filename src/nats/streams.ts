@@ -2,7 +2,8 @@
  * Creates or reconciles a stream, then checks that the server really applied the settings.
  * nats-server 2.9 drops fields it does not know without an error (e.g. `allow_msg_ttl`), and a
  * journal that silently lacks `allow_direct` would time out on every read: we would rather
- * refuse to start.
+ * refuse to start. `num_replicas` is a minimum: a stream with more replicas is left as it is
+ * (see replicas.ts), and a cluster that cannot place them is reported as such.
  */
 import {
   JetStreamApiCodes,
@@ -12,6 +13,8 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { ErrorCode, SagaError } from '../errors.js';
+import { isTransient } from './nats-errors.js';
+import { replicasError } from './replicas.js';
 
 export type EnsureStreamConfig = Partial<StreamConfig> & { readonly name: string };
 
@@ -24,17 +27,18 @@ export async function ensureStream(jsm: JetStreamManager, config: EnsureStreamCo
     try {
       info = await jsm.streams.add({ ...config });
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXIST)) throw wrap(config.name, 'create', err);
+      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXIST)) throw wrap(config.name, 'create', err, config.num_replicas);
       info = await infoOrNull(jsm, config.name);
-      if (!info) throw wrap(config.name, 'create', err);
+      if (!info) throw wrap(config.name, 'create', err, config.num_replicas);
     }
   }
   if (differingFields(config, info.config).length > 0) {
     const { name, ...update } = config;
+    if (update.num_replicas !== undefined) update.num_replicas = Math.max(update.num_replicas, info.config.num_replicas || 1);
     try {
       info = await jsm.streams.update(name, update);
     } catch (err) {
-      throw wrap(config.name, 'update', err);
+      throw wrap(config.name, 'update', err, config.num_replicas);
     }
   }
   verify(config, info);
@@ -77,6 +81,11 @@ function differingFields(wanted: EnsureStreamConfig, actual: StreamConfig): stri
   const out: string[] = [];
   for (const [key, want] of Object.entries(wanted)) {
     if (want === undefined) continue;
+    if (key === 'num_replicas') {
+      // More replicas than asked for is fine: never lower an operator's replication.
+      if (((have[key] as number | undefined) ?? 1) < (want as number)) out.push(key);
+      continue;
+    }
     if (!sameValue(want, have[key])) out.push(key);
   }
   return out;
@@ -95,11 +104,17 @@ function sameValue(want: unknown, have: unknown): boolean {
   return want === have;
 }
 
-function wrap(stream: string, op: string, err: unknown): SagaError {
+function wrap(stream: string, op: string, err: unknown, replicas?: number): SagaError {
   if (err instanceof SagaError) return err;
+  const placement = replicasError(err, `could not ${op} stream ${stream}`, replicas ?? 1);
+  if (placement instanceof SagaError) return placement;
   const message = err instanceof Error ? err.message : String(err);
-  return new SagaError(ErrorCode.Internal, `could not ${op} stream ${stream}: ${message}`, {
-    status: 500,
+  // A timeout or no responders (a meta-leader election in a cluster) passes: the boot graph
+  // retries what is retryable and gives up on the rest.
+  const transient = isTransient(err);
+  return new SagaError(transient ? ErrorCode.JournalUnavailable : ErrorCode.Internal, `could not ${op} stream ${stream}: ${message}`, {
+    status: transient ? 503 : 500,
+    retryable: transient,
     cause: err,
     details: { stream },
   });

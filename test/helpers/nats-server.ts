@@ -231,7 +231,7 @@ function tcpOpen(port: number): Promise<boolean> {
  * succeeds on zombies, so liveness is read from /proc. The server's pid is re-checked once a
  * second, so pid reuse is not a practical risk.
  */
-function startWatchdog(serverPid: number, cleanup: readonly string[]): ChildProcess | undefined {
+export function startWatchdog(serverPid: number, cleanup: readonly string[]): ChildProcess | undefined {
   const script =
     'alive() { st=$(sed -n "s/^[0-9]* (.*) \\(.\\) .*/\\1/p" "/proc/$1/stat" 2>/dev/null); ' +
     '[ -n "$st" ] && [ "$st" != Z ]; }; ' +

@@ -14,6 +14,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidArgumentError, JournalUnavailableError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { isTransient } from '../../nats/nats-errors.js';
+import { withReplicas } from '../../nats/replicas.js';
 import { readObject } from './object-reader.js';
 import { assertSourceName, sourcesBucketName } from './source-names.js';
 import { UnknownSourceError } from './source-errors.js';
@@ -73,8 +74,11 @@ export class SourceStore {
     setSha256Backend('native');
     const timeout = opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs };
     try {
-      const os = await new Objm(jetstream(nc, timeout)).create(bucket, { storage: StorageType.File, replicas: opts.replicas ?? 1 });
-      return new SourceStore(bucket, os, await jetstreamManager(nc, timeout), opts.logger ?? silentLogger);
+      const jsm = await jetstreamManager(nc, timeout);
+      const os = await withReplicas(nc, jsm, { stream: `OBJ_${bucket}`, what: `object store ${bucket}`, replicas: opts.replicas }, () =>
+        new Objm(jetstream(nc, timeout)).create(bucket, { storage: StorageType.File, replicas: opts.replicas ?? 1 }),
+      );
+      return new SourceStore(bucket, os, jsm, opts.logger ?? silentLogger);
     } catch (err) {
       throw unavailable(err, `cannot open the source store ${bucket}`);
     }

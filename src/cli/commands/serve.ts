@@ -1,5 +1,6 @@
 /** `jetsaga serve [--deploy <dir>] [--ui <port>]`: run a coordinator until SIGINT/SIGTERM (see ../serve.ts). */
 import type { Command } from 'commander';
+import { CONFIG_ENV } from '../../config.js';
 import { globalOptions } from '../global-options.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { exitWith } from '../program-kit.js';
@@ -16,6 +17,7 @@ export function register(program: Command): void {
     )
     .option('--deploy <dir>', 'once ready, deploy the app in <dir> and print where it answers')
     .option('--ui <port>', 'also serve the visualizer on this port (0: any free one); its URL, with the token, is in the ready block', portNumber)
+    .option('--replicas <n>', `replicas of every stream and bucket: 3 on a NATS cluster; refused when the servers cannot hold them (default: 1) (env: ${CONFIG_ENV.replicas})`)
     .option('--ui-host <host>', 'where the visualizer listens (default: 127.0.0.1, this machine only)')
     .addHelpText(
       'after',
@@ -24,15 +26,16 @@ Examples:
   $ jetsaga serve
   $ jetsaga serve --deploy examples/node-hello --data-dir /tmp/jetsaga
   $ jetsaga serve --ui 8080                 then open the "ui" URL it prints
+  $ jetsaga serve --nats 127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 --replicas 3
   $ JETSAGA_NATS_URL=nats://10.0.0.5:4222 jetsaga serve --owner vm-2`,
     );
   command.action(() =>
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string }>();
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string }>();
       if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
-      return serve(globalOptions(command), { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }) });
+      return serve({ ...globalOptions(command), replicas: o.replicas }, { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }) });
     }),
   );
 }
