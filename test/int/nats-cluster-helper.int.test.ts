@@ -31,11 +31,18 @@ describe('startNatsCluster', () => {
       const nc = await connect({ servers: c.urls[0]!, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
       try {
         expect(nc.info?.cluster).toBe('saga-cluster');
-        expect(new Set(nc.info?.connect_urls).size).toBe(3);
-        // A meta leader is elected: a replicated stream can be created at once.
+        // Routes are gossiped: the client learns of all three nodes as the cluster forms.
+        await until(() => new Set(nc.info?.connect_urls).size === 3, 30_000, 'the client to know all three nodes');
+        // A meta leader is elected: a replicated stream can be created (once every peer has
+        // reported in; on a loaded machine that may take a moment after the election).
         const jsm = await jetstreamManager(nc);
-        const si = await jsm.streams.add({ name: 'SELF', subjects: ['self.>'], num_replicas: 3 });
-        expect(si.config.num_replicas).toBe(3);
+        let replicas = 0;
+        await until(async () => {
+          const si = await jsm.streams.add({ name: 'SELF', subjects: ['self.>'], num_replicas: 3 }).catch(() => null);
+          replicas = si?.config.num_replicas ?? 0;
+          return si !== null;
+        }, 30_000, 'an R3 stream to be created');
+        expect(replicas).toBe(3);
         const first = c.nodes[2]!.pid!;
 
         await c.kill(2);
