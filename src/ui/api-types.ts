@@ -2,12 +2,13 @@
  * The contract between the visualizer's HTTP server (src/ui/server) and its page (src/ui/web):
  * every JSON shape the page reads and every route that serves it. Plain data only.
  *
- * Routes (all answer 401 without the token: header `X-Jetsaga-Token: <token>`, or `?token=` on
- * the page URL and on the event stream, which cannot set headers):
+ * Routes (every /api route answers 401 without the token: header `X-Jetsaga-Token: <token>`, or
+ * `?token=` on the event stream, which cannot set headers; the page and its assets hold no data
+ * and load without it, so that a page opened without one can say what is missing):
  *
- *   GET  /                               the page (HTML shell; its script and style are below; the
- *                                        server appends `?token=` to its `assets/app.js|css` URLs)
- *   GET  /assets/app.js | /assets/app.css
+ *   GET  /                               the page (HTML shell; its script and style are below; it
+ *                                        reads the token from its own URL's `?token=`)
+ *   GET  /assets/app.js | /assets/app.css | /favicon.ico
  *   GET  /api/info                       UiInfo
  *   GET  /api/machines                   MachineList
  *   GET  /api/machines/:id?version=      MachineChart (laid out once per machine version, cached;

@@ -4,7 +4,7 @@
  * The scenarios (ui-scenarios.ts) know only a UiWorld, so they run unchanged against the real
  * server too. Every test saves a screenshot in test-artifacts/ui/ (and one on failure).
  */
-import { afterAll, beforeAll, describe, it, onTestFailed, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, it, onTestFinished } from 'vitest';
 import { browserMissing, launchBrowser, screenshot, type BrowserHandle, type TestPage } from '../helpers/ui-browser.js';
 import { startFakeUiServer, type FakeUiOptions } from '../helpers/ui-fake-server.js';
 import type { UiWorld } from '../helpers/ui-world.js';
@@ -35,10 +35,14 @@ describe.skipIf(missing !== null)('visualizer page (fake server)', () => {
         onTestFinished(() => last?.page.close());
         return last;
       };
-      onTestFailed(async () => {
+      let t: TestPage;
+      try {
+        t = await scenario(world, open);
+      } catch (e) {
+        // Taken here, while the page is still open (test-finished hooks close it).
         if (last) await screenshot(last.page, `${name}-failed`).catch(() => undefined);
-      });
-      const t = await scenario(world, open);
+        throw e;
+      }
       await screenshot(t.page, name);
       check(t);
     });
@@ -50,7 +54,8 @@ describe.skipIf(missing !== null)('visualizer page (fake server)', () => {
   run('build-machine-chart', S.drawsBuildMachine);
   run('selected-saga-highlight', S.highlightsSelectedSaga);
   run('live-updates', S.followsLive, allowStreamBreaks);
-  run('scrubber-and-fork', S.scrubsAndForks);
+  run('scrubber', S.scrubs);
+  run('fork', S.forks);
   run('blocked-compensation-plan', S.blockedPlanActs);
   run('boot-graph', S.drawsBootGraph);
   run('bundle', S.opensBundle);

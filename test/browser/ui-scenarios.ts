@@ -106,42 +106,47 @@ export async function highlightsSelectedSaga(world: UiWorld, open: OpenPage): Pr
   return t;
 }
 
-/** New journal entries arrive over the event stream: highlight and timeline move without a reload; a broken stream reconnects. */
+/**
+ * New journal entries arrive over the event stream: highlight and timeline move without a
+ * reload; a broken stream reconnects; the coordinator goes away and comes back (a real one is
+ * SIGKILLed and started again) and the page keeps following the saga.
+ */
 export async function followsLive(world: UiWorld, open: OpenPage): Promise<TestPage> {
   const t = await open(world.pageUrl);
   const { page } = t;
   await selectSaga(page, world.runningSaga);
   await until(async () => (await timelineLength(page)) > 0, WAIT_MS, 'timeline');
-  const before = { active: await marked(page), entries: await timelineLength(page) };
+  const moves = async (what: string, move: () => Promise<void>): Promise<void> => {
+    const before = { active: await marked(page), entries: await timelineLength(page) };
+    await move();
+    // One input or several (a real step let go may run on): more entries, and the highlight moved.
+    await until(async () => (await timelineLength(page)) > before.entries, WAIT_MS, `a new timeline entry ${what}`);
+    await until(async () => (await marked(page)).join() !== before.active.join(), WAIT_MS, `the highlight to move ${what}`);
+  };
 
-  await world.advance();
-  await until(async () => (await timelineLength(page)) === before.entries + 1, WAIT_MS, 'a new timeline entry');
-  await until(async () => (await marked(page)).join() !== before.active.join(), WAIT_MS, 'the highlight to move');
-  const second = { active: await marked(page), entries: before.entries + 1 };
-
+  await moves('', () => world.advance());
   // The stream breaks (a restarting server): the page reconnects and keeps following.
-  await world.dropStreams();
-  await world.advance();
-  await until(async () => (await timelineLength(page)) === second.entries + 1, WAIT_MS, 'an entry after the reconnect');
-  await until(async () => (await marked(page)).join() !== second.active.join(), WAIT_MS, 'the highlight to move after the reconnect');
+  if (world.dropStreams) {
+    await world.dropStreams();
+    await moves('after the reconnect', () => world.advance());
+  }
 
   // The coordinator goes away and comes back: said in the header, and the page goes on.
   await world.coordinatorDown();
   await expect.poll(() => page.locator('#coordinator').textContent(), { timeout: WAIT_MS }).toBe('coordinator unreachable');
   await world.coordinatorUp();
   await expect.poll(() => page.locator('#coordinator').textContent(), { timeout: WAIT_MS }).toBe('coordinator reachable');
+  await moves('after the coordinator came back', () => world.advance());
   return t;
 }
 
-/** The scrubber re-folds the journal: earlier entry, other states, other context; then a fork from there. */
-export async function scrubsAndForks(world: UiWorld, open: OpenPage): Promise<TestPage> {
+/** The scrubber re-folds the journal: earlier entry, other states, other context; back to the latest. */
+export async function scrubs(world: UiWorld, open: OpenPage): Promise<TestPage> {
   const t = await open(world.pageUrl);
   const { page } = t;
   await selectSaga(page, world.runningSaga);
-  const total = await (async () => {
-    await until(async () => (await timelineLength(page)) > 2, WAIT_MS, 'timeline');
-    return timelineLength(page);
-  })();
+  await until(async () => (await timelineLength(page)) > 2, WAIT_MS, 'timeline');
+  const total = await timelineLength(page);
   await atEntry(page, total);
   const latest = { active: await marked(page), context: await page.locator('#at-context').textContent(), state: await page.locator('#at-state').textContent() };
 
@@ -160,9 +165,36 @@ export async function scrubsAndForks(world: UiWorld, open: OpenPage): Promise<Te
   const atTwo = await marked(page);
   expect(atTwo.join()).not.toBe(latest.active.join());
 
-  // Fork from here: a dry run first, then the real thing (confirmed).
+  // A click on an entry pins it too; "Latest" follows the journal again.
+  await page.locator('#entries li[data-no="1"] button').click();
+  await atEntry(page, 1);
+  await page.locator('#scrub-live').click();
+  await atEntry(page, total);
+  await until(async () => (await marked(page)).join() === latest.active.join(), WAIT_MS, 'the latest highlight again');
+  return t;
+}
+
+/** Pins entry `no` of the selected saga (scrubber: Home, then right arrows). */
+async function scrubTo(page: Page, no: number): Promise<void> {
+  await page.locator('#scrubber').focus();
+  await page.keyboard.press('Home');
+  for (let i = 1; i < no; i++) await page.keyboard.press('ArrowRight');
+  await atEntry(page, no);
+}
+
+/** "Fork from here": a dry-run preview first, then the real fork (confirmed), which links back to its source. */
+export async function forks(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  const { saga, from } = world.forkable;
+  await selectSaga(page, saga);
+  await until(async () => (await timelineLength(page)) > from, WAIT_MS, 'timeline');
+  const total = await timelineLength(page);
+  await scrubTo(page, from);
+
   await page.locator('#fork-dry').click();
   await page.locator('#fork-preview:has-text("preview")').waitFor();
+  expect(await page.locator('#fork-preview').textContent()).toContain(`entries copied: ${from}`);
   await page.locator('#fork-confirm').click();
   await page.locator('#fork-done').waitFor();
   const forkId = (await page.locator('#fork-done button').textContent()) ?? '';
@@ -171,37 +203,112 @@ export async function scrubsAndForks(world: UiWorld, open: OpenPage): Promise<Te
   // The fork links back to where it came from.
   await page.locator('#fork-done button').click();
   await page.locator(`#detail-id[data-saga-id="${forkId}"]`).waitFor();
-  expect(await page.locator('#forked-from').textContent()).toBe(world.runningSaga);
+  expect(await page.locator('#forked-from').textContent()).toBe(saga);
   await page.locator('#forked-from').click();
-  await page.locator(`#detail-id[data-saga-id="${world.runningSaga}"]`).waitFor();
+  await page.locator(`#detail-id[data-saga-id="${saga}"]`).waitFor();
   await until(async () => (await timelineLength(page)) === total, WAIT_MS, 'the source timeline again');
-
-  // Back on the source, scrubbed to an earlier entry, then to the latest again.
-  await page.locator('#scrubber').focus();
-  await page.keyboard.press('Home');
-  await atEntry(page, 1);
-  await page.locator('#scrub-live').click();
-  await atEntry(page, total);
-  await until(async () => (await marked(page)).join() === latest.active.join(), WAIT_MS, 'the latest highlight again');
   return t;
 }
 
-/** A blocked saga: the failed undo with its error, Retry / Skip / Abandon; Retry (confirmed) is sent. */
+/** A fork the server refuses (a build's owned steps): the page says why, with the code, and goes on working. */
+export async function forkRefused(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const refused = world.forkRefused;
+  if (!refused) throw new Error('this world has no saga whose fork is refused');
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await selectSaga(page, refused.saga);
+  await until(async () => (await timelineLength(page)) > refused.from, WAIT_MS, 'timeline');
+  await scrubTo(page, refused.from);
+  await page.locator('#fork-dry').click();
+  const alert = page.locator('#fork-preview [role="alert"]');
+  await alert.waitFor();
+  expect(await alert.textContent()).toContain(refused.code);
+  expect(await page.locator('#fork-confirm').count()).toBe(0);
+  // The refusal broke nothing: scrubbing still re-folds, and a fork can be asked for again.
+  await page.locator('#scrubber').focus();
+  await page.keyboard.press('ArrowLeft');
+  await atEntry(page, refused.from - 1);
+  await page.keyboard.press('ArrowRight');
+  await atEntry(page, refused.from);
+  await page.locator('#fork-dry').click();
+  await alert.waitFor();
+  await alert.scrollIntoViewIfNeeded();
+  return t;
+}
+
+/** A blocked saga: the failed undo with its error, Retry / Skip / Abandon; Retry (confirmed) is sent, and gets it unblocked. */
 export async function blockedPlanActs(world: UiWorld, open: OpenPage): Promise<TestPage> {
   const t = await open(world.pageUrl);
   const { page } = t;
   await selectSaga(page, world.blockedSaga);
+  await expectBlocked(page);
+
+  // Someone fixed what the undo needed; Retry runs it again.
+  await world.mendBlocked?.(world.blockedSaga);
+  await page.locator('#plan button[data-action="retry"]').click();
+  await expect.poll(() => page.locator('#notice-text').textContent(), { timeout: WAIT_MS }).toMatch(/retry accepted/);
+  await expect.poll(() => page.locator('#detail-status').textContent(), { timeout: WAIT_MS }).not.toBe('blocked');
+  expect(await page.locator('#plan button[data-action="retry"]').count()).toBe(0);
+  return t;
+}
+
+async function expectBlocked(page: Page): Promise<void> {
   expect(await page.locator('#detail-status').textContent()).toBe('blocked');
   for (const action of ['retry', 'skip', 'abandon']) expect(await page.locator(`#plan button[data-action="${action}"]`).isEnabled()).toBe(true);
   const failed = page.locator('#plan .undo[data-status="failed"]');
   expect(await failed.count()).toBe(1);
   expect(await failed.locator('.undo-error').textContent()).toMatch(/\w+: .+/);
-  expect(await marked(page)).toContain('build.blocked');
+  expect((await marked(page)).some((id) => id.endsWith('.blocked'))).toBe(true);
+}
 
-  await page.locator('#plan button[data-action="retry"]').click();
-  await expect.poll(() => page.locator('#notice-text').textContent(), { timeout: WAIT_MS }).toMatch(/retry accepted/);
-  await expect.poll(() => page.locator('#detail-status').textContent(), { timeout: WAIT_MS }).not.toBe('blocked');
-  expect(await page.locator('#plan button[data-action="retry"]').count()).toBe(0);
+/**
+ * Skip and Abandon on blocked sagas whose undo still fails: Skip gives that undo up and the
+ * rest is undone (compensated); Abandon stops compensating (cancelled). The timeline shows the
+ * operator's event.
+ */
+export async function blockedSkipsAndAbandons(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  if (!world.blockedForSkip || !world.blockedForAbandon) throw new Error('this world has no sagas blocked for Skip and Abandon');
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  for (const [saga, action, ends] of [
+    [world.blockedForSkip, 'skip', 'compensated'],
+    [world.blockedForAbandon, 'abandon', 'cancelled'],
+  ] as const) {
+    await selectSaga(page, saga);
+    await expectBlocked(page);
+    await page.locator(`#plan button[data-action="${action}"]`).click();
+    await expect.poll(() => page.locator('#notice-text').textContent(), { timeout: WAIT_MS }).toMatch(new RegExp(`${action} accepted`));
+    await expect.poll(() => page.locator('#detail-status').textContent(), { timeout: WAIT_MS }).toBe(ends);
+    await page.locator('#entries .entry-type', { hasText: `saga.${action}` }).first().waitFor();
+    expect(await page.locator('#plan button[data-action]').count()).toBe(0);
+    await expect.poll(() => page.locator(`button.saga-row[data-saga-id="${saga}"]`).getAttribute('data-status'), { timeout: WAIT_MS }).toBe(ends);
+  }
+  return t;
+}
+
+/**
+ * A saga started while the page is open appears in the list by itself; selected, its
+ * highlight moves from step to step as it progresses, to the end.
+ */
+export async function startsAndWatches(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  if (!world.startSaga) throw new Error('this world cannot start sagas');
+  const t = await open(world.pageUrl);
+  const { page } = t;
+  await page.locator('button.saga-row').first().waitFor();
+  const saga = await world.startSaga();
+  await page.locator(`button.saga-row[data-saga-id="${saga.id}"]`).waitFor();
+  await selectSaga(page, saga.id);
+  await until(async () => (await timelineLength(page)) > 0, WAIT_MS, 'timeline');
+  const seen = [(await marked(page)).join()];
+  for (let i = 0; i < saga.steps; i++) {
+    const entries = await timelineLength(page);
+    await saga.step();
+    await until(async () => (await timelineLength(page)) > entries, WAIT_MS, `entry of step ${i + 1}`);
+    await until(async () => (await marked(page)).join() !== seen.at(-1), WAIT_MS, `the highlight after step ${i + 1}`);
+    seen.push((await marked(page)).join());
+  }
+  await expect.poll(() => page.locator('#detail-status').textContent(), { timeout: WAIT_MS }).toBe('completed');
+  expect(new Set(seen).size).toBe(saga.steps + 1);
   return t;
 }
 

@@ -85,7 +85,9 @@ describe('jetsaga serve --ui', () => {
     expect(info.body).toMatchObject({ mode: 'live', namespace: 'uie2e', natsUrl: nats.url, coordinatorReachable: true });
     const page = await fetch(url);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('/assets/app.js');
+    // The page and its script hold no data and load without the token; every API route needs it.
+    expect(await page.text()).toContain('src="/assets/app.js"');
+    expect((await fetch(new URL('/assets/app.js', url.origin))).status).toBe(200);
     expect((await fetch(new URL('/api/info', url))).status).toBe(401);
     const machines = await get<MachineList>(url, '/api/machines');
     expect(machines.body.machines.map((m) => m.id)).toEqual(['build', 'rollback']);

@@ -28,11 +28,11 @@ export interface BrowserHandle {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<BrowserHandle> {
+export async function launchBrowser(options: { viewport?: { width: number; height: number } } = {}): Promise<BrowserHandle> {
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
   return {
     async openPage(url: string): Promise<TestPage> {
-      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      const page = await browser.newPage({ viewport: options.viewport ?? { width: 1440, height: 900 } });
       const errors: string[] = [];
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(m.text());

@@ -279,6 +279,7 @@ export async function startFakeUiServer(options: FakeUiOptions = {}): Promise<Fa
     pageUrlWithoutToken: `${baseUrl}/`,
     runningSaga: RUNNING,
     blockedSaga: BLOCKED,
+    forkable: { saga: RUNNING, from: 2 },
     bundleFile,
     bundleSaga: BUNDLED,
     advance: async () => change(RUNNING, (b) => (b.awaiting() !== null ? b.ready(b.awaiting()!) : b.succeed(b.pending()[0]!.id, { step: b.pending()[0]!.id }))),

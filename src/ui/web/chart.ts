@@ -37,6 +37,8 @@ export class ChartView {
   private fitted = true;
   /** Zoom to the active states once the next highlight is drawn (a newly selected saga). */
   private focusPending = false;
+  /** The user zoomed or panned since the chart last framed something itself: the view is theirs. */
+  private userMoved = false;
 
   constructor(
     root: HTMLElement,
@@ -104,10 +106,15 @@ export class ChartView {
     this.insert(chart);
   }
 
-  /** Marks the active states and the path taken; ids the chart lacks are ignored. */
+  /**
+   * Marks the active states and the path taken; ids the chart lacks are ignored. When the
+   * active states moved out of sight (a scrub back in time, a saga that went on) and the user
+   * has not placed the view, the view follows them.
+   */
   setHighlight(active: readonly string[], visited: readonly string[]): void {
     this.highlight = { active, visited };
     this.applyHighlight();
+    if (!this.userMoved && !this.focusPending && this.activeOutOfSight()) this.focusActive();
   }
 
   /** Zooms to the active states (not the root) the next time a highlight is drawn. */
@@ -118,21 +125,34 @@ export class ChartView {
   /** Frames the active states (the root aside), at most at natural size; the whole chart if none. */
   focusActive(): void {
     this.focusPending = false;
+    this.userMoved = false;
     if (!this.chart) return;
     const rects = [...this.chart.querySelectorAll<SVGRectElement>(`[data-state].${ACTIVE_CLASS}:not(.jsg-root) > rect`)];
     if (rects.length === 0) return this.fit();
-    const num = (r: SVGRectElement, a: string): number => Number(r.getAttribute(a)) || 0;
-    const x0 = Math.min(...rects.map((r) => num(r, 'x')));
-    const y0 = Math.min(...rects.map((r) => num(r, 'y')));
-    const x1 = Math.max(...rects.map((r) => num(r, 'x') + num(r, 'width')));
-    const y1 = Math.max(...rects.map((r) => num(r, 'y') + num(r, 'height')));
-    const v = fitView({ w: x1 - x0, h: y1 - y0 }, this.box());
-    this.setView({ x: v.x - x0 * v.k, y: v.y - y0 * v.k, k: v.k });
+    const b = bounds(rects);
+    const v = fitView({ w: b.x1 - b.x0, h: b.y1 - b.y0 }, this.box());
+    this.setView({ x: v.x - b.x0 * v.k, y: v.y - b.y0 * v.k, k: v.k });
   }
 
   fit(): void {
+    this.userMoved = false;
     this.setView(fitView(this.size, this.box()));
     this.fitted = true;
+  }
+
+  /** No innermost active state is even partly in the stage's view. */
+  private activeOutOfSight(): boolean {
+    if (!this.chart) return false;
+    const active = new Set(this.highlight.active);
+    const leaves = [...active].filter((id) => ![...active].some((other) => other.startsWith(`${id}.`)));
+    const rects = leaves.flatMap((id) => [...this.chart!.querySelectorAll<SVGRectElement>(`[data-state="${CSS.escape(id)}"]:not(.jsg-root) > rect`)]);
+    if (rects.length === 0) return false;
+    const { w, h } = this.box();
+    const { x, y, k } = this.view;
+    return !rects.some((r) => {
+      const b = bounds([r]);
+      return x + b.x1 * k > 0 && x + b.x0 * k < w && y + b.y1 * k > 0 && y + b.y0 * k < h;
+    });
   }
 
   private load(machine: string): Promise<MachineChart> {
@@ -201,6 +221,7 @@ export class ChartView {
   }
 
   private zoomCentre(factor: number): void {
+    this.userMoved = true;
     const b = this.box();
     this.setView(zoomAt(this.view, factor, b.w / 2, b.h / 2));
   }
@@ -208,6 +229,7 @@ export class ChartView {
   private onWheel(e: WheelEvent): void {
     if (!this.chart) return;
     e.preventDefault();
+    this.userMoved = true;
     const r = this.stage.getBoundingClientRect();
     // One notch (≈100 px) is one zoom step; trackpads send many small deltas.
     this.setView(zoomAt(this.view, Math.pow(STEP, -e.deltaY / 100), e.clientX - r.left, e.clientY - r.top));
@@ -222,6 +244,7 @@ export class ChartView {
 
   private onPointerMove(e: PointerEvent): void {
     if (!this.drag || this.drag.id !== e.pointerId) return;
+    this.userMoved = true;
     this.setView(panBy(this.view, e.clientX - this.drag.x, e.clientY - this.drag.y));
     this.drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
   }
@@ -232,20 +255,36 @@ export class ChartView {
     this.stage.classList.remove('dragging');
   }
 
+  private pan(dx: number, dy: number): void {
+    this.userMoved = true;
+    this.setView(panBy(this.view, dx, dy));
+  }
+
   private onKey(e: KeyboardEvent): void {
     const moves: Record<string, () => void> = {
       '+': () => this.zoomCentre(STEP),
       '=': () => this.zoomCentre(STEP),
       '-': () => this.zoomCentre(1 / STEP),
       '0': () => this.fit(),
-      ArrowLeft: () => this.setView(panBy(this.view, KEY_PAN, 0)),
-      ArrowRight: () => this.setView(panBy(this.view, -KEY_PAN, 0)),
-      ArrowUp: () => this.setView(panBy(this.view, 0, KEY_PAN)),
-      ArrowDown: () => this.setView(panBy(this.view, 0, -KEY_PAN)),
+      ArrowLeft: () => this.pan(KEY_PAN, 0),
+      ArrowRight: () => this.pan(-KEY_PAN, 0),
+      ArrowUp: () => this.pan(0, KEY_PAN),
+      ArrowDown: () => this.pan(0, -KEY_PAN),
     };
     const move = moves[e.key];
     if (!move) return;
     e.preventDefault();
     move();
   }
+}
+
+/** The box around some of the chart's state rectangles, in chart coordinates. */
+function bounds(rects: readonly SVGRectElement[]): { x0: number; y0: number; x1: number; y1: number } {
+  const num = (r: SVGRectElement, a: string): number => Number(r.getAttribute(a)) || 0;
+  return {
+    x0: Math.min(...rects.map((r) => num(r, 'x'))),
+    y0: Math.min(...rects.map((r) => num(r, 'y'))),
+    x1: Math.max(...rects.map((r) => num(r, 'x') + num(r, 'width'))),
+    y1: Math.max(...rects.map((r) => num(r, 'y') + num(r, 'height'))),
+  };
 }

@@ -44,6 +44,9 @@ export function short(value: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** An error as the page shows it: the server's stable code first (e.g. `FORK_COPIES_OWNED_STEP: …`), then its message. */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code !== '' && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
 }

@@ -23,7 +23,8 @@ export function planPanel(plan: CompensationPlan | null, onAction: ((action: Ope
   section.dataset.phase = plan.phase;
   const heading = plan.phase === 'running' ? 'If it failed now, these undos would run, in this order:' : `Phase: ${plan.phase}`;
   section.append(h('p', {}, heading));
-  if (plan.cause) section.append(h('p', { class: 'cause' }, `Caused by ${plan.cause.step}: ${plan.cause.code} — ${plan.cause.message}`));
+  // A cancel is no step's failure: its cause names no step.
+  if (plan.cause) section.append(h('p', { class: 'cause' }, `Caused by ${plan.cause.step ? `${plan.cause.step}: ` : ''}${plan.cause.code} — ${plan.cause.message}`));
   if (plan.undos.length === 0) section.append(h('p', { class: 'muted' }, 'Nothing to undo.'));
   else {
     section.append(
