@@ -7,6 +7,7 @@ import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ErrorCode, InvalidArgumentError, SagaError } from './errors.js';
 import { parseNatsServers } from './nats/server-urls.js';
+import { parseDuration } from './util/duration.js';
 
 export class ConfigError extends SagaError {
   override name = 'ConfigError';
@@ -43,6 +44,8 @@ export interface CoordinatorConfig {
     readonly name: string;
     readonly bin: string;
   };
+  /** How long finished sagas are kept (ms; 0: for ever). Absent: the default, 7 days. */
+  readonly retainMs?: number;
 }
 
 /** Settings a caller may pass; each falls back to its environment variable, then its default. */
@@ -55,6 +58,8 @@ export interface ConfigInput {
   registry?: string;
   registryPort?: string | number;
   registryName?: string;
+  /** Retention of finished sagas: `30m`, `12h`, `7d`, `0` (never purge). */
+  retain?: string;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -67,6 +72,7 @@ export const CONFIG_ENV = {
   registry: 'JETSAGA_REGISTRY',
   registryPort: 'JETSAGA_REGISTRY_PORT',
   registryName: 'JETSAGA_REGISTRY_NAME',
+  retain: 'JETSAGA_RETAIN',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -105,12 +111,21 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const name = registryName.value ?? 'cluster.local';
   if (!HOSTNAME.test(name)) throw new ConfigError(`${registryName.from}: "${name}" is not a host name`);
 
+  const retain = pick('retain');
+  let retainMs: number | undefined;
+  try {
+    retainMs = retain.value === undefined ? undefined : parseDuration(retain.value);
+  } catch (e) {
+    throw new ConfigError(`${retain.from}: ${(e as Error).message}`);
+  }
+
   return {
     owner: ownerValue,
     namespace: ns,
     dataDir,
     nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
+    ...(retainMs === undefined ? {} : { retainMs }),
   };
 }
 

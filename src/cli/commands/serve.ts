@@ -17,6 +17,8 @@ export function register(program: Command): void {
     .option('--deploy <dir>', 'once ready, deploy the app in <dir> and print where it answers')
     .option('--ui <port>', 'also serve the visualizer on this port (0: any free one); its URL, with the token, is in the ready block', portNumber)
     .option('--ui-host <host>', 'where the visualizer listens (default: 127.0.0.1, this machine only)')
+    .option('--retain <duration>', 'keep finished sagas this long, then purge them (30m, 12h, 7d; 0: for ever) (env: JETSAGA_RETAIN)')
+    .option('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)', portNumber)
     .addHelpText(
       'after',
       `
@@ -24,15 +26,19 @@ Examples:
   $ jetsaga serve
   $ jetsaga serve --deploy examples/node-hello --data-dir /tmp/jetsaga
   $ jetsaga serve --ui 8080                 then open the "ui" URL it prints
+  $ jetsaga serve --metrics 9464 --retain 30d
   $ JETSAGA_NATS_URL=nats://10.0.0.5:4222 jetsaga serve --owner vm-2`,
     );
   command.action(() =>
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string }>();
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; retain?: string; metrics?: number }>();
       if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
-      return serve(globalOptions(command), { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }) });
+      return serve(
+        { ...globalOptions(command), ...(o.retain ? { retain: o.retain } : {}) },
+        { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }), ...(o.metrics === undefined ? {} : { metricsPort: o.metrics }) },
+      );
     }),
   );
 }
