@@ -7,6 +7,7 @@ import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ErrorCode, InvalidArgumentError, SagaError } from './errors.js';
 import { parseNatsServers } from './nats/server-urls.js';
+import { parseDuration } from './util/duration.js';
 
 export class ConfigError extends SagaError {
   override name = 'ConfigError';
@@ -48,6 +49,8 @@ export interface CoordinatorConfig {
     readonly name: string;
     readonly bin: string;
   };
+  /** How long finished sagas are kept (ms; 0: for ever). Absent: the default, 7 days. */
+  readonly retainMs?: number;
 }
 
 /** Settings a caller may pass; each falls back to its environment variable, then its default. */
@@ -61,6 +64,8 @@ export interface ConfigInput {
   registryPort?: string | number;
   registryName?: string;
   replicas?: string | number;
+  /** Retention of finished sagas: `30m`, `12h`, `7d`, `0` (never purge). */
+  retain?: string;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -74,6 +79,7 @@ export const CONFIG_ENV = {
   registryPort: 'JETSAGA_REGISTRY_PORT',
   registryName: 'JETSAGA_REGISTRY_NAME',
   replicas: 'JETSAGA_REPLICAS',
+  retain: 'JETSAGA_RETAIN',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -115,6 +121,13 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const replicas = pick('replicas');
   const r = replicas.value === undefined ? 1 : Number(replicas.value);
   if (!Number.isInteger(r) || r < 1 || r > 5) throw new ConfigError(`${replicas.from}: replicas "${replicas.value}" must be an integer from 1 to 5`);
+  const retain = pick('retain');
+  let retainMs: number | undefined;
+  try {
+    retainMs = retain.value === undefined ? undefined : parseDuration(retain.value);
+  } catch (e) {
+    throw new ConfigError(`${retain.from}: ${(e as Error).message}`);
+  }
 
   return {
     owner: ownerValue,
@@ -123,6 +136,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     replicas: r,
     nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
+    ...(retainMs === undefined ? {} : { retainMs }),
   };
 }
 

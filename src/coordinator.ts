@@ -18,6 +18,11 @@ import { BuildService } from './build/build-service.js';
 import type { BuildHost } from './build/build-host.js';
 import type { SandboxController } from './sandbox/index.js';
 import { startService, type ServiceHandle } from './service/service.js';
+import { JetsagaMetrics } from './metrics/jetsaga-metrics.js';
+import { meteredStores } from './metrics/metered-stores.js';
+import { journalReplicas } from './metrics/journal-replicas.js';
+import { DEFAULT_RETAIN_MS, RetentionSweeper, type RetentionOptions } from './runtime/retention.js';
+import { natsNames } from './runtime/nats-stores.js';
 
 /** Options of the build saga a coordinator runs (see `CoordinatorOptions.builds`). */
 export interface CoordinatorBuildOptions {
@@ -54,6 +59,11 @@ export interface CoordinatorOptions {
    * admitted, and stops answering before the runtime closes. Off by default.
    */
   readonly service?: boolean;
+  /**
+   * Retention of finished sagas (see runtime/retention.ts). `retainMs` defaults to the config's
+   * (`--retain`, `JETSAGA_RETAIN`), else 7 days; 0 keeps them for ever.
+   */
+  readonly retention?: Partial<Pick<RetentionOptions, 'retainMs' | 'intervalMs' | 'batchSize' | 'maxPerPass' | 'concurrency' | 'pauseMs' | 'leaseTtlMs'>>;
 }
 
 export class Coordinator {
@@ -68,6 +78,9 @@ export class Coordinator {
   private stopping: Promise<void> | undefined;
   private readonly buildService: BuildService | undefined;
   private serviceRef: ServiceHandle | undefined;
+  private sweeper: RetentionSweeper | undefined;
+  /** Figures for operators: `jetsaga serve --metrics <port>` and `$SRV.STATS` (see metrics/). */
+  readonly metrics = new JetsagaMetrics();
 
   constructor(private readonly options: CoordinatorOptions) {
     this.config = options.config;
@@ -91,6 +104,7 @@ export class Coordinator {
         // No request may reach a closing runtime: the API stops first (its requests in flight finish).
         await this.serviceRef?.stop();
         this.serviceRef = undefined;
+        await this.sweeper?.stop();
         await this.runtimeRef?.close();
         await this.buildService?.close();
       },
@@ -157,9 +171,36 @@ export class Coordinator {
     return this.serviceRef;
   }
 
+  /** The retention sweeper, once work is admitted (`sweep()` runs a pass now). */
+  get retention(): RetentionSweeper | undefined {
+    return this.sweeper;
+  }
+
   /** Pids of embedded servers (for operators and the no-orphans test). */
   embeddedPids(): { nats?: number; registry?: number } {
     return { nats: this.resources.embeddedNats?.process.pid, registry: this.resources.embeddedRegistry?.process.pid };
+  }
+
+  private openRetention(stores: NonNullable<CoordinatorResources['stores']>): RetentionSweeper {
+    const builds = this.buildService;
+    // Build and rollback sagas write progress under their ids.
+    const progressMachines = new Set(builds?.bindings().map((b) => b.id) ?? []);
+    const sweeper = new RetentionSweeper({
+      retainMs: this.config.retainMs ?? DEFAULT_RETAIN_MS,
+      ...this.options.retention,
+      index: stores.index,
+      journal: stores.journal,
+      checkpoints: stores.checkpoints,
+      // A key with a dot, in a bucket whose other keys are saga ids: it can clash with none.
+      leaseKv: stores.checkpoints,
+      holder: this.config.owner,
+      logger: this.logger,
+      // A build's progress subject is named by its saga id; other sagas have none (a no-op purge).
+      purgeExtra: builds ? (record) => (progressMachines.has(record.machine.split('@')[0]!) ? builds.host.progress.purge(record.sagaId) : Promise.resolve()) : undefined,
+      onPurged: (record) => this.metrics.sagaPurged(record.machine),
+    });
+    sweeper.start();
+    return sweeper;
   }
 
   private async admit(): Promise<void> {
@@ -179,9 +220,11 @@ export class Coordinator {
         controller: build.controller,
       });
     }
+    const stores = this.resources.stores!;
     const runtime = new Runtime({
-      stores: this.resources.stores!,
-      machines: this.buildService ? [...this.options.machines, ...this.buildService.bindings()] : this.options.machines,
+      stores: meteredStores(stores, this.config.owner, this.metrics),
+      machines: this.metrics.wrapBindings(this.buildService ? [...this.options.machines, ...this.buildService.bindings()] : this.options.machines),
+      onResumed: (_id, machine) => this.metrics.resumed(machine),
       owner: this.config.owner,
       logger: this.logger,
       readiness: this.graph,
@@ -198,6 +241,17 @@ export class Coordinator {
     await runtime.open();
     this.runtimeRef = runtime;
     this.buildService?.attach(runtime);
+    runtime.subscribe(this.metrics.notice);
+    const nc = this.resources.nc!;
+    this.metrics.attach({
+      index: stores.index,
+      coordinators: stores.coordinators,
+      loaded: () => runtime.loadedSagaIds().length,
+      leaseValid: () => runtime.coordinatorLease.valid(),
+      journalLastSeq: () => stores.journal.lastSeq(),
+      journalReplicas: () => journalReplicas(nc, natsNames(this.config.namespace).eventsStream),
+    });
+    this.sweeper = this.openRetention(stores);
     // Readiness is published under the coordinator's name only once this process holds that
     // name (its lease, just taken): a second process started under a name in use must not
     // overwrite the live one's report before it is refused. Until now the bus kept every

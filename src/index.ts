@@ -61,3 +61,7 @@ export type { ForkPlan, ForkStep, ForkResultEntry } from './runtime/fork-plan.js
 export { ForkErrorCode, SagaActiveError, ForkPointFinalError } from './runtime/fork-errors.js';
 export type { SagaCheck } from './runtime/saga-check.js';
 export { JetsagaClient, startService, type JetsagaClientOptions, type ClientDeployRequest, type FollowOptions, type FollowStatus } from './service/index.js';
+export { RetentionSweeper, DEFAULT_RETAIN_MS, type RetentionOptions, type SweepReport } from './runtime/retention.js';
+export { JetsagaMetrics, type MetricsSources } from './metrics/jetsaga-metrics.js';
+export { startMetricsServer, type MetricsServerHandle } from './metrics/metrics-server.js';
+export { parseDuration, formatDuration } from './util/duration.js';

@@ -86,6 +86,11 @@ export class ProgressLog {
     return `${this.#prefix}.${buildId}`;
   }
 
+  /** Removes a build's progress (retention of finished sagas). Idempotent. */
+  async purge(buildId: string): Promise<void> {
+    await this.#jsm.streams.purge(this.#stream, { filter: this.subject(buildId) });
+  }
+
   /** Appends an event; a failure is logged and reported as false, never thrown. */
   async publish(buildId: string, event: ProgressEvent): Promise<boolean> {
     const stored = { ...cut(event), buildId, at: Date.now() };

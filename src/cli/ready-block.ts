@@ -7,7 +7,7 @@
 import { Dep } from '../boot/coordinator-graph.js';
 import type { Coordinator } from '../coordinator.js';
 
-export function readyBlock(coordinator: Coordinator, options: { uiUrl?: string } = {}): string {
+export function readyBlock(coordinator: Coordinator, options: { uiUrl?: string; metricsUrl?: string } = {}): string {
   const { config, graph } = coordinator;
   const pids = coordinator.embeddedPids();
   const whose = (pid: number | undefined, dependency: string, given: boolean): string => {
@@ -24,6 +24,7 @@ export function readyBlock(coordinator: Coordinator, options: { uiUrl?: string }
     `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${whose(pids.registry, Dep.Registry, config.registry.address !== undefined)}`,
     `  data dir  ${config.dataDir}`,
     ...(options.uiUrl ? [`  ui        ${options.uiUrl}`] : []),
+    ...(options.metricsUrl ? [`  metrics   ${options.metricsUrl}`] : []),
     ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),
   ].join('\n');
 }

@@ -7,6 +7,7 @@ import { loadConfig, type ConfigInput } from '../config.js';
 import { Coordinator } from '../coordinator.js';
 import { createLogger } from '../log.js';
 import type { UiServerHandle } from '../ui/server/server.js';
+import { startMetricsServer, type MetricsServerHandle } from '../metrics/metrics-server.js';
 import { sagaBindings } from '../sagas.js';
 import { removeCoordinatorRecord, writeCoordinatorRecord } from './coordinator-record.js';
 import { ExitCode } from './exit-codes.js';
@@ -18,6 +19,8 @@ export interface ServeOptions {
   readonly deploy?: string;
   /** Serve the visualizer too (port 0: any free port; host default 127.0.0.1). */
   readonly ui?: { readonly port: number; readonly host?: string };
+  /** Serve Prometheus metrics on 127.0.0.1:<port>/metrics (0: any free port). */
+  readonly metricsPort?: number;
 }
 
 export async function serve(input: ConfigInput, options: ServeOptions = {}): Promise<number> {
@@ -27,13 +30,14 @@ export async function serve(input: ConfigInput, options: ServeOptions = {}): Pro
   const coordinator = new Coordinator({ config, machines: sagaBindings(), logger, builds: true, service: true });
 
   let ui: UiServerHandle | undefined;
+  let metrics: MetricsServerHandle | undefined;
   let signals = 0;
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       if (++signals > 1) process.exit(130);
       logger.info({ signal: sig }, 'stopping');
       // The visualizer first: its streams and pollers use the coordinator's connection.
-      void (ui?.close() ?? Promise.resolve())
+      void Promise.all([ui?.close(), metrics?.close()])
         .then(() => coordinator.stop())
         .then(() => removeCoordinatorRecord(config.dataDir).catch(() => undefined))
         .then(() => resolve(ExitCode.Ok));
@@ -63,6 +67,16 @@ export async function serve(input: ConfigInput, options: ServeOptions = {}): Pro
         }
         warnIfExposed(ui.host, (line) => console.error(line));
       }
+      if (options.metricsPort !== undefined) {
+        try {
+          metrics = await startMetricsServer({ port: options.metricsPort, render: () => coordinator.metrics.render() });
+        } catch (e) {
+          console.error(`jetsaga serve: the metrics endpoint could not start: ${(e as Error).message}`);
+          await ui?.close();
+          await coordinator.stop();
+          return ExitCode.Failure;
+        }
+      }
       // CLI commands run with this data dir find this coordinator's NATS from the record.
       if (coordinator.natsUrl !== undefined) {
         await writeCoordinatorRecord(config.dataDir, {
@@ -73,7 +87,7 @@ export async function serve(input: ConfigInput, options: ServeOptions = {}): Pro
           startedAt: Date.now(),
         }).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'coordinator record not written'));
       }
-      console.log(readyBlock(coordinator, ui ? { uiUrl: ui.url } : {}));
+      console.log(readyBlock(coordinator, { ...(ui ? { uiUrl: ui.url } : {}), ...(metrics ? { metricsUrl: metrics.url } : {}) }));
       if (options.deploy !== undefined) {
         // A failed deploy is reported; the coordinator keeps serving (the build rolled back).
         void deployOnServe(coordinator, options.deploy, (line) => console.error(line)).then(
@@ -87,6 +101,7 @@ export async function serve(input: ConfigInput, options: ServeOptions = {}): Pro
       if (signals > 0) return undefined;
       console.error(`jetsaga serve: boot failed: ${(e as Error).message}`);
       await ui?.close();
+      await metrics?.close();
       await coordinator.stop();
       return ExitCode.Failure;
     },

@@ -38,4 +38,6 @@ export interface RuntimeCoreOptions {
    * Without it every dependency counts as ready.
    */
   readonly readiness?: ReadinessSource;
+  /** Called when a saga is resumed here from its journal (recovery, takeover): for metrics. */
+  readonly onResumed?: (sagaId: string, machine: string) => void;
 }

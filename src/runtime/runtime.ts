@@ -170,7 +170,10 @@ export class Runtime {
       lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater() : (await this.lease.read(owner))?.lowWaterSeq),
       isLoaded: (id) => this.instances.has(id),
       droveAt: (id, epoch) => this.driven.get(id) === epoch,
-      activate: (folded, entry, copy) => this.resumeInstance(this.activate(folded, entry, copy)),
+      activate: (folded, entry, copy) => {
+        this.resumeInstance(this.activate(folded, entry, copy));
+        this.options.onResumed?.(entry.record.sagaId, entry.record.machine);
+      },
       ...copies,
     });
     this.starter = new SagaStarter({

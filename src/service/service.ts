@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { ForkErrorCode } from '../runtime/fork-errors.js';
 import { badRequest, describeIssues, errorReplyOf, headerSafe, ServiceErrorCode } from './errors.js';
 import { handlers } from './handlers.js';
+import { endpointStats } from './stats.js';
 import { RequestSchemas } from './schemas.js';
 import { StreamErrorCode, StreamHub, type HandlerContext } from './stream-session.js';
 import { apiPrefix, endpointName, Endpoint, ERROR_CODE_HEADER, MAX_REQUEST_BYTES, SERVICE_NAME, SERVICE_QUEUE } from './subjects.js';
@@ -131,6 +132,7 @@ export async function startService(coordinator: Coordinator, options: StartServi
     description: 'jetsaga coordinator API: sagas, builds, apps, versions and boot readiness',
     queue: SERVICE_QUEUE,
     metadata: { namespace: coordinator.config.namespace, coordinator: coordinator.config.owner, prefix },
+    statsHandler: (endpoint) => endpointStats(coordinator, endpoint),
   });
   const group = service.addGroup(prefix);
 

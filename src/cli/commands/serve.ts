@@ -19,6 +19,8 @@ export function register(program: Command): void {
     .option('--ui <port>', 'also serve the visualizer on this port (0: any free one); its URL, with the token, is in the ready block', portNumber)
     .option('--replicas <n>', `replicas of every stream and bucket: 3 on a NATS cluster; refused when the servers cannot hold them (default: 1) (env: ${CONFIG_ENV.replicas})`)
     .option('--ui-host <host>', 'where the visualizer listens (default: 127.0.0.1, this machine only)')
+    .option('--retain <duration>', 'keep finished sagas this long, then purge them (30m, 12h, 7d; 0: for ever) (env: JETSAGA_RETAIN)')
+    .option('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)', portNumber)
     .addHelpText(
       'after',
       `
@@ -27,15 +29,19 @@ Examples:
   $ jetsaga serve --deploy examples/node-hello --data-dir /tmp/jetsaga
   $ jetsaga serve --ui 8080                 then open the "ui" URL it prints
   $ jetsaga serve --nats 127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 --replicas 3
+  $ jetsaga serve --metrics 9464 --retain 30d
   $ JETSAGA_NATS_URL=nats://10.0.0.5:4222 jetsaga serve --owner vm-2`,
     );
   command.action(() =>
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string }>();
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; retain?: string; metrics?: number }>();
       if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
-      return serve({ ...globalOptions(command), replicas: o.replicas }, { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }) });
+      return serve(
+        { ...globalOptions(command), replicas: o.replicas, ...(o.retain ? { retain: o.retain } : {}) },
+        { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }), ...(o.metrics === undefined ? {} : { metricsPort: o.metrics }) },
+      );
     }),
   );
 }
