@@ -31,6 +31,8 @@ export interface GraphNode {
   readonly invocations: readonly GraphInvocation[];
   /** Kit sagas: id of the state that undoes this step (`build.compensating.undo_lock`). */
   readonly undo?: string;
+  /** Kit sagas: on a step state, the actor its undo runs (drawn on the step: `⟲ releaseDeployLock`). */
+  readonly undoSrc?: string;
   /** Kit sagas: on an undo state, the id of the step state it undoes. */
   readonly undoes?: string;
 }

@@ -48,6 +48,7 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   for (const link of links) {
     byId.get(link.stepState)!.undo = link.undoState;
+    byId.get(link.stepState)!.undoSrc = link.undoSrc;
     byId.get(link.undoState)!.undoes = link.stepState;
   }
   return { id: root.id, description: root.description ?? null, nodes, edges, undoLinks: links };

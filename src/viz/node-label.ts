@@ -16,14 +16,14 @@ const MIN_WIDTH = 48;
 export interface NodeText {
   /** The state's key (the machine id for the root). */
   readonly title: string;
-  /** Secondary lines: invoked actors (`↻ src`), then tags (`#tag`). */
+  /** Secondary lines: invoked actors (`↻ src`), the step's undo (`⟲ src`), then tags (`#tag`). */
   readonly lines: readonly string[];
 }
 
 export function nodeText(node: GraphNode): NodeText {
   return {
     title: node.key,
-    lines: [...node.invocations.map((i) => `↻ ${i.src}`), ...node.tags.map((t) => `#${t}`)],
+    lines: [...node.invocations.map((i) => `↻ ${i.src}`), ...(node.undoSrc ? [`⟲ ${node.undoSrc}`] : []), ...node.tags.map((t) => `#${t}`)],
   };
 }
 

@@ -158,6 +158,7 @@ describe('machineGraph of the build saga', () => {
       const stepState = g.nodes.find((n) => n.id === link.stepState)!;
       expect(stepState.key).toBe(link.step);
       expect(stepState.undo).toBe(link.undoState);
+      expect(stepState.undoSrc).toBe(link.undoSrc);
       expect(g.nodes.find((n) => n.id === link.undoState)!.undoes).toBe(link.stepState);
       // The step state runs the step (from its `running` child).
       expect(g.nodes.find((n) => n.id === `${link.stepState}.running`)!.invocations[0]!.id).toBe(link.step);

@@ -110,6 +110,14 @@ describe('renderSvg', () => {
     expect(parseXml('<a t="&lt;&#39;"><b>&amp;</b></a>').map((e) => [e.name, e.attrs.t, e.text])).toEqual([['a', "<'", ''], ['b', undefined, '&']]);
   });
 
+  it('draws each step with the actor it invokes and the actor its undo runs', () => {
+    const svg = renderSvg(build);
+    const lock = svg.slice(svg.indexOf('data-state="build.lock"'));
+    const box = lock.slice(0, lock.indexOf('</g>'));
+    expect(box).toContain('data-undo="build.compensating.undo_lock"');
+    expect(box).toContain('⟲ releaseDeployLock');
+  });
+
   it('leaves the stylesheet out on request', () => {
     expect(renderSvg(gadget)).toContain('<style>');
     const bare = renderSvg(gadget, { style: false });
