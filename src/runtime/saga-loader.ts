@@ -137,7 +137,7 @@ export class SagaLoader {
         // Fold every claimed saga before any of them acts: folding is CPU, and sagas acting
         // meanwhile would make each later fold wait behind their transitions and appends.
         const folds = new Map<string, FoldOutcome>();
-        await foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, claims.map((c) => c.entry.record.sagaId), fromSeq, async (id, folded) => {
+        const stats = await foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, claims.map((c) => c.entry.record.sagaId), fromSeq, async (id, folded) => {
           folds.set(id, folded);
         });
         const t2 = performance.now();
@@ -170,7 +170,7 @@ export class SagaLoader {
         });
         const t4 = performance.now();
         this.deps.logger.info(
-          { sagas: claims.length, fromSeq, claimMs: ms(t1 - t0), foldMs: ms(t2 - t1), fenceMs: ms(t3 - t2), activateMs: ms(t4 - t3) },
+          { sagas: claims.length, fromSeq, ...stats, claimMs: ms(t1 - t0), foldMs: ms(t2 - t1), fenceMs: ms(t3 - t2), activateMs: ms(t4 - t3) },
           'bulk recovery',
         );
         return outcomes;
@@ -204,12 +204,13 @@ export class SagaLoader {
     if (cp) {
       const tail = await this.deps.journal.read(sagaId, { fromSeq: cp.seq + 1 });
       try {
-        if (tail.length === 0 || peekEntryNo(tail[0]!.data) === cp.no + 1) return foldSaga(this.deps.registry, sagaId, tail, cp);
+        if (tail.length === 0 || peekEntryNo(tail[0]!.data) === cp.no + 1) return { ...foldSaga(this.deps.registry, sagaId, tail, cp), hasCheckpoint: true };
       } catch (e) {
         this.deps.logger.warn({ sagaId, err: (e as Error).message }, 'checkpoint unusable; folding the whole journal');
       }
     }
-    return foldJournal(this.deps.registry, sagaId, await this.deps.journal.read(sagaId));
+    const folded = foldJournal(this.deps.registry, sagaId, await this.deps.journal.read(sagaId));
+    return folded && cp ? { ...folded, hasCheckpoint: true } : folded;
   }
 
   /**
