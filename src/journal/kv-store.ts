@@ -25,6 +25,12 @@ export interface KvStore {
   delete(key: string, options?: { revision?: number }): Promise<void>;
   /** Live keys, optionally only those starting with `prefix`. */
   keys(prefix?: string): Promise<string[]>;
+  /**
+   * The current entries of those of `keys` that exist, read in one pass over the bucket
+   * (optional: callers fall back to `keys` and `get`). A key written while the read runs may be
+   * missing from the answer; callers must treat a missing key as "not known", never as absent.
+   */
+  getMany?(keys: ReadonlySet<string>): Promise<Map<string, KvEntry>>;
 }
 
 /** Keys are subject tokens joined by dots: letters, digits, `_`, `-`, `=`, `/` and `.` (not at the ends). */

@@ -51,6 +51,15 @@ export class MemoryKvStore implements KvStore {
     this.#entries.delete(key);
   }
 
+  async getMany(keys: ReadonlySet<string>): Promise<Map<string, KvEntry>> {
+    const out = new Map<string, KvEntry>();
+    for (const key of keys) {
+      const e = this.#entries.get(key);
+      if (e) out.set(key, { key, value: e.value.slice(), revision: e.revision });
+    }
+    return out;
+  }
+
   async keys(prefix = ''): Promise<string[]> {
     return [...this.#entries.keys()].filter((k) => k.startsWith(prefix)).sort();
   }

@@ -2,15 +2,19 @@
  * `KvStore` on a NATS KV bucket. CAS is JetStream's expected-last-subject-sequence check, so a
  * failed compare surfaces as 10071 and becomes `KvConflictError`.
  */
-import { jetstreamManager, type JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstreamManager, type JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KvConflictError } from '../errors.js';
 import { checkKey, checkRevision } from './kv-validate.js';
 import { isWrongLastSequence } from '../nats/nats-errors.js';
 import { withReplicas } from '../nats/replicas.js';
+import { readUntilCaughtUp } from '../nats/ordered-read.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import type { KvEntry, KvStore } from './kv-store.js';
+
+/** A bulk read's consumer is removed by the server this long after its reader vanished. */
+const CONSUMER_INACTIVE_MS = 30_000;
 
 export interface NatsKvStoreOptions {
   /** Values kept per key (default 1: the store only ever reads the latest). */
@@ -93,6 +97,37 @@ export class NatsKvStore implements KvStore {
       if (await this.get(k)) live.push(k);
     });
     return live.sort();
+  }
+
+  /**
+   * One ordered pass over the bucket's stream, the last message of each key: thousands of keys
+   * in a fraction of the time thousands of gets take. Bounded by the stream's last seq when the
+   * read begins (ordered-read.ts), so a key rewritten meanwhile may be missing (its old message
+   * is gone, its new one lies past the bound): the interface says so.
+   */
+  async getMany(keys: ReadonlySet<string>): Promise<Map<string, KvEntry>> {
+    const out = new Map<string, KvEntry>();
+    if (keys.size === 0) return out;
+    const stream = `KV_${this.bucket}`;
+    const base = `$KV.${this.bucket}.`;
+    const last = (await this.#jsm.streams.info(stream)).state.last_seq;
+    if (last === 0) return out;
+    const oc = await this.#jsm.jetstream().consumers.get(stream, {
+      filter_subjects: `${base}>`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      inactive_threshold: CONSUMER_INACTIVE_MS,
+    });
+    try {
+      for await (const m of readUntilCaughtUp(oc, { untilSeq: last })) {
+        const key = m.subject.slice(base.length);
+        const op = m.headers?.get('KV-Operation');
+        if (keys.has(key) && (op === undefined || op === '' || op === 'PUT')) out.set(key, { key, value: m.data, revision: m.seq });
+        else if (keys.has(key)) out.delete(key);
+      }
+    } finally {
+      oc.delete().catch(() => undefined);
+    }
+    return out;
   }
 
   #conflict(err: unknown, key: string, revision: number | undefined): unknown {

@@ -11,7 +11,7 @@ import { peekEntryNo } from '../journal/codec.js';
 import type { Journal, JournalEntry } from '../journal/journal.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { Logger } from '../log.js';
-import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
+import { loadCheckpoints, type Checkpoint } from './checkpoint.js';
 import { foldSaga, type FoldedSaga } from './fold.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import type { MachineRegistry } from './registry.js';
@@ -47,16 +47,14 @@ const SCAN_ENTRIES_PER_SAGA = 200;
  * loop between chunks: the sagas folded first start appending (on the server's core) while the
  * rest are still folding (on ours).
  */
-export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], fromSeq: number, onFolded: OnFolded): Promise<void> {
+export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], fromSeq: number, onFolded: OnFolded): Promise<FoldStats> {
   const lastSeq = await deps.journal.lastSeq();
-  if (lastSeq - fromSeq + 1 > sagaIds.length * SCAN_ENTRIES_PER_SAGA) return foldEach(deps, sagaIds, onFolded);
+  if (lastSeq - fromSeq + 1 > sagaIds.length * SCAN_ENTRIES_PER_SAGA) {
+    await foldEach(deps, sagaIds, onFolded);
+    return { fromCheckpoints: 0, scanned: 0, readAlone: sagaIds.length };
+  }
   const wanted = new Set(sagaIds);
-  const checkpoints = new Map<string, Checkpoint>();
-  const withCheckpoint = (await deps.checkpoints.keys().catch(() => [] as string[])).filter((k) => wanted.has(k));
-  await forEachLimit(withCheckpoint, 64, async (id) => {
-    const cp = await loadCheckpoint(deps.checkpoints, id).catch(() => null);
-    if (cp) checkpoints.set(id, cp);
-  });
+  const checkpoints = await loadCheckpoints(deps.checkpoints, wanted).catch(() => new Map<string, Checkpoint>());
 
   const t0 = performance.now();
   const entries = new Map<string, JournalEntry[]>();
@@ -70,6 +68,7 @@ export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], f
   deps.logger.debug({ fromSeq, scanned, ms: Math.round(performance.now() - t0) }, 'journal scanned for recovery');
 
   const fallback: string[] = [];
+  let fromCheckpoints = 0;
   const settling: Promise<void>[] = [];
   let sinceYield = 0;
   for (const id of sagaIds) {
@@ -82,7 +81,10 @@ export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], f
         const tail = list.filter((e) => e.seq > cp.seq);
         // An empty tail proves the checkpoint current only if the scan began right after it.
         const current = tail.length === 0 ? fromSeq <= cp.seq + 1 : peekEntryNo(tail[0]!.data) === cp.no + 1;
-        if (current) folded = foldSaga(deps.registry, id, tail, cp);
+        if (current) {
+          folded = { ...foldSaga(deps.registry, id, tail, cp), hasCheckpoint: true };
+          fromCheckpoints++;
+        }
       } else if (list.length > 0 && peekEntryNo(list[0]!.data) === 1) {
         folded = foldSaga(deps.registry, id, list);
       }
@@ -101,6 +103,14 @@ export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], f
   }
   if (fallback.length > 0) deps.logger.debug({ count: fallback.length }, 'sagas folded from their own reads');
   await Promise.all([...settling, foldEach(deps, fallback, onFolded)]);
+  return { fromCheckpoints, scanned, readAlone: fallback.length };
+}
+
+/** How a bulk fold went: sagas restored from a checkpoint, entries scanned, sagas read on their own. */
+export interface FoldStats {
+  readonly fromCheckpoints: number;
+  readonly scanned: number;
+  readonly readAlone: number;
 }
 
 async function foldEach(deps: BulkFoldDeps, sagaIds: readonly string[], onFolded: OnFolded): Promise<void> {

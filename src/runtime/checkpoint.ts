@@ -6,6 +6,7 @@
 import { createActor, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import type { ForkedFrom } from '../journal/codec.js';
 import type { KvStore } from '../journal/kv-store.js';
+import { forEachLimit } from '../util/for-each-limit.js';
 import type { Book } from './book.js';
 
 export interface Checkpoint {
@@ -40,9 +41,34 @@ export async function saveCheckpoint(kv: KvStore, sagaId: string, cp: Checkpoint
 
 export async function loadCheckpoint(kv: KvStore, sagaId: string): Promise<Checkpoint | null> {
   const e = await kv.get(sagaId);
-  if (!e) return null;
+  return e ? parseCheckpoint(e.value) : null;
+}
+
+/**
+ * The checkpoints of these sagas that exist, with one read of the store when it can (a bulk
+ * recovery would otherwise read thousands one by one). Unreadable ones are left out.
+ */
+export async function loadCheckpoints(kv: KvStore, sagaIds: ReadonlySet<string>): Promise<Map<string, Checkpoint>> {
+  const out = new Map<string, Checkpoint>();
+  if (kv.getMany) {
+    for (const [id, e] of await kv.getMany(sagaIds)) {
+      const cp = parseCheckpoint(e.value);
+      if (cp) out.set(id, cp);
+    }
+    return out;
+  }
+  const present = (await kv.keys()).filter((k) => sagaIds.has(k));
+  await forEachLimit(present, 64, async (id) => {
+    const cp = await loadCheckpoint(kv, id).catch(() => null);
+    if (cp) out.set(id, cp);
+  });
+  return out;
+}
+
+/** A stored checkpoint, or null when it is not one (it is then ignored: the journal is folded). */
+export function parseCheckpoint(value: Uint8Array): Checkpoint | null {
   try {
-    const cp = JSON.parse(decoder.decode(e.value)) as Checkpoint;
+    const cp = JSON.parse(decoder.decode(value)) as Checkpoint;
     // Without a snapshot, restoring would quietly yield the machine's initial state.
     const snapshot = (cp as { snapshot?: { value?: unknown } }).snapshot;
     const valid = Number.isInteger(cp.no) && Number.isInteger(cp.seq) && cp.book && typeof snapshot === 'object' && snapshot !== null && snapshot.value !== undefined;

@@ -27,6 +27,8 @@ export interface FoldedSaga {
   readonly createdAt: number;
   /** Set for a fork (its init says where from); `no < forkedFrom.entries`: its copy is incomplete. */
   readonly forkedFrom?: ForkedFrom;
+  /** A checkpoint of it was found (used or not): whoever finishes it must delete it. */
+  readonly hasCheckpoint?: boolean;
 }
 
 /** A fork whose copying was interrupted: it holds fewer entries than its init announced. */

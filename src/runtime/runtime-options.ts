@@ -13,6 +13,12 @@ export interface RuntimeCoreOptions {
   readonly now?: () => number;
   /** Store a checkpoint every N entries (0 = never). Default 50. */
   readonly checkpointEvery?: number;
+  /**
+   * Also checkpoint a saga once it has journaled nothing for this long (it waits on a step, a
+   * timer or a readiness event), so that a recovery restores it instead of folding its journal
+   * (0 = never). Default 1 s.
+   */
+  readonly checkpointIdleMs?: number;
   /** How long the coordinator's lease lasts without renewal. Default 10 s. */
   readonly leaseTtlMs?: number;
   /** Run a recovery pass in the background once started (periodic passes run regardless). Default true. */

@@ -6,6 +6,7 @@
  * the coordinator's lease lapses, when another writer fences them, and on close.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { AnyEventObject } from 'xstate';
 import { defaultOwner, OWNER_PATTERN } from '../config.js';
 import {
@@ -29,6 +30,7 @@ import { isTransient } from '../nats/nats-errors.js';
 import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import type { FoldedSaga } from './fold.js';
+import { IdleCheckpoints } from './idle-checkpoints.js';
 import { IndexKeeper } from './index-keeper.js';
 import { journalView, type JournalView } from './journal-view.js';
 import { listSagas, type ListOptions } from './listing.js';
@@ -101,6 +103,9 @@ export class Runtime {
   private readonly driven = new Map<string, number>();
   /** The checkpoint save in flight per saga, so that a finish deletes after it, not before. */
   private readonly checkpointSaves = new Map<string, Promise<void>>();
+  /** Sagas driven here that have (or may have) a checkpoint, which their finish must delete. */
+  private readonly checkpointed = new Set<string>();
+  private readonly idleCheckpoints: IdleCheckpoints;
   /** How often each saga's copy fenced itself lately (backs off re-acquiring). */
   private readonly refenced = new Map<string, number>();
 
@@ -112,6 +117,17 @@ export class Runtime {
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
     this.now = options.now ?? Date.now;
     this.checkpointEvery = options.checkpointEvery ?? 50;
+    this.idleCheckpoints = new IdleCheckpoints({
+      idleMs: options.checkpointIdleMs ?? 1_000,
+      clock: () => performance.now(),
+      save: (id, no) => {
+        const inst = this.instances.get(id);
+        // Not if it moved on, finished, or has a periodic checkpoint at this very entry.
+        if (!inst || inst.isStopped || inst.no !== no || isTerminalStatus(inst.status)) return;
+        if (this.checkpointEvery > 0 && no % this.checkpointEvery === 0) return;
+        this.saveCheckpoint(inst, { no, at: inst.lastAt });
+      },
+    });
     const leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.lease = new CoordinatorLease({
       kv: this.stores.coordinators,
@@ -217,6 +233,7 @@ export class Runtime {
   async open(): Promise<this> {
     this.maxSeen = await this.stores.journal.lastSeq();
     await this.lease.acquire();
+    this.idleCheckpoints.start();
     if (!this.options.deferRecovery) {
       if (this.options.recoverOnStart ?? true) this.beginRecovery();
       else this.recovery.startTimer();
@@ -387,6 +404,7 @@ export class Runtime {
     this.closed = new ClosedError();
     this.generation++;
     this.recovery.stop();
+    this.idleCheckpoints.stop();
     this.gate.close();
     // The lease record written on close must still cover the sagas handed back, so the next
     // coordinator's bulk recovery scans from their first entries.
@@ -414,6 +432,7 @@ export class Runtime {
     this.recent.delete(inst.id);
     this.keeper.adopt(entry);
     this.driven.set(inst.id, entry.record.epoch);
+    if (folded.hasCheckpoint) this.checkpointed.add(inst.id);
     // The record may say otherwise (parked, or a status the previous copy never wrote).
     if (entry.record.status !== inst.status || entry.record.problem !== undefined) void this.keeper.statusChanged(inst.id, inst.status);
     return inst;
@@ -497,6 +516,7 @@ export class Runtime {
     if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
     if (c.status !== c.previousStatus && !isTerminalStatus(c.status)) void this.keeper.statusChanged(inst.id, c.status);
     if (this.checkpointEvery > 0 && c.no % this.checkpointEvery === 0 && !isTerminalStatus(c.status)) this.saveCheckpoint(inst, c);
+    if (!isTerminalStatus(c.status)) this.idleCheckpoints.touched(inst.id, c.no);
     this.notify(inst, c);
     if (isTerminalStatus(c.status)) {
       this.finish(inst);
@@ -507,13 +527,14 @@ export class Runtime {
   }
 
   /** Saves a checkpoint after the saga's previous one, so a finish can wait for both. */
-  private saveCheckpoint(inst: SagaInstance, c: Commit): void {
+  private saveCheckpoint(inst: SagaInstance, c: Pick<Commit, 'no' | 'at'>): void {
     const cp = makeCheckpoint(inst.binding.machine, {
       no: c.no, seq: inst.lastSeq, at: c.at, createdAt: inst.createdAt, firstSeq: inst.firstSeq,
       machine: inst.binding.id, version: inst.binding.version, snapshot: inst.snapshot, book: structuredClone(inst.book),
       ...(inst.forkedFrom ? { forkedFrom: inst.forkedFrom } : {}),
     });
     const id = inst.id;
+    this.checkpointed.add(id);
     const save = (this.checkpointSaves.get(id) ?? Promise.resolve())
       .then(() => saveCheckpoint(this.stores.checkpoints, id, cp))
       .catch((e: unknown) => this.logger.warn({ sagaId: id, err: (e as Error).message }, 'checkpoint not saved'));
@@ -527,13 +548,15 @@ export class Runtime {
     this.remember(info);
     this.driven.delete(id);
     this.refenced.delete(id);
+    this.idleCheckpoints.forget(id);
+    const checkpointed = this.checkpointed.delete(id);
     // Waiters hear of a finished saga once the index says so too, so a caller that waited
     // for it finds it in `list()` straight away.
     void this.keeper.statusChanged(id, inst.status).finally(() => this.waiters.notify(info));
     // Its checkpoint goes, after any save still in flight (which would otherwise land after
     // the delete and outlive the saga).
     const saving = this.checkpointSaves.get(id);
-    if (saving || (this.checkpointEvery > 0 && inst.no >= this.checkpointEvery)) {
+    if (saving || checkpointed || (this.checkpointEvery > 0 && inst.no >= this.checkpointEvery)) {
       this.track((async () => {
         await saving;
         await this.stores.checkpoints.delete(id);
@@ -565,6 +588,8 @@ export class Runtime {
     if (this.instances.get(id) === inst) this.instances.delete(id);
     this.gate.forget(id);
     if (reason === 'final') return;
+    this.idleCheckpoints.forget(id);
+    this.checkpointed.delete(id);
     if (reason === 'parked') {
       // Until the index says parked, `get` answers from memory.
       const info = inst.info(this.owner);

@@ -16,12 +16,13 @@ import type { KvStore } from '../journal/kv-store.js';
 import { msgIdOf } from '../journal/msg-id.js';
 import type { Logger } from '../log.js';
 import { forEachLimit } from '../util/for-each-limit.js';
-import { foldMany } from './bulk-fold.js';
+import { foldMany, type FoldOutcome } from './bulk-fold.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { foldJournal, foldSaga, incompleteForkProblem, isIncompleteFork, type FoldedSaga } from './fold.js';
 import { unstartedHead } from './journal-start.js';
 import { parseMachineRef } from './machine-ref.js';
 import type { MachineRegistry } from './registry.js';
+import { inBatches, oldestFirst, RESUME_BATCH } from './resume-order.js';
 import { statusOf } from './status.js';
 
 export type AcquireOutcome =
@@ -79,11 +80,20 @@ interface Claim {
   readonly generation: number;
 }
 
+/** A claimed saga, folded and fenced: it may act as `copy` once activated. */
+interface Ready {
+  readonly claim: Claim;
+  readonly folded: FoldedSaga;
+  readonly copy: string;
+}
+
 type Alive = Map<string, Promise<boolean>>;
 
 const ms = (x: number): number => Math.round(x);
 /** Rounds of "another writer got in first" before an acquisition gives up for this pass. */
 const MAX_FENCE_ROUNDS = 5;
+/** Takeover markers in flight at once in a bulk recovery (the appends are pipelined). */
+const MARK_CONCURRENCY = 512;
 
 export class SagaLoader {
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -124,18 +134,43 @@ export class SagaLoader {
         const marks = await Promise.all([...owners].map((o) => this.deps.lowWaterOf(o)));
         const fromSeq = marks.some((m) => m === undefined) ? 1 : Math.min(...(marks as number[]));
         const t1 = performance.now();
-        const byId = new Map(claims.map((c) => [c.entry.record.sagaId, c]));
-        await foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, [...byId.keys()], fromSeq, async (id, folded) => {
+        // Fold every claimed saga before any of them acts: folding is CPU, and sagas acting
+        // meanwhile would make each later fold wait behind their transitions and appends.
+        const folds = new Map<string, FoldOutcome>();
+        const stats = await foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, claims.map((c) => c.entry.record.sagaId), fromSeq, async (id, folded) => {
+          folds.set(id, folded);
+        });
+        const t2 = performance.now();
+        // Then fence them (takeover markers, many appends in flight at once), oldest first.
+        claims.sort((x, y) => oldestFirst(x.entry.record, y.entry.record));
+        const ready: Array<Ready | undefined> = new Array(claims.length);
+        let next = 0;
+        await forEachLimit(claims, MARK_CONCURRENCY, async (claim) => {
+          const at = next++;
+          const id = claim.entry.record.sagaId;
           try {
+            const folded = folds.get(id);
             if (folded instanceof Error) throw folded;
-            outcomes.set(id, await this.settle(byId.get(id)!, folded));
+            const prepared = await this.prepare(claim, folded ?? null);
+            if (typeof prepared === 'string') outcomes.set(id, prepared);
+            else ready[at] = prepared;
           } catch (e) {
             outcomes.set(id, e as Error);
           }
         });
-        const t2 = performance.now();
+        folds.clear();
+        const t3 = performance.now();
+        // Only then do they act: oldest first, a batch at a time, the event loop free between.
+        await inBatches(ready.filter((r) => r !== undefined), RESUME_BATCH, (r) => {
+          try {
+            outcomes.set(r.claim.entry.record.sagaId, this.activateReady(r));
+          } catch (e) {
+            outcomes.set(r.claim.entry.record.sagaId, e as Error);
+          }
+        });
+        const t4 = performance.now();
         this.deps.logger.info(
-          { sagas: claims.length, fromSeq, claimMs: ms(t1 - t0), foldAndSettleMs: ms(t2 - t1) },
+          { sagas: claims.length, fromSeq, ...stats, claimMs: ms(t1 - t0), foldMs: ms(t2 - t1), fenceMs: ms(t3 - t2), activateMs: ms(t4 - t3) },
           'bulk recovery',
         );
         return outcomes;
@@ -169,12 +204,13 @@ export class SagaLoader {
     if (cp) {
       const tail = await this.deps.journal.read(sagaId, { fromSeq: cp.seq + 1 });
       try {
-        if (tail.length === 0 || peekEntryNo(tail[0]!.data) === cp.no + 1) return foldSaga(this.deps.registry, sagaId, tail, cp);
+        if (tail.length === 0 || peekEntryNo(tail[0]!.data) === cp.no + 1) return { ...foldSaga(this.deps.registry, sagaId, tail, cp), hasCheckpoint: true };
       } catch (e) {
         this.deps.logger.warn({ sagaId, err: (e as Error).message }, 'checkpoint unusable; folding the whole journal');
       }
     }
-    return foldJournal(this.deps.registry, sagaId, await this.deps.journal.read(sagaId));
+    const folded = foldJournal(this.deps.registry, sagaId, await this.deps.journal.read(sagaId));
+    return folded && cp ? { ...folded, hasCheckpoint: true } : folded;
   }
 
   /**
@@ -213,6 +249,16 @@ export class SagaLoader {
 
   /** Repairs, fences or activates a claimed saga, given its fold. */
   private async settle(claim: Claim, folded: FoldedSaga | null): Promise<AcquireOutcome> {
+    const ready = await this.prepare(claim, folded);
+    return typeof ready === 'string' ? ready : this.activateReady(ready);
+  }
+
+  /**
+   * Everything a claimed saga needs before it may act: repairs a start that never journaled,
+   * parks an incomplete fork, finishes a saga that already ended, and fences earlier writers
+   * with a takeover marker. What it returns is current: no writer can append after it.
+   */
+  private async prepare(claim: Claim, folded: FoldedSaga | null): Promise<AcquireOutcome | Ready> {
     const { deps } = this;
     const id = claim.entry.record.sagaId;
     for (let round = 0; round < MAX_FENCE_ROUNDS; round++) {
@@ -243,12 +289,17 @@ export class SagaLoader {
         }
         folded = marked;
       }
-      if (deps.generation() !== claim.generation) return 'abandoned';
-      deps.activate(folded, claim.entry, copy);
-      return 'loaded';
+      return { claim, folded, copy };
     }
     deps.logger.warn({ sagaId: id }, 'another writer kept appending while this coordinator claimed the saga; leaving it to the next pass');
     return 'lostRace';
+  }
+
+  /** Makes a prepared saga live and acting, unless this process's copies were invalidated since. */
+  private activateReady(ready: Ready): AcquireOutcome {
+    if (this.deps.generation() !== ready.claim.generation) return 'abandoned';
+    this.deps.activate(ready.folded, ready.claim.entry, ready.copy);
+    return 'loaded';
   }
 
   /**

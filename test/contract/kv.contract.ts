@@ -103,6 +103,20 @@ export function describeKvContract(name: string, factory: KvFactory): void {
       expect(await kv.keys('zzz')).toEqual([]);
     });
 
+    it('reads many keys at once: the latest value of each that exists, none deleted or unasked', async () => {
+      expect(await kv.getMany?.(new Set(['a']))).toSatisfy((m: Map<string, unknown> | undefined) => m === undefined || m.size === 0);
+      if (!kv.getMany) return;
+      for (const k of ['a', 'b', 'c', 'gone']) await kv.put(k, bytes(`${k}1`));
+      const rev = await kv.put('b', bytes('b2'));
+      await kv.delete('gone');
+      const got = await kv.getMany(new Set(['a', 'b', 'gone', 'never']));
+      expect([...got.keys()].sort()).toEqual(['a', 'b']);
+      expect(dec.decode(got.get('a')!.value)).toBe('a1');
+      expect(got.get('b')).toMatchObject({ key: 'b', revision: rev });
+      expect(dec.decode(got.get('b')!.value)).toBe('b2');
+      expect((await kv.getMany(new Set())).size).toBe(0);
+    });
+
     it('round-trips binary values', async () => {
       const v = Uint8Array.from({ length: 256 }, (_, i) => i);
       await kv.put('bin', v);
