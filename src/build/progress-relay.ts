@@ -8,6 +8,7 @@ import type { StateValue } from 'xstate';
 import { isSerializedError } from '../errors.js';
 import { isTerminalStatus } from '../journal/index-store.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../nats/retry.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { TransitionNotice } from '../runtime/types.js';
 import type { ProgressLog } from './progress.js';
@@ -52,8 +53,22 @@ async function relay(runtime: Runtime, progress: ProgressLog, n: TransitionNotic
     await progress.publish(n.sagaId, { kind: 'error', step, code: event.error.code, message: event.error.message });
   }
   await progress.publish(n.sagaId, { kind: 'phase', phase: describeState(n.state), status: n.status, state: n.state });
-  if (isTerminalStatus(n.status)) {
-    const info = await runtime.get(n.sagaId);
-    await progress.publish(n.sagaId, { kind: 'result', status: n.status, output: info.output ?? null });
+  if (isTerminalStatus(n.status)) await relayResult(runtime, progress, n);
+}
+
+/** Attempts at the `result` record, 0.5 s … 8 s apart (about 30 s in all). */
+const RESULT_ATTEMPTS = 6;
+
+/**
+ * The `result` record ends every follower's stream, so it is tried again while NATS is slow or
+ * away (a phase line may be lost; the end should not be). Its msgId makes a retry of an
+ * attempt that did land a duplicate the stream drops.
+ */
+async function relayResult(runtime: Runtime, progress: ProgressLog, n: TransitionNotice): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const info = await runtime.get(n.sagaId).catch(() => null);
+    if (info && (await progress.publish(n.sagaId, { kind: 'result', status: n.status, output: info.output ?? null }, { msgId: `result.${n.sagaId}.${n.entryNo}` }))) return;
+    if (attempt + 1 >= RESULT_ATTEMPTS) throw new Error(`the result record of ${n.sagaId} was not written after ${RESULT_ATTEMPTS} attempts`);
+    await sleep(Math.min(8_000, 500 * 2 ** attempt), []);
   }
 }

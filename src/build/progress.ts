@@ -92,10 +92,10 @@ export class ProgressLog {
   }
 
   /** Appends an event; a failure is logged and reported as false, never thrown. */
-  async publish(buildId: string, event: ProgressEvent): Promise<boolean> {
+  async publish(buildId: string, event: ProgressEvent, options: { msgId?: string } = {}): Promise<boolean> {
     const stored = { ...cut(event), buildId, at: Date.now() };
     try {
-      await this.#js.publish(this.subject(buildId), encoder.encode(JSON.stringify(stored)));
+      await this.#js.publish(this.subject(buildId), encoder.encode(JSON.stringify(stored)), options.msgId ? { msgID: options.msgId } : undefined);
       return true;
     } catch (e) {
       this.#log.warn({ buildId, kind: event.kind, err: (e as Error).message }, 'build progress not written');
