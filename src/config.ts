@@ -27,6 +27,8 @@ export interface CoordinatorConfig {
    * single nats-server 2.9 an ack means "in one page cache"; with 3, "on at least two nodes".
    */
   readonly replicas: number;
+  /** The coordinator lease TTL, when given (default: 10 s, 30 s with replicas > 1; src/runtime/lease-defaults.ts). */
+  readonly leaseTtlMs?: number;
   readonly nats: {
     /**
      * Given explicitly: used as is, never replaced by an embedded server. Normalised
@@ -61,6 +63,7 @@ export interface ConfigInput {
   registryPort?: string | number;
   registryName?: string;
   replicas?: string | number;
+  leaseTtlMs?: string | number;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -74,6 +77,7 @@ export const CONFIG_ENV = {
   registryPort: 'JETSAGA_REGISTRY_PORT',
   registryName: 'JETSAGA_REGISTRY_NAME',
   replicas: 'JETSAGA_REPLICAS',
+  leaseTtlMs: 'JETSAGA_LEASE_TTL_MS',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -116,11 +120,16 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const r = replicas.value === undefined ? 1 : Number(replicas.value);
   if (!Number.isInteger(r) || r < 1 || r > 5) throw new ConfigError(`${replicas.from}: replicas "${replicas.value}" must be an integer from 1 to 5`);
 
+  const lease = pick('leaseTtlMs');
+  const ttl = lease.value === undefined ? undefined : Number(lease.value);
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1_000 || ttl > 600_000)) throw new ConfigError(`${lease.from}: lease TTL "${lease.value}" must be an integer number of milliseconds from 1000 to 600000`);
+
   return {
     owner: ownerValue,
     namespace: ns,
     dataDir,
     replicas: r,
+    ...(ttl === undefined ? {} : { leaseTtlMs: ttl }),
     nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
   };

@@ -18,6 +18,7 @@ import { BuildService } from './build/build-service.js';
 import type { BuildHost } from './build/build-host.js';
 import type { SandboxController } from './sandbox/index.js';
 import { startService, type ServiceHandle } from './service/service.js';
+import { defaultLeaseTtlMs } from './runtime/lease-defaults.js';
 
 /** Options of the build saga a coordinator runs (see `CoordinatorOptions.builds`). */
 export interface CoordinatorBuildOptions {
@@ -188,7 +189,7 @@ export class Coordinator {
       // Recovery is its own boot dependency, after admission.
       deferRecovery: true,
       recoverIntervalMs: this.options.recoverIntervalMs,
-      leaseTtlMs: this.options.leaseTtlMs,
+      leaseTtlMs: this.options.leaseTtlMs ?? this.config.leaseTtlMs ?? defaultLeaseTtlMs(this.config.replicas),
       checkpointEvery: this.options.checkpointEvery,
       onFatal: (e) => {
         this.logger.fatal({ err: e.message }, 'the runtime closed itself; stopping the coordinator');
