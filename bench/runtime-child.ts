@@ -1,16 +1,18 @@
 /**
  * A coordinator process for the recovery benchmark: starts N sagas whose step `hangAt` never
  * finishes, prints "ready" once every saga is waiting on it, then waits to be SIGKILLed.
- * Usage: tsx bench/runtime-child.ts <nats-url> <namespace> <count> <hangAt>
+ * Usage: tsx bench/runtime-child.ts <nats-url> <namespace> <count> <hangAt> [replicas]
  */
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { benchBinding } from './bench-saga.js';
 
-const [url, namespace, countArg, hangArg] = process.argv.slice(2);
+const [url, namespace, countArg, hangArg, replicasArg] = process.argv.slice(2);
 const count = Number(countArg);
 const hangAt = Number(hangArg);
+const replicas = Number(replicasArg ?? 1);
 // A short lease: the benchmark's restart under the same name waits it out before it recovers.
-const rt = await createRuntime({ servers: url!, namespace, owner: 'bench-coordinator', machines: [benchBinding(hangAt)], recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 1_000 });
+// On a cluster (three servers on the same two cores) renewals every 333 ms miss under load.
+const rt = await createRuntime({ servers: url!, namespace, owner: 'bench-coordinator', machines: [benchBinding(hangAt)], recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: replicas > 1 ? 5_000 : 1_000, replicas });
 let waiting = 0;
 rt.subscribe((n) => {
   if (n.event?.type === `xstate.done.actor.s${hangAt - 1}`) waiting++;

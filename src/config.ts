@@ -28,6 +28,8 @@ export interface CoordinatorConfig {
    * single nats-server 2.9 an ack means "in one page cache"; with 3, "on at least two nodes".
    */
   readonly replicas: number;
+  /** The coordinator lease TTL, when given (default: 10 s, 30 s with replicas > 1; src/runtime/lease-defaults.ts). */
+  readonly leaseTtlMs?: number;
   readonly nats: {
     /**
      * Given explicitly: used as is, never replaced by an embedded server. Normalised
@@ -66,6 +68,7 @@ export interface ConfigInput {
   replicas?: string | number;
   /** Retention of finished sagas: `30m`, `12h`, `7d`, `0` (never purge). */
   retain?: string;
+  leaseTtlMs?: string | number;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -80,6 +83,7 @@ export const CONFIG_ENV = {
   registryName: 'JETSAGA_REGISTRY_NAME',
   replicas: 'JETSAGA_REPLICAS',
   retain: 'JETSAGA_RETAIN',
+  leaseTtlMs: 'JETSAGA_LEASE_TTL_MS',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -129,11 +133,16 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     throw new ConfigError(`${retain.from}: ${(e as Error).message}`);
   }
 
+  const lease = pick('leaseTtlMs');
+  const ttl = lease.value === undefined ? undefined : Number(lease.value);
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1_000 || ttl > 600_000)) throw new ConfigError(`${lease.from}: lease TTL "${lease.value}" must be an integer number of milliseconds from 1000 to 600000`);
+
   return {
     owner: ownerValue,
     namespace: ns,
     dataDir,
     replicas: r,
+    ...(ttl === undefined ? {} : { leaseTtlMs: ttl }),
     nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
     ...(retainMs === undefined ? {} : { retainMs }),

@@ -23,6 +23,7 @@ import { meteredStores } from './metrics/metered-stores.js';
 import { journalReplicas } from './metrics/journal-replicas.js';
 import { DEFAULT_RETAIN_MS, RetentionSweeper, type RetentionOptions } from './runtime/retention.js';
 import { natsNames } from './runtime/nats-stores.js';
+import { defaultLeaseTtlMs } from './runtime/lease-defaults.js';
 
 /** Options of the build saga a coordinator runs (see `CoordinatorOptions.builds`). */
 export interface CoordinatorBuildOptions {
@@ -231,7 +232,7 @@ export class Coordinator {
       // Recovery is its own boot dependency, after admission.
       deferRecovery: true,
       recoverIntervalMs: this.options.recoverIntervalMs,
-      leaseTtlMs: this.options.leaseTtlMs,
+      leaseTtlMs: this.options.leaseTtlMs ?? this.config.leaseTtlMs ?? defaultLeaseTtlMs(this.config.replicas),
       checkpointEvery: this.options.checkpointEvery,
       onFatal: (e) => {
         this.logger.fatal({ err: e.message }, 'the runtime closed itself; stopping the coordinator');

@@ -52,6 +52,9 @@ export interface LeaseOptions {
   readonly signal?: AbortSignal;
 }
 
+/** How soon a failed renewal is tried again. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -211,13 +214,23 @@ export class CoordinatorLease {
     this.opts.onLost('expired');
   }
 
-  private schedule(): void {
+  /**
+   * Renews every third of the TTL; after a failure, again within a second rather than a third
+   * of the TTL later: a NATS leader election makes renewals fail for 5–7 s, and two full
+   * periods lost to it would let the lease lapse while this process is alive.
+   */
+  private schedule(afterFailure = false): void {
     if (this.closed) return;
+    const period = Math.max(50, Math.floor(this.opts.ttlMs / 3));
     this.timer = setTimeout(() => {
+      let failed = false;
       this.renew()
-        .catch((e: unknown) => this.opts.logger.warn({ err: (e as Error).message }, 'lease renewal failed; retrying'))
-        .finally(() => this.schedule());
-    }, Math.max(50, Math.floor(this.opts.ttlMs / 3)));
+        .catch((e: unknown) => {
+          failed = true;
+          this.opts.logger.warn({ err: (e as Error).message }, 'lease renewal failed; retrying');
+        })
+        .finally(() => this.schedule(failed));
+    }, afterFailure ? Math.min(period, RETRY_AFTER_FAILURE_MS) : period);
   }
 
   private async doRenew(): Promise<void> {

@@ -7,6 +7,7 @@ import { openNatsStores } from './nats-stores.js';
 import { MachineRegistry } from './registry.js';
 import { Runtime, type RuntimeCoreOptions } from './runtime.js';
 import type { RuntimeStores } from './stores.js';
+import { defaultLeaseTtlMs } from './lease-defaults.js';
 
 export interface RuntimeOptions extends Omit<RuntimeCoreOptions, 'stores'> {
   /** An open NATS connection; the runtime leaves it open on close. */
@@ -57,7 +58,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const openedHere = options.stores === undefined;
   let runtime: Runtime;
   try {
-    runtime = new Runtime({ ...options, stores });
+    runtime = new Runtime({ ...options, stores, leaseTtlMs: options.leaseTtlMs ?? defaultLeaseTtlMs(options.replicas) });
   } catch (e) {
     // The caller's own stores stay theirs; ours (and our connection) go.
     if (openedHere) await stores.close?.().catch(() => undefined);

@@ -72,7 +72,10 @@ describe('jetsaga sagas abandon|retry|skip', () => {
   it('abandon: names what was left undone, sagas show has it, nothing more runs; again exits 1', async () => {
     await blockedSaga('ab-1');
     const listed = await cli(['sagas', 'list', '--status', 'blocked', '--machine', 'tidy']);
-    expect(listed.stdout).toMatch(/^ab-1\s+tidy\s+blocked/m);
+    expect(listed.stdout).toMatch(/^ID\s+MACHINE\s+STATUS\s+OWNER\s+UPDATED$/m);
+    expect(listed.stdout).toMatch(/^ab-1\s+tidy\s+blocked\s+tidy-c1\s/m);
+    const listedJson = JSON.parse((await cli(['sagas', 'list', '--status', 'blocked', '--machine', 'tidy', '--json'])).stdout) as Array<{ id: string; owner: string }>;
+    expect(listedJson.find((s) => s.id === 'ab-1')).toMatchObject({ owner: 'tidy-c1' });
 
     const r = await cli(['sagas', 'abandon', 'ab-1']);
     expect(r.code, r.stderr).toBe(0);
@@ -83,7 +86,7 @@ describe('jetsaga sagas abandon|retry|skip', () => {
     const shown = await cli(['sagas', 'show', 'ab-1', '--json']);
     expect(shown.code).toBe(0);
     const saga = JSON.parse(shown.stdout) as { status: string; state: unknown; context: { abandoned: unknown } };
-    expect(saga).toMatchObject({ status: 'cancelled', state: 'abandoned' });
+    expect(saga).toMatchObject({ status: 'cancelled', state: 'abandoned', owner: 'tidy-c1' });
     expect(saga.context.abandoned).toMatchObject({ failedUndo: { step: 'provision', undo: 'deprovision' }, notRun: [{ step: 'reserve', undo: 'release' }] });
     expect(callsOf('ab-1', 'release')).toEqual([]);
     expect(callsOf('ab-1', 'deprovision')).toEqual(['error']);

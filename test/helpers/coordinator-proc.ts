@@ -88,7 +88,7 @@ let seq = 0;
 export function spawnCoordinator(spec: CoordinatorSpec): CoordinatorProc {
   hookExit();
   const callsFile = spec.callsFile ?? join(callsDir(), `${spec.namespace}-${spec.owner}-${seq++}.jsonl`);
-  const options: CoordinatorOptions = { start: spec.start, recoverIntervalMs: spec.recoverIntervalMs, recoverOnStart: spec.recoverOnStart, clockSkewMs: spec.clockSkewMs };
+  const options: CoordinatorOptions = { start: spec.start, recoverIntervalMs: spec.recoverIntervalMs, recoverOnStart: spec.recoverOnStart, clockSkewMs: spec.clockSkewMs, replicas: spec.replicas, gracefulOnSigterm: spec.gracefulOnSigterm };
   const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env, JETSAGA_CALLS_FILE: callsFile };
   delete env.JETSAGA_CRASH_AT;
   if (spec.crashAt) env.JETSAGA_CRASH_AT = spec.crashAt;

@@ -20,8 +20,9 @@ function status(value: string): string {
 }
 
 /** The stable JSON shape of one saga (README, "Sagas from the command line"). */
-function sagaJson(s: { id: string; machine: string; status: string; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number; forkedFrom?: unknown }): Record<string, unknown> {
-  const json = { id: s.id, machine: s.machine, status: s.status, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
+function sagaJson(s: { id: string; machine: string; status: string; owner?: unknown; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number; forkedFrom?: unknown }): Record<string, unknown> {
+  // owner: the coordinator driving the saga (or that last drove it), so a cluster shows who has what.
+  const json = { id: s.id, machine: s.machine, status: s.status, owner: typeof s.owner === 'string' ? s.owner : null, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
   return s.forkedFrom ? { ...json, forkedFrom: s.forkedFrom } : json;
 }
 
@@ -58,7 +59,7 @@ export function register(program: Command): void {
         } else if (found.length === 0) console.log('no sagas');
         else {
           const { formatTable } = await import('../table.js');
-          console.log(formatTable(['ID', 'MACHINE', 'STATUS', 'UPDATED'], found.map((s) => [s.id, s.machine, s.status, new Date(s.updatedAt).toISOString()])));
+          console.log(formatTable(['ID', 'MACHINE', 'STATUS', 'OWNER', 'UPDATED'], found.map((s) => [s.id, s.machine, s.status, typeof s.owner === 'string' ? s.owner : '-', new Date(s.updatedAt).toISOString()])));
         }
         // stdout stays the page (a JSON array with --json); where the next one starts goes to stderr.
         if (next) {
@@ -81,6 +82,7 @@ export function register(program: Command): void {
         else {
           const { colourEnabled, palette, statusText } = await import('../colour.js');
           console.log(`${s.id}  ${s.machine}  ${statusText(s.status, palette(colourEnabled(process.stdout)))}  (entry ${s.entryNo}, ${new Date(s.updatedAt).toISOString()})`);
+          if (typeof s.owner === 'string') console.log(`owner:   ${s.owner}`);
           const forked = s.forkedFrom as { sagaId: string; entry: number } | undefined;
           if (forked) console.log(`forked from ${forked.sagaId} at entry ${forked.entry}`);
           console.log(`state:   ${stateText(s.state)}`);

@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('--deploy <dir>', 'once ready, deploy the app in <dir> and print where it answers')
     .option('--ui <port>', 'also serve the visualizer on this port (0: any free one); its URL, with the token, is in the ready block', portNumber)
     .option('--replicas <n>', `replicas of every stream and bucket: 3 on a NATS cluster; refused when the servers cannot hold them (default: 1) (env: ${CONFIG_ENV.replicas})`)
+    .option('--lease-ttl-ms <ms>', `coordinator lease TTL: how long a crashed coordinator's sagas wait for a takeover (default: 10000, 30000 with --replicas > 1, to outlast a NATS leader election) (env: ${CONFIG_ENV.leaseTtlMs})`)
     .option('--ui-host <host>', 'where the visualizer listens (default: 127.0.0.1, this machine only)')
     .option('--retain <duration>', 'keep finished sagas this long, then purge them (30m, 12h, 7d; 0: for ever) (env: JETSAGA_RETAIN)')
     .option('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)', portNumber)
@@ -36,10 +37,10 @@ Examples:
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; retain?: string; metrics?: number }>();
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; leaseTtlMs?: string; retain?: string; metrics?: number }>();
       if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
       return serve(
-        { ...globalOptions(command), replicas: o.replicas, ...(o.retain ? { retain: o.retain } : {}) },
+        { ...globalOptions(command), replicas: o.replicas, leaseTtlMs: o.leaseTtlMs, ...(o.retain ? { retain: o.retain } : {}) },
         { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }), ...(o.metrics === undefined ? {} : { metricsPort: o.metrics }) },
       );
     }),
