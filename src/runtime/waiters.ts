@@ -55,7 +55,11 @@ export class Waiters {
           (info) => {
             if (until.has(info.status)) waiter.resolve(info);
           },
-          (e: unknown) => waiter.reject(e),
+          // A store that is briefly away (a leader election, a reconnect) is read again at the
+          // next poll; the wait's own timeout, its signal or the runtime's close still end it.
+          (e: unknown) => {
+            if (!(e instanceof SagaError && e.retryable)) waiter.reject(e);
+          },
         );
       };
       let set = this.bySaga.get(sagaId);
