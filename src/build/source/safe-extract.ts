@@ -145,6 +145,8 @@ class Extraction {
         this.stop();
       };
       this.signal.addEventListener('abort', this.#onAbort, { once: true });
+      // Aborted while the destination was being prepared: the event has already fired.
+      if (this.signal.aborted) this.#onAbort();
     }
     try {
       return await this.#run();
