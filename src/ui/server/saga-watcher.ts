@@ -2,9 +2,13 @@
  * Keeps the pages that selected a saga up to date: follows its journal (`sagas.follow`, which
  * resumes through another coordinator, or the same one restarted, from the last entry seen) and
  * after each new entry sends the saga's detail again. Bursts of entries are coalesced into one
- * refresh at a time, and a refresh that changes nothing sends nothing.
+ * refresh at a time, and a refresh that changes nothing sends nothing. An entry is streamed as
+ * soon as it is journaled, which may be just before the coordinator has applied it: a detail
+ * that lags the entries seen is read again shortly. A follow that fails is taken up again.
  */
+import { SagaError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { sleep } from '../../nats/retry.js';
 import type { LiveBackend } from './live-backend.js';
 import { frame } from './sse-frame.js';
 
@@ -12,6 +16,8 @@ export class SagaWatcher {
   readonly #abort = new AbortController();
   #latest: string | undefined;
   #entryNo: number | undefined;
+  /** The highest entry number streamed so far. */
+  #seen = 0;
   #refreshing: Promise<void> | undefined;
   #again = false;
   #done: Promise<void> = Promise.resolve();
@@ -57,6 +63,8 @@ export class SagaWatcher {
       const saga = await this.live.detail(this.sagaId);
       if (this.#abort.signal.aborted) return;
       this.#entryNo = saga.entryNo;
+      // Persist, then act: the entry was streamed before the coordinator applied it.
+      if (saga.entryNo < this.#seen) this.#pokeSoon();
       const text = frame({ type: 'saga', saga });
       if (text === this.#latest) return;
       this.#latest = text;
@@ -66,22 +74,45 @@ export class SagaWatcher {
     }
   }
 
+  #pokeSoon(): void {
+    const t = setTimeout(() => this.poke(), LAG_RETRY_MS);
+    t.unref();
+  }
+
   async #run(): Promise<void> {
     this.poke();
     await this.#refreshing;
     const signal = this.#abort.signal;
-    try {
-      const entries = this.live.client.followSagaEvents(this.sagaId, {
-        signal,
-        ...(this.#entryNo === undefined ? {} : { afterEntry: this.#entryNo }),
-        // Back after a coordinator restart: what happened meanwhile may be more than one entry.
-        onStatus: (s) => s.state === 'resumed' && this.poke(),
-      });
-      for await (const _entry of entries) this.poke();
-      // The saga finished: its last detail.
-      this.poke();
-    } catch (e) {
-      if (!signal.aborted) this.logger.debug({ sagaId: this.sagaId, err: (e as Error).message }, 'selected saga no longer followed');
+    for (let failures = 0; !signal.aborted; ) {
+      try {
+        const entries = this.live.client.followSagaEvents(this.sagaId, {
+          signal,
+          ...(this.#entryNo === undefined ? {} : { afterEntry: this.#entryNo }),
+          // Back after a coordinator restart: what happened meanwhile may be more than one entry.
+          onStatus: (s) => s.state === 'resumed' && this.poke(),
+        });
+        for await (const entry of entries) {
+          const no = (entry as { entryNo?: unknown }).entryNo;
+          if (typeof no === 'number' && no > this.#seen) this.#seen = no;
+          this.poke();
+        }
+        // The saga finished: its last detail.
+        this.poke();
+        return;
+      } catch (e) {
+        if (signal.aborted) return;
+        // A saga that is gone (purged, another namespace's) is not followed again.
+        if (e instanceof SagaError && !e.retryable) {
+          this.logger.debug({ sagaId: this.sagaId, err: e.message }, 'selected saga no longer followed');
+          return;
+        }
+        this.logger.debug({ sagaId: this.sagaId, err: (e as Error).message }, 'following the selected saga failed; following it again');
+        this.poke();
+        await sleep(Math.min(5_000, 250 * 2 ** failures++), [signal]).catch(() => undefined);
+      }
     }
   }
 }
+
+/** How soon a detail that lags the streamed entries is read again. */
+const LAG_RETRY_MS = 150;
