@@ -18,6 +18,8 @@ export class SagaWatcher {
   #entryNo: number | undefined;
   /** The highest entry number streamed so far. */
   #seen = 0;
+  /** The last detail read shows a finished saga. */
+  #final = false;
   #refreshing: Promise<void> | undefined;
   #again = false;
   #done: Promise<void> = Promise.resolve();
@@ -63,6 +65,7 @@ export class SagaWatcher {
       const saga = await this.live.detail(this.sagaId);
       if (this.#abort.signal.aborted) return;
       this.#entryNo = saga.entryNo;
+      this.#final = TERMINAL.has(saga.status);
       // Persist, then act: the entry was streamed before the coordinator applied it.
       if (saga.entryNo < this.#seen) this.#pokeSoon();
       const text = frame({ type: 'saga', saga });
@@ -96,8 +99,14 @@ export class SagaWatcher {
           if (typeof no === 'number' && no > this.#seen) this.#seen = no;
           this.poke();
         }
-        // The saga finished: its last detail.
-        this.poke();
+        // The saga finished: its last detail. The follow ends on the journaled terminal entry,
+        // which the coordinator may not have applied yet: read until the detail says so too.
+        for (let i = 0; i < FINAL_READS && !signal.aborted; i++) {
+          this.poke();
+          await this.#refreshing;
+          if (this.#final) return;
+          await sleep(LAG_RETRY_MS, [signal]).catch(() => undefined);
+        }
         return;
       } catch (e) {
         if (signal.aborted) return;
@@ -116,3 +125,6 @@ export class SagaWatcher {
 
 /** How soon a detail that lags the streamed entries is read again. */
 const LAG_RETRY_MS = 150;
+/** Reads of a finished saga's detail until it shows the end (about 6 s). */
+const FINAL_READS = 40;
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'compensated', 'cancelled']);
