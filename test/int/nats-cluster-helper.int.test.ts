@@ -9,15 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { startNatsCluster } from '../helpers/nats-cluster.js';
 import { until } from '../helpers/until.js';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive } from '../helpers/ts-child.js';
 
 describe('startNatsCluster', () => {
   it('starts three clustered nodes with a meta leader, kills and restarts one, and cleans up on stop', async () => {

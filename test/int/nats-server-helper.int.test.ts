@@ -6,15 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { freePort, startNatsServer } from '../helpers/nats-server.js';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive } from '../helpers/ts-child.js';
 
 describe('startNatsServer', () => {
   it('keeps port and store across kill and restart, and cleans up on stop', async () => {
