@@ -43,14 +43,16 @@ async function plainBuild(host: BuildHost, app: string, id: string, digest: stri
   const signal = new AbortController().signal;
   const ctx = (step: string): StepContext => ({ sagaId: id, invocationId: step, idempotencyKey: `${id}:1:${step}`, attempt: 1, signal, logger });
   const version = await s.allocateVersion({ app }, ctx('allocate'));
-  const staged = await s.receiveSource({ source: { name: id, digest } }, ctx('receive'));
+  const source = { name: id, digest };
+  const staged = await s.receiveSource({ source }, ctx('receive'));
   await s.takeDeployLock({ app }, ctx('lock'));
-  const config = await s.loadAppConfig({ app, staged });
-  const stack = await s.detectStack({ staged, config });
-  await s.runOnbuild({ app, staged, config, stack }, ctx('onbuild'));
+  const config = await s.loadAppConfig({ app, staged, source }, ctx('appConfig'));
+  const stack = await s.detectStack({ staged, source, config }, ctx('stack'));
+  await s.runOnbuild({ app, staged, source, config, stack }, ctx('onbuild'));
   const [pushed, procfile, configVersion, settings] = await (async () => {
-    const image = s.buildImage({ app, version, staged, stack, config, compression: 'gzip' }, ctx('image')).then((image) => s.pushImage({ image, app, version }, ctx('push')));
-    const procfile = s.readProcfile({ staged, config, stack });
+    const imageIn = { app, version, staged, source, stack, config, compression: 'gzip' } as const;
+    const image = s.buildImage(imageIn, ctx('image')).then((image) => s.pushImage({ ...imageIn, image }, ctx('push')));
+    const procfile = s.readProcfile({ staged, source, config, stack }, ctx('procfile'));
     const settings = await s.prepareConfig({ app, config, env: {} });
     const cv = await s.createConfigVersion({ app, version, settings }, ctx('configVersion'));
     return [await image, await procfile, cv, settings] as const;

@@ -31,6 +31,24 @@ export interface BuildInput {
 /** Steps' outputs by name, as the input mappers below read them. */
 type Outputs = Readonly<Record<string, unknown>>;
 const out = (outputs: Outputs, name: string): unknown => outputs[name] ?? null;
+/**
+ * What a step that reads the staged tree is given: the receive step's result and the source it
+ * came from, so that a coordinator without that tree (a takeover from another host, a wiped
+ * data dir) stages it again from the source store instead of trusting a journaled path.
+ * Inputs are computed, not journaled, so adding to them replays every journal unchanged (no new
+ * machine version); an in-flight input restored from an older checkpoint lacks `source`, and its
+ * step can then use only a tree already on its host.
+ */
+const tree = (input: unknown, outputs: Outputs) => ({ staged: out(outputs, 'receive'), source: (input as BuildInput).source });
+/** The image step's input; the push step gets it too, to build the image again where it is missing. */
+const imageInput = ({ input, outputs }: { input: unknown; outputs: Outputs }) => ({
+  app: (input as BuildInput).app,
+  version: out(outputs, 'allocate'),
+  ...tree(input, outputs),
+  stack: out(outputs, 'stack'),
+  config: out(outputs, 'appConfig'),
+  compression: (input as BuildInput).compression ?? 'gzip',
+});
 
 export const BUILD_MACHINE_ID = 'build';
 /**
@@ -74,19 +92,19 @@ export const buildMachine: AnyStateMachine = defineSaga({
       name: 'appConfig',
       run: 'loadAppConfig',
       description: 'reads and checks app.toml',
-      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, staged: out(outputs, 'receive') }),
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, ...tree(input, outputs) }),
     },
     {
       name: 'stack',
       run: 'detectStack',
       description: 'detects the stack (node, python, go, ruby, static); app.toml may name it',
-      input: ({ outputs }) => ({ staged: out(outputs, 'receive'), config: out(outputs, 'appConfig') }),
+      input: ({ input, outputs }) => ({ ...tree(input, outputs), config: out(outputs, 'appConfig') }),
     },
     {
       name: 'onbuild',
       run: 'runOnbuild',
       description: 'runs [build] onbuild commands in the staged dir, streaming their output',
-      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, staged: out(outputs, 'receive'), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, ...tree(input, outputs), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
     },
     {
       name: 'prepare',
@@ -100,22 +118,15 @@ export const buildMachine: AnyStateMachine = defineSaga({
             // It reads the base image (app.toml [build] base) from the registry.
             needs: ['registry'],
             description: 'builds a reproducible OCI image of the staged tree, in a worker thread',
-            input: ({ input, outputs }) => ({
-              app: (input as BuildInput).app,
-              version: out(outputs, 'allocate'),
-              staged: out(outputs, 'receive'),
-              stack: out(outputs, 'stack'),
-              config: out(outputs, 'appConfig'),
-              compression: (input as BuildInput).compression ?? 'gzip',
-            }),
+            input: imageInput,
           },
           {
             name: 'push',
             run: 'pushImage',
             undo: 'unpushImage',
             needs: ['registry'],
-            description: 'pushes the image to the registry once it is ready',
-            input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate'), image: out(outputs, 'image') }),
+            description: 'pushes the image to the registry once it is ready (building it again where this host lacks it)',
+            input: (data) => ({ ...imageInput(data), image: out(data.outputs, 'image') }),
           },
         ],
         config: [
@@ -123,7 +134,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
             name: 'procfile',
             run: 'readProcfile',
             description: 'reads the Procfile and decides the web process',
-            input: ({ outputs }) => ({ staged: out(outputs, 'receive'), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
+            input: ({ input, outputs }) => ({ ...tree(input, outputs), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
           },
           {
             name: 'settings',

@@ -12,6 +12,7 @@ import { ClosedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LocalSandboxController, type SandboxController } from '../sandbox/index.js';
 import { RegistryClient } from './image/index.js';
+import { BuildWorkspace } from './build-workspace.js';
 import { ProgressLog } from './progress.js';
 import { SourceStore, StagingArea } from './source/index.js';
 import { VersionRunner } from './version-runner.js';
@@ -40,6 +41,8 @@ export interface BuildHostOptions {
 export class BuildHost {
   readonly sources: SourceStore;
   readonly staging: StagingArea;
+  /** A build's files on this host (staged source, onbuild record, image), under `staging`. */
+  readonly workspace: BuildWorkspace;
   readonly entities: EntityStores;
   readonly progress: ProgressLog;
   readonly registry: RegistryClient;
@@ -62,6 +65,7 @@ export class BuildHost {
   }) {
     this.sources = parts.sources;
     this.staging = parts.staging;
+    this.workspace = new BuildWorkspace(parts.staging, parts.sources);
     this.entities = parts.entities;
     this.progress = parts.progress;
     this.registry = parts.registry;

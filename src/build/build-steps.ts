@@ -5,12 +5,15 @@
  * source, the image and the sandbox by names derived from it), and each undo is safe to repeat
  * and safe when its step never applied.
  *
+ * No step trusts a path an earlier step journaled: a step may run on another coordinator (a
+ * takeover) or after this one's data dir was wiped, so the staged source, onbuild's output and
+ * the image are found — or made again — in this host's dirs of the saga (build-tree.ts).
+ *
  * Errors a user must act on are terminal (bad app.toml, a failing onbuild command, a refused
  * lock); an unreachable registry becomes DEPENDENCY_UNAVAILABLE so the saga waits for the
  * registry's readiness instead of burning its retries.
  */
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { AppConfig } from './app/index.js';
 import {
@@ -20,23 +23,21 @@ import {
   findProcess,
   loadAppConfig,
   nameMismatch,
-  ONBUILD_HOME,
-  planOnbuild,
   prepareConfig,
   readProcfile,
-  runOnbuild,
   toArgv,
   type PreparedConfig,
   type Stack,
 } from './app/index.js';
-import { DependencyUnavailableError, TerminalError } from '../errors.js';
+import { TerminalError } from '../errors.js';
 import { DeployLockedError, type Processes } from '../entities/index.js';
 import { defineSteps, type UndoInput } from '../runtime/define-steps.js';
-import type { StepContext } from '../runtime/types.js';
 import type { BuildInput } from '../../machines/build.machine.js';
 import type { BuildHost } from './build-host.js';
-import { appRepository, buildImage, pushImage, readBuiltImage, RegistryUnavailableError, versionTag, type BuiltImage } from './image/index.js';
+import { imageHere, onbuildHere, stagedHere, type ImageIn, type TreeIn } from './build-tree.js';
+import { appRepository, pushImage, readBuiltImage, RegistryUnavailableError, versionTag, type BuiltImage } from './image/index.js';
 import type { StagedSource } from './source/index.js';
+import { registryStep, say } from './step-support.js';
 import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
 
 /** What the push step records: where the image is. */
@@ -51,35 +52,8 @@ export interface PushedImage {
 interface AppIn {
   readonly app: string;
 }
-interface StagedIn {
-  readonly staged: StagedSource;
-}
 
-/** The image dir of a build: beside its staged source, so cleaning the staging removes it too. */
-function imageDirOf(host: BuildHost, sagaId: string): string {
-  return join(host.staging.dirOf(sagaId), '..', 'image');
-}
-
-/** `library/node:20` → { repository: 'library/node', reference: '20' }; no tag means `latest`. */
-export function parseImageRef(ref: string): { repository: string; reference: string } {
-  const at = ref.indexOf('@');
-  if (at >= 0) return { repository: ref.slice(0, at), reference: ref.slice(at + 1) };
-  const colon = ref.lastIndexOf(':');
-  return colon > ref.lastIndexOf('/') ? { repository: ref.slice(0, colon), reference: ref.slice(colon + 1) } : { repository: ref, reference: 'latest' };
-}
-
-/** Turns an unreachable registry into "wait for the registry", the saga's own state. */
-function registryStep<T>(work: () => Promise<T>): Promise<T> {
-  return work().catch((err: unknown) => {
-    if (err instanceof RegistryUnavailableError) throw new DependencyUnavailableError('registry', err.message, { cause: err });
-    throw err;
-  });
-}
-
-/** Progress lines are best-effort: a lost line never fails a step (the journal is the truth). */
-function say(host: BuildHost, ctx: StepContext, step: string, text: string): void {
-  void host.progress.publish(ctx.sagaId, { kind: 'log', step, stream: 'info', text, key: ctx.idempotencyKey }).catch(() => undefined);
-}
+export { parseImageRef } from './build-tree.js';
 
 /** Whether a port is free on loopback (a port held by this app's running version counts as free: that version is replaced). */
 async function portFree(host: BuildHost, app: string, port: number): Promise<boolean> {
@@ -150,108 +124,104 @@ export function buildSteps(host: () => BuildHost) {
       return null;
     },
 
-    loadAppConfig: async ({ app, staged }: AppIn & StagedIn): Promise<AppConfig> => {
+    loadAppConfig: async (input: AppIn & TreeIn, ctx): Promise<AppConfig> => {
+      const staged = await stagedHere(h(), ctx, 'appConfig', input);
       const config = await loadAppConfig(staged.dir);
+      const { app } = input;
       // A source meant for another app is refused here, before onbuild and the image build.
       const mismatch = nameMismatch(config, app);
       if (mismatch) throw new AppConfigError(mismatch);
       return config;
     },
 
-    detectStack: async ({ staged, config }: StagedIn & { config: AppConfig }): Promise<Stack> => detectStack(staged.dir, config),
+    detectStack: async (input: TreeIn & { config: AppConfig }, ctx): Promise<Stack> => detectStack((await stagedHere(h(), ctx, 'stack', input)).dir, input.config),
 
-    runOnbuild: async ({ staged, config, stack }: AppIn & StagedIn & { config: AppConfig; stack: Stack }, ctx) => {
+    runOnbuild: async (input: AppIn & TreeIn & { config: AppConfig; stack: Stack }, ctx) => {
       const x = h();
-      const plan = planOnbuild(config, stack);
-      const lines: Promise<unknown>[] = [];
-      const result = await runOnbuild({
-        dir: staged.dir,
-        commands: plan.commands,
-        timeoutSec: plan.timeoutSec,
-        env: config.env,
-        signal: ctx.signal,
-        logger: ctx.logger,
-        onOutput: (line) => {
-          lines.push(x.progress.publish(ctx.sagaId, { kind: 'log', step: 'onbuild', stream: line.stream, text: line.text, key: ctx.idempotencyKey }).catch(() => undefined));
-        },
-      });
-      await Promise.all(lines);
-      return { source: plan.source, ran: result.ran };
+      const staged = await stagedHere(x, ctx, 'onbuild', input);
+      const { record, reused, source } = await onbuildHere(x, ctx, 'onbuild', { staged, config: input.config, stack: input.stack });
+      // Completed on this very tree before (a re-run of the step after its result was lost).
+      if (reused && record.ran.length > 0) say(x, ctx, 'onbuild', 'the build commands already ran on the staged source');
+      return { source, ran: record.ran };
     },
 
-    buildImage: async (
-      input: AppIn & StagedIn & { version: number; stack: Stack; config?: AppConfig; compression: 'gzip' | 'none' },
-      ctx,
-    ): Promise<BuiltImage> => {
+    buildImage: async (input: ImageIn, ctx): Promise<BuiltImage> => {
       const x = h();
-      const workDir = imageDirOf(x, ctx.sagaId);
-      const config = input.config ?? null;
-      const procfile = await readProcfile(input.staged.dir);
-      // The Cmd is the web process as the config branch decides it; the sandbox runs the same.
-      const web = config ? decideWebProcess({ config, procfile, stack: input.stack }).argv : undefined;
-      const base = config?.build.base ? { ...parseImageRef(config.build.base), client: x.registry } : undefined;
-      say(x, ctx, 'image', `building the image (${input.compression === 'none' ? 'uncompressed' : 'gzip'}${base ? `, on ${config!.build.base}` : ''})`);
-      const image = await registryStep(() => buildImage({
-        base,
-        root: input.staged.dir,
-        workDir,
-        compression: input.compression,
-        cmd: web ? [...web] : undefined,
-        env: config?.env ? { ...config.env } : undefined,
-        workingDir: '/app',
-        labels: {
-          'org.jetsaga.app': input.app,
-          'org.jetsaga.version': String(input.version),
-          'org.jetsaga.source-digest': input.staged.digest,
-          'org.jetsaga.saga': ctx.sagaId,
-        },
-        // onbuild's scratch HOME never belongs in the image.
-        exclude: (rel) => rel === ONBUILD_HOME || rel.startsWith(`${ONBUILD_HOME}/`),
-        signal: ctx.signal,
-      }));
+      const image = await imageHere(x, ctx, 'image', input);
       say(x, ctx, 'image', `built ${image.manifestDigest}: ${image.files} files, ${image.bytes} bytes`);
       return image;
     },
 
     discardImage: async (_: UndoInput<unknown, BuiltImage>, ctx) => {
-      await rm(imageDirOf(h(), ctx.sagaId), { recursive: true, force: true });
+      const x = h();
+      await x.workspace.exclusive(ctx.sagaId, () => rm(x.workspace.imageDir(ctx.sagaId), { recursive: true, force: true }));
       return null;
     },
 
-    pushImage: async ({ image, app, version }: { image: BuiltImage; app: string; version: number }, ctx): Promise<PushedImage> => {
+    pushImage: async (input: Partial<ImageIn> & { image: BuiltImage; app: string; version: number }, ctx): Promise<PushedImage> => {
       const x = h();
-      const built = await readBuiltImage(image.workDir);
-      if (!built || built.manifestDigest !== image.manifestDigest) {
-        throw new TerminalError(`the built image ${image.manifestDigest} is no longer on this host (${image.workDir}); deploy again`, { code: 'IMAGE_MISSING' });
+      const { app, version } = input;
+      const journaled = input.image.manifestDigest;
+      // This host's image dir, never the journaled `workDir`: the image step may have run elsewhere.
+      let built = await readBuiltImage(x.workspace.imageDir(ctx.sagaId));
+      if (built?.manifestDigest !== journaled) {
+        if (!input.staged || !input.stack || !input.compression) {
+          // An input journaled before the push step was given what the image step is: it cannot build.
+          throw new TerminalError(`the built image ${journaled} is not on this host; deploy again`, { code: 'IMAGE_MISSING' });
+        }
+        say(x, ctx, 'push', `the built image ${journaled} is not on this host: building it again`);
+        built = await imageHere(x, ctx, 'push', input as ImageIn);
+        if (built.manifestDigest === journaled) {
+          say(x, ctx, 'push', `built ${built.manifestDigest} again, the same image`);
+        } else {
+          // The image build is reproducible for a tree, but the tree holds onbuild's output, which
+          // need not be (a tool's timestamps, another Node on this host). The image pushed is the
+          // one the version records: the version and start steps read the push's result.
+          ctx.logger.warn({ journaled, rebuilt: built.manifestDigest }, 'the image built again differs from the one built first; pushing the new one');
+          say(x, ctx, 'push', `built ${built.manifestDigest} again, not ${journaled}: onbuild's output differs on this host; pushing the new image`);
+        }
       }
       const repo = appRepository(app);
       const tag = versionTag(version);
-      const pushed = await registryStep(() => pushImage(x.registry, built, repo, { tag, signal: ctx.signal }));
+      const image = built;
+      const pushed = await registryStep(() => pushImage(x.registry, image, repo, { tag, signal: ctx.signal }));
       say(x, ctx, 'push', `pushed ${x.registry.host}/${repo}:${tag}@${pushed.digest} (${pushed.uploaded} blobs uploaded, ${pushed.mounted} mounted from the base, ${pushed.skipped} already there)`);
       return { repo: `${x.registry.host}/${repo}`, digest: pushed.digest, tag, uploaded: pushed.uploaded };
     },
 
-    unpushImage: async ({ input, output }: UndoInput<{ image: BuiltImage | null; app: string }, PushedImage>, ctx) => {
+    unpushImage: async ({ input, output }: UndoInput<{ image: BuiltImage | null; app: string; version?: number | null }, PushedImage>, ctx) => {
       const x = h();
-      const digest = output?.digest ?? input.image?.manifestDigest;
-      if (!digest) return null;
+      const repo = appRepository(input.app);
       try {
+        const digests = new Set<string>();
+        if (output?.digest) digests.add(output.digest);
+        else {
+          if (input.image?.manifestDigest) digests.add(input.image.manifestDigest);
+          // A push that built the image again may have pushed another digest before its result
+          // was journaled; the version's tag names it (a version number is this build's alone).
+          if (typeof input.version === 'number') {
+            const tagged = await x.registry.headManifest(repo, versionTag(input.version), ctx.signal);
+            if (tagged) digests.add(tagged);
+          }
+        }
         // The manifest carries this saga's label, so its digest is this build's alone.
-        await x.registry.deleteManifest(appRepository(input.app), digest, ctx.signal);
+        for (const digest of digests) await x.registry.deleteManifest(repo, digest, ctx.signal);
       } catch (err) {
         // An unreachable registry must not block the rollback for long: an orphan manifest is
         // garbage, not harm. A few tries, then it is left (and logged).
         if (err instanceof RegistryUnavailableError && ctx.attempt >= 3) {
-          ctx.logger.warn({ err: err.message, digest }, 'the pushed manifest could not be deleted; left in the registry');
-          return { left: digest };
+          const left = output?.digest ?? input.image?.manifestDigest ?? null;
+          ctx.logger.warn({ err: err.message, digest: left }, 'the pushed manifest could not be deleted; left in the registry');
+          return { left };
         }
         throw err;
       }
       return null;
     },
 
-    readProcfile: async ({ staged, config, stack }: StagedIn & { config: AppConfig; stack: Stack }) => {
-      const procfile = await readProcfile(staged.dir);
+    readProcfile: async (input: TreeIn & { config: AppConfig; stack: Stack }, ctx) => {
+      const { config, stack } = input;
+      const procfile = await readProcfile((await stagedHere(h(), ctx, 'procfile', input)).dir);
       const web = decideWebProcess({ config, procfile, stack });
       return { processes: processesOf(web.argv, procfile), web: web.from, hasWorker: findProcess(procfile, 'worker') !== undefined };
     },

@@ -10,7 +10,7 @@ import { TerminalError } from '../errors.js';
 import { ACTIVATABLE } from '../entities/version-status.js';
 import { VersionStatus, type ImageRef, type Processes, type VersionRecord } from '../entities/records.js';
 import { defineSteps, type UndoInput } from '../runtime/define-steps.js';
-import type { StepContext } from '../runtime/types.js';
+import { say } from './step-support.js';
 import type { BuildHost } from './build-host.js';
 
 /** How a version runs beyond its records: a pinned port and the health path (from app.toml). */
@@ -53,10 +53,6 @@ export const RollbackErrorCode = {
   AlreadyActive: 'ALREADY_ACTIVE',
   NotRunnable: 'VERSION_NOT_RUNNABLE',
 } as const;
-
-function say(host: BuildHost, ctx: StepContext, step: string, text: string): void {
-  void host.progress.publish(ctx.sagaId, { kind: 'log', step, stream: 'info', text, key: ctx.idempotencyKey }).catch(() => undefined);
-}
 
 function notRunnable(app: string, v: VersionRecord, why: string): TerminalError {
   return new TerminalError(`version ${v.version} of app "${app}" cannot be rolled back to: ${why}`, {

@@ -49,7 +49,11 @@ describe('compensationPlan of a build', () => {
     expect(byStep.lock!.input).toEqual({ input: { app: 'hello', waitForLock: false }, output: { holder: 'b1' } });
     expect(byStep.image!.input).toMatchObject({ input: { app: 'hello', version: 7, staged: { dir: '/staging/1' } }, output: { digest: 'sha256:img' } });
     // Push has not reported: its undo still runs (its outcome is unknown), without an output.
-    expect(byStep.push!.input).toEqual({ input: { app: 'hello', version: 7, image: { digest: 'sha256:img' } }, output: null });
+    // Its input holds the image step's too (a push on a host without the image builds it again).
+    expect(byStep.push!.input).toEqual({
+      input: { app: 'hello', version: 7, staged: { dir: '/staging/1' }, source: { name: 'src-1' }, stack: 'node', config: { name: 'hello' }, compression: 'gzip', image: { digest: 'sha256:img' } },
+      output: null,
+    });
     expect(plan.actions).toEqual([]);
   });
 
