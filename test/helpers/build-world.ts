@@ -91,7 +91,7 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
     dataDir,
     calls,
     async deploy(request: DeployRequest) {
-      const { id } = await deploy({ runtime: coordinator.runtime, sources: coordinator.builds.sources }, request);
+      const { id } = await deploy({ runtime: coordinator.runtime, sources: coordinator.builds.sources, secrets: coordinator.builds.secrets }, request);
       const info = await coordinator.runtime.wait(id, { timeoutMs: 240_000 });
       return { id, info };
     },
