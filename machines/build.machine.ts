@@ -13,6 +13,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import { defineSaga } from './kit/define-saga.js';
+import type { SealedEnv } from '../src/secrets/secret-env.js';
 
 /** What a build is started with. */
 export interface BuildInput {
@@ -22,6 +23,11 @@ export interface BuildInput {
   readonly source: { readonly name: string; readonly digest?: string };
   /** Environment of the new version, on top of app.toml's `[env]`. */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Secret env vars, sealed by the coordinator that received the deploy before it journaled this
+   * input (src/secrets): the journal only ever holds their ciphertext.
+   */
+  readonly secretEnv?: SealedEnv;
   /** Layer compression: gzip level 1 (default) or none (faster, larger; for a local registry). */
   readonly compression?: 'gzip' | 'none';
   /** Wait while another deploy of the app holds its lock, instead of being refused. */
@@ -140,7 +146,11 @@ export const buildMachine: AnyStateMachine = defineSaga({
             name: 'settings',
             run: 'prepareConfig',
             description: 'checks required env vars and services, and merges the environment',
-            input: ({ input, outputs }) => ({ app: (input as BuildInput).app, config: out(outputs, 'appConfig'), env: (input as BuildInput).env ?? {} }),
+            // `secretEnv` only when given: a build without secrets maps exactly as before.
+            input: ({ input, outputs }) => {
+              const { app, env, secretEnv } = input as BuildInput;
+              return { app, config: out(outputs, 'appConfig'), env: env ?? {}, ...(secretEnv ? { secretEnv } : {}) };
+            },
           },
           {
             name: 'configVersion',

@@ -53,6 +53,8 @@ export interface CoordinatorConfig {
   };
   /** How long finished sagas are kept (ms; 0: for ever). Absent: the default, 7 days. */
   readonly retainMs?: number;
+  /** The secrets key file (absolute); absent: JETSAGA_SECRETS_KEY, else `<dataDir>/secrets.key` (src/secrets/key-source.ts). */
+  readonly secretsKeyFile?: string;
 }
 
 /** Settings a caller may pass; each falls back to its environment variable, then its default. */
@@ -69,6 +71,7 @@ export interface ConfigInput {
   /** Retention of finished sagas: `30m`, `12h`, `7d`, `0` (never purge). */
   retain?: string;
   leaseTtlMs?: string | number;
+  secretsKeyFile?: string;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -84,6 +87,7 @@ export const CONFIG_ENV = {
   replicas: 'JETSAGA_REPLICAS',
   retain: 'JETSAGA_RETAIN',
   leaseTtlMs: 'JETSAGA_LEASE_TTL_MS',
+  secretsKeyFile: 'JETSAGA_SECRETS_KEY_FILE',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -137,6 +141,8 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const ttl = lease.value === undefined ? undefined : Number(lease.value);
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1_000 || ttl > 600_000)) throw new ConfigError(`${lease.from}: lease TTL "${lease.value}" must be an integer number of milliseconds from 1000 to 600000`);
 
+  const keyFile = pick('secretsKeyFile').value;
+
   return {
     owner: ownerValue,
     namespace: ns,
@@ -146,6 +152,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
     ...(retainMs === undefined ? {} : { retainMs }),
+    ...(keyFile === undefined ? {} : { secretsKeyFile: resolve(keyFile) }),
   };
 }
 

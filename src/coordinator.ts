@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from './log.js';
 import { Runtime } from './runtime/runtime.js';
 import type { SagaBinding, StepFn } from './runtime/types.js';
 import { BuildService } from './build/build-service.js';
+import type { SecretKeyRing } from './secrets/index.js';
 import type { BuildHost } from './build/build-host.js';
 import type { SandboxController } from './sandbox/index.js';
 import { startService, type ServiceHandle } from './service/service.js';
@@ -35,6 +36,8 @@ export interface CoordinatorBuildOptions {
   readonly controller?: SandboxController;
   /** Wraps each step implementation (by its name): tracing, metrics, fault injection in tests. */
   readonly wrapStep?: (name: string, step: StepFn) => StepFn;
+  /** The secrets key ring, instead of the one the config's key file (or its fallbacks) gives. */
+  readonly secrets?: SecretKeyRing;
 }
 
 export interface CoordinatorOptions {
@@ -219,6 +222,8 @@ export class Coordinator {
         services: build.services,
         lockTtlMs: build.lockTtlMs,
         controller: build.controller,
+        secretsKeyFile: this.config.secretsKeyFile,
+        secrets: build.secrets,
       });
     }
     const stores = this.resources.stores!;

@@ -1,7 +1,7 @@
 /**
  * Everything the build saga's steps act on, opened once per coordinator: the source store,
  * the staging area, the entities (with the deployment locks), the progress stream, the
- * registry client and the local sandboxes. The steps reach it through `BuildHost.current()`
+ * registry client, the local sandboxes and the secrets key ring. The steps reach it through `BuildHost.current()`
  * at call time, so the saga binding can be registered before the coordinator has booted.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,6 +11,7 @@ import { openEntityStores, type EntityStores, type IsFinished } from '../entitie
 import { ClosedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LocalSandboxController, type SandboxController } from '../sandbox/index.js';
+import { loadSecretKeys, type SecretKeyRing } from '../secrets/index.js';
 import { RegistryClient } from './image/index.js';
 import { BuildWorkspace } from './build-workspace.js';
 import { ProgressLog } from './progress.js';
@@ -36,6 +37,10 @@ export interface BuildHostOptions {
   readonly lockTtlMs?: number;
   /** Replaces the local sandbox controller (e.g. a container runtime). */
   readonly controller?: SandboxController;
+  /** The secrets key file (config `secretsKeyFile`); see src/secrets/key-source.ts for the fallbacks. */
+  readonly secretsKeyFile?: string;
+  /** A key ring to use instead of loading one. */
+  readonly secrets?: SecretKeyRing;
 }
 
 export class BuildHost {
@@ -48,6 +53,8 @@ export class BuildHost {
   readonly registry: RegistryClient;
   readonly controller: SandboxController;
   readonly runner: VersionRunner;
+  /** Seals secrets on receipt and opens them for a sandbox's process. */
+  readonly secrets: SecretKeyRing;
   readonly services: readonly string[];
   readonly logger: Logger;
   readonly lockTtlMs: number | undefined;
@@ -61,6 +68,7 @@ export class BuildHost {
     registry: RegistryClient;
     controller: SandboxController;
     runner: VersionRunner;
+    secrets: SecretKeyRing;
     options: BuildHostOptions;
   }) {
     this.sources = parts.sources;
@@ -71,6 +79,7 @@ export class BuildHost {
     this.registry = parts.registry;
     this.controller = parts.controller;
     this.runner = parts.runner;
+    this.secrets = parts.secrets;
     this.services = parts.options.services ?? [];
     this.logger = parts.options.logger;
     this.lockTtlMs = parts.options.lockTtlMs;
@@ -79,6 +88,8 @@ export class BuildHost {
   /** Opens (creating where missing) the bucket, streams and dirs a build uses. */
   static async open(options: BuildHostOptions): Promise<BuildHost> {
     const { nc, namespace, logger, replicas } = options;
+    // First: a key file that cannot be read stops the coordinator before anything is opened.
+    const secrets = options.secrets ?? (await loadSecretKeys({ keyFile: options.secretsKeyFile, dataDir: options.dataDir, logger })).ring;
     const sources = await SourceStore.open(nc, { namespace, replicas });
     const entities = await openEntityStores(nc, namespace, { isFinished: options.isFinished, lockTtlMs: options.lockTtlMs, logger, replicas });
     const progress = await ProgressLog.open(nc, { namespace, logger, replicas });
@@ -86,8 +97,8 @@ export class BuildHost {
     const registry = new RegistryClient({ url: options.registryUrl, nameMap: options.names, logger: logger.child({ part: 'registry' }) });
     const controller =
       options.controller ?? new LocalSandboxController({ logger: logger.child({ part: 'sandboxes' }), logDir: join(options.dataDir, 'sandbox-logs') });
-    const runner = new VersionRunner({ root: join(options.dataDir, 'sandboxes'), controller, entities, registry: () => registry, logger });
-    return new BuildHost({ sources, staging, entities, progress, registry, controller, runner, options });
+    const runner = new VersionRunner({ root: join(options.dataDir, 'sandboxes'), controller, entities, registry: () => registry, logger, secrets });
+    return new BuildHost({ sources, staging, entities, progress, registry, controller, runner, secrets, options });
   }
 
   get closed(): boolean {

@@ -39,6 +39,7 @@ import { appRepository, pushImage, readBuiltImage, RegistryUnavailableError, ver
 import type { StagedSource } from './source/index.js';
 import { registryStep, say } from './step-support.js';
 import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
+import { openEnv, type SealedEnv } from '../secrets/index.js';
 
 /** What the push step records: where the image is. */
 export interface PushedImage {
@@ -226,13 +227,17 @@ export function buildSteps(host: () => BuildHost) {
       return { processes: processesOf(web.argv, procfile), web: web.from, hasWorker: findProcess(procfile, 'worker') !== undefined };
     },
 
-    prepareConfig: async ({ app, config, env }: AppIn & { config: AppConfig; env: Record<string, string> }): Promise<PreparedConfig> => {
+    prepareConfig: async ({ app, config, env, secretEnv }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv }): Promise<PreparedConfig> => {
       const x = h();
-      return prepareConfig({ config, requestEnv: env, services: x.services, appName: app, portFree: (port) => portFree(x, app, port) });
+      const prepared = await prepareConfig({ config, requestEnv: env, requestSecrets: secretEnv, services: x.services, appName: app, portFree: (port) => portFree(x, app, port) });
+      // Opened and dropped: a coordinator without the key the secrets were sealed with fails
+      // the build here (terminal, naming the key), early, rather than at its last step.
+      if (prepared.secrets) openEnv(x.secrets, app, prepared.secrets);
+      return prepared;
     },
 
     createConfigVersion: async ({ app, version, settings }: AppIn & { version: number; settings: PreparedConfig }, ctx) => {
-      const rec = await h().entities.configs.create({ app, version, env: settings.env, sagaId: ctx.sagaId });
+      const rec = await h().entities.configs.create({ app, version, env: settings.env, ...(settings.secrets ? { secrets: settings.secrets } : {}), sagaId: ctx.sagaId });
       return rec.version;
     },
 
@@ -274,6 +279,7 @@ export function buildSteps(host: () => BuildHost) {
         image: { repo: input.image.repo, digest: input.image.digest },
         web: input.processes.processes.web ?? [],
         env: input.settings.env,
+        ...(input.settings.secrets ? { secrets: input.settings.secrets } : {}),
         port: input.settings.port,
         health: input.settings.health,
         sagaId: ctx.sagaId,

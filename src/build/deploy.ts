@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { BUILD_MACHINE_ID, type BuildInput } from '../../machines/build.machine.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertAppName } from '../entities/names.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { sealDeploySecrets, type SecretSealing } from './deploy-secrets.js';
 import { packDirectory, type PutSourceResult, type SourceData, type SourceStore } from './source/index.js';
 
 export interface DeployRequest {
@@ -19,6 +19,8 @@ export interface DeployRequest {
   readonly tar?: SourceData;
   /** Env of the new version, on top of app.toml's `[env]`. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Secret env of the new version (plain here): sealed before the build is journaled, opened only for its process. */
+  readonly secretEnv?: Readonly<Record<string, string>>;
   /** The build's (saga's) id; default `<app>-<time>-<random>`. Repeating a deploy under the same id starts nothing new. */
   readonly id?: string;
   readonly compression?: BuildInput['compression'];
@@ -41,12 +43,14 @@ export function newBuildId(app: string): string {
 }
 
 /** Uploads the source and starts the build saga; resolves once the build is journaled. */
-export async function deploy(target: { readonly runtime: Runtime; readonly sources: SourceStore }, request: DeployRequest): Promise<DeployStarted> {
+export async function deploy(target: SecretSealing & { readonly sources: SourceStore }, request: DeployRequest): Promise<DeployStarted> {
   assertAppName(request.app);
   if ((request.dir === undefined) === (request.tar === undefined)) {
     throw new InvalidArgumentError('deploy needs exactly one of `dir` (the app directory) or `tar` (its source archive)');
   }
   const id = request.id ?? newBuildId(request.app);
+  // Sealed first: a coordinator that cannot seal them uploads nothing.
+  const secretEnv = await sealDeploySecrets(target, request.app, request.id, request.secretEnv);
   // gzip level 1: the tar crosses loopback or a LAN once; level 6 would cost seconds per 100 MB for ~2 % fewer bytes.
   const data = request.dir !== undefined ? packDirectory(request.dir, { signal: request.signal, gzipLevel: 1 }) : request.tar!;
   const source = await target.sources.put(id, data, { app: request.app });
@@ -54,6 +58,7 @@ export async function deploy(target: { readonly runtime: Runtime; readonly sourc
     app: request.app,
     source: { name: id, digest: source.digest },
     ...(request.env ? { env: { ...request.env } } : {}),
+    ...(secretEnv ? { secretEnv } : {}),
     ...(request.compression ? { compression: request.compression } : {}),
     ...(request.waitForLock ? { waitForLock: true } : {}),
   };

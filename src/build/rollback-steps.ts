@@ -12,6 +12,7 @@ import { VersionStatus, type ImageRef, type Processes, type VersionRecord } from
 import { defineSteps, type UndoInput } from '../runtime/define-steps.js';
 import { say } from './step-support.js';
 import type { BuildHost } from './build-host.js';
+import { openEnv, type SealedEnv } from '../secrets/index.js';
 
 /** How a version runs beyond its records: a pinned port and the health path (from app.toml). */
 export interface RunSettings {
@@ -36,7 +37,7 @@ export interface RollbackTarget {
   /** As the build's procfile step outputs them, so the build's start step reads them alike. */
   readonly processes: { readonly processes: Processes };
   /** As the build's settings step outputs them (the parts the start step reads). */
-  readonly settings: RunSettings & { readonly env: Readonly<Record<string, string>> };
+  readonly settings: RunSettings & { readonly env: Readonly<Record<string, string>>; readonly secrets?: SealedEnv };
   /** Where `port` and `health` came from. */
   readonly settingsFrom: 'sandbox spec' | 'build journal' | 'defaults';
 }
@@ -106,6 +107,8 @@ export function rollbackSteps(host: () => BuildHost, lookupBuildSettings: BuildS
       }
       const config = await x.entities.configs.get(app, v.configVersion);
       if (!config) throw notRunnable(app, v, `its config version ${v.configVersion} is gone`);
+      // A target whose secrets this coordinator cannot open is refused before anything stops.
+      if (config.secrets) openEnv(x.secrets, app, config.secrets);
       const { settings, from } = await settingsOf(x, app, v);
       say(x, ctx, 'check', `v${to} (${v.status}, image ${v.image.digest}) replaces v${record.activeVersion ?? '-'}; port and health from the ${from}`);
       return {
@@ -114,7 +117,7 @@ export function rollbackSteps(host: () => BuildHost, lookupBuildSettings: BuildS
         previous: record.activeVersion,
         image: { repo: v.image.repo, digest: v.image.digest },
         processes: { processes: v.processes },
-        settings: { env: { ...config.env }, ...settings },
+        settings: { env: { ...config.env }, ...(config.secrets ? { secrets: config.secrets } : {}), ...settings },
         settingsFrom: from,
       };
     },

@@ -17,6 +17,7 @@ import type { SandboxController, SandboxHandle, SandboxSpec } from '../sandbox/i
 import { readJsonFile, writeFileAtomic } from './source/atomic-file.js';
 import { KeyedLock } from './source/keyed-lock.js';
 import { pullImage, type RegistryClient } from './image/index.js';
+import { openEnv, SecretsKeyMissingError, type SealedEnv, type SecretKeyRing } from '../secrets/index.js';
 
 /** What a version runs with; everything a restart needs, kept as `spec.json` beside the rootfs. */
 export interface VersionRun {
@@ -26,6 +27,8 @@ export interface VersionRun {
   /** argv of the web process. */
   readonly web: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** Secret env vars, sealed: opened only into the process's environment, never written out plain. */
+  readonly secrets?: SealedEnv;
   /** A pinned port, or null: the controller picks a free one. */
   readonly port: number | null;
   /** The HTTP path that must answer before the version counts as running. */
@@ -65,6 +68,8 @@ export interface VersionRunnerOptions {
   readonly entities: EntityStores;
   readonly registry: () => RegistryClient;
   readonly logger: Logger;
+  /** Opens a version's secrets; without it a version with secrets does not start. */
+  readonly secrets?: SecretKeyRing;
 }
 
 export class VersionRunner {
@@ -91,15 +96,17 @@ export class VersionRunner {
   }
 
   async #start(id: string, run: VersionRun, signal?: AbortSignal): Promise<RunningVersion> {
+    // Opened first, so a version whose secrets this coordinator cannot read starts nothing.
+    const secretEnv = this.#openSecrets(run);
     const dir = this.dirOf(id);
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(join(dir, SPEC_FILE), JSON.stringify(run));
-    // It holds the version's env, secrets included: for this host's owner only.
+    // It holds the version's env (its secrets sealed): for this host's owner only.
     await chmod(join(dir, SPEC_FILE), 0o600);
     const existing = await this.#o.entities.sandboxes.get(run.app, id);
     if (!existing) await this.#o.entities.sandboxes.create({ id, app: run.app, version: run.version, sagaId: run.sagaId, dir });
     const rootDir = await this.#rootfs(dir, run.image, signal);
-    const handle = await this.#o.controller.start(this.#spec(id, rootDir, run), { signal });
+    const handle = await this.#o.controller.start(this.#spec(id, rootDir, run, secretEnv), { signal });
     await this.#o.entities.sandboxes.update(run.app, id, { state: SandboxState.Running, port: handle.port, pid: handle.pid });
     return running(handle);
   }
@@ -152,8 +159,18 @@ export class VersionRunner {
     return isVersionRun(spec) ? spec : undefined;
   }
 
-  #spec(id: string, rootDir: string, run: VersionRun): SandboxSpec {
-    const spec: SandboxSpec = { id, rootDir, workingDir: '/app', command: [...run.web], env: { ...run.env }, health: { path: run.health } };
+  #openSecrets(run: VersionRun): Record<string, string> {
+    const sealed = run.secrets ?? {};
+    const names = Object.keys(sealed);
+    if (names.length === 0) return {};
+    const ring = this.#o.secrets;
+    if (!ring) throw new SecretsKeyMissingError(`secret ${names[0]} of app "${run.app}"`, '(any)', []);
+    return openEnv(ring, run.app, sealed);
+  }
+
+  /** The sandbox's spec: the only place a version's secrets are plain (the process's env). */
+  #spec(id: string, rootDir: string, run: VersionRun, secretEnv: Record<string, string>): SandboxSpec {
+    const spec: SandboxSpec = { id, rootDir, workingDir: '/app', command: [...run.web], env: { ...run.env, ...secretEnv }, health: { path: run.health } };
     if (run.port !== null) spec.port = run.port;
     return spec;
   }

@@ -11,7 +11,8 @@ import { EntityConflictError } from './entity-errors.js';
 import { EntityKeys } from './entity-keys.js';
 import { asJson, keep, parserOf, remove, write, type Parse } from './entity-kv.js';
 import { assertAppName, assertSagaId, assertVersionNumber } from './names.js';
-import { ConfigVersionSchema, EnvSchema, VersionSchema, VersionStatus, type ConfigVersionRecord, type VersionRecord } from './records.js';
+import type { SealedEnv } from '../secrets/index.js';
+import { ConfigVersionSchema, EnvSchema, SealedEnvSchema, VersionSchema, VersionStatus, type ConfigVersionRecord, type VersionRecord } from './records.js';
 import type { StoreContext } from './store-context.js';
 
 /** What `create` takes; `createdAt` defaults to the store's clock. */
@@ -19,6 +20,8 @@ export interface NewConfigVersion {
   readonly app: string;
   readonly version: number;
   readonly env: Readonly<Record<string, string>>;
+  /** Secret env vars, sealed (src/secrets); kept sealed in the record. */
+  readonly secrets?: SealedEnv;
   readonly sagaId: string;
   readonly createdAt?: number;
 }
@@ -47,8 +50,10 @@ export class ConfigVersionStore {
     assertSagaId(sagaId);
     const env = EnvSchema.safeParse(input.env);
     if (!env.success) throw new InvalidArgumentError(`invalid env for ${app} config ${version}: ${z.prettifyError(env.error)}`, { app, version });
+    const secrets = input.secrets === undefined ? undefined : SealedEnvSchema.safeParse(input.secrets);
+    if (secrets && !secrets.success) throw new InvalidArgumentError(`invalid secrets for ${app} config ${version}: ${z.prettifyError(secrets.error)}`, { app, version });
     const createdAt = input.createdAt ?? this.#ctx.now();
-    const rec: ConfigVersionRecord = { app, version, env: env.data, sagaId, createdAt };
+    const rec: ConfigVersionRecord = { app, version, env: env.data, ...(secrets ? { secrets: secrets.data } : {}), sagaId, createdAt };
     return this.#ctx.kv.change(EntityKeys.config(app, version), this.#parse, (cur) => {
       if (!cur) return write(rec, rec);
       const was = cur.value;
@@ -59,7 +64,7 @@ export class ConfigVersionStore {
           sagaId: was.sagaId,
         });
       }
-      if (canonicalJson(was.env) !== canonicalJson(rec.env)) {
+      if (canonicalJson([was.env, was.secrets ?? null]) !== canonicalJson([rec.env, rec.secrets ?? null])) {
         throw new EntityConflictError(`config version ${version} of app "${app}" exists with another env; config versions are immutable`, {
           app,
           version,

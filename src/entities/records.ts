@@ -69,6 +69,8 @@ export interface ConfigVersionRecord {
   readonly app: string;
   readonly version: number;
   readonly env: Readonly<Record<string, string>>;
+  /** Secret env vars, sealed (src/secrets); absent when the build had none. */
+  readonly secrets?: Readonly<Record<string, { readonly $secret: string }>>;
   readonly sagaId: string;
   readonly createdAt: number;
 }
@@ -157,10 +159,14 @@ export const VersionSchema: z.ZodType<VersionRecord> = z.looseObject({
 
 export const EnvSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'), z.string());
 
+/** Sealed secrets by env var name (src/secrets/sealed-secret.ts). */
+export const SealedEnvSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*'), z.strictObject({ $secret: z.string() }));
+
 export const ConfigVersionSchema: z.ZodType<ConfigVersionRecord> = z.looseObject({
   app: z.string(),
   version,
   env: EnvSchema,
+  secrets: SealedEnvSchema.optional(),
   sagaId: z.string(),
   createdAt: time,
 });

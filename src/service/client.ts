@@ -37,6 +37,11 @@ export interface JetsagaClientOptions {
 export interface ClientDeployRequest {
   readonly app: string;
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Secret env vars, plain: sent in the request (a NATS request, never stored), sealed by the
+   * coordinator before it journals the build, opened only for the new version's process.
+   */
+  readonly secretEnv?: Readonly<Record<string, string>>;
   readonly id?: string;
   readonly waitForLock?: boolean;
   readonly compression?: 'gzip' | 'none';
@@ -200,6 +205,7 @@ export class JetsagaClient {
       source: { name: id, digest: put.digest },
       id,
       ...(request.env ? { env: { ...request.env } } : {}),
+      ...(request.secretEnv ? { secretEnv: { ...request.secretEnv } } : {}),
       ...(request.waitForLock ? { waitForLock: true } : {}),
       ...(request.compression ? { compression: request.compression } : {}),
     });

@@ -7,6 +7,7 @@ import { BUILD_MACHINE_ID, type BuildInput } from '../../machines/build.machine.
 import { ROLLBACK_MACHINE_ID } from '../../machines/rollback.machine.js';
 import { SagaEventType } from '../../machines/kit/tags.js';
 import { readReadiness } from '../boot/readiness-bus.js';
+import { sealDeploySecrets } from '../build/deploy-secrets.js';
 import type { ProgressRecord } from '../build/progress.js';
 import type { Coordinator } from '../coordinator.js';
 import { SandboxState } from '../entities/records.js';
@@ -85,8 +86,10 @@ export const handlers = {
   ...forkHandlers,
   ...machineHandlers,
   'builds.start': async (r: z.output<typeof S.BuildsStartRequest>, c: Coordinator) => {
-    const { id, ...input } = r;
-    const buildInput: BuildInput = input;
+    const { id, secretEnv, ...input } = r;
+    // Sealed before the start journals the input: the request's plain values go no further.
+    const sealed = await sealDeploySecrets({ runtime: c.runtime, secrets: c.builds.secrets }, input.app, id, secretEnv);
+    const buildInput: BuildInput = { ...input, ...(sealed ? { secretEnv: sealed } : {}) };
     const started = await c.runtime.start(BUILD_MACHINE_ID, buildInput, id === undefined ? {} : { id });
     return { id: started.id, created: started.created, status: started.status, state: started.state };
   },

@@ -5,6 +5,7 @@
  * add fields without breaking older clients.
  */
 import { z } from 'zod';
+import { MAX_ENV_VALUE_CHARS } from '../build/app/names.js';
 import { SOURCE_NAME_PATTERN } from '../build/source/source-names.js';
 import { APP_NAME_PATTERN } from '../entities/names.js';
 import { SAGA_ID_PATTERN } from '../journal/saga-id.js';
@@ -25,10 +26,15 @@ export const SagasListRequest = z.strictObject({
   after: sagaId.optional(),
 });
 export const SagaIdRequest = z.strictObject({ id: sagaId });
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an env name is [A-Za-z_][A-Za-z0-9_]*');
 export const BuildsStartRequest = z.strictObject({
   app: appName,
   source: z.strictObject({ name: z.string().regex(SOURCE_NAME_PATTERN), digest: z.string().min(1).max(200).optional() }),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an env name is [A-Za-z_][A-Za-z0-9_]*'), z.string()).optional(),
+  env: z.record(envName, z.string()).optional(),
+  /** Secret env vars, plain: the coordinator seals them before it journals the build. Checked here, as they are opaque after. */
+  secretEnv: z
+    .record(envName, z.string().max(MAX_ENV_VALUE_CHARS, `a secret is at most ${MAX_ENV_VALUE_CHARS} characters`).refine((v) => !v.includes('\0'), 'a secret must not contain a NUL character'))
+    .optional(),
   waitForLock: z.boolean().optional(),
   compression: z.enum(['gzip', 'none']).optional(),
   id: sagaId.optional(),

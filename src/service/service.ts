@@ -19,6 +19,7 @@ import { endpointStats } from './stats.js';
 import { RequestSchemas } from './schemas.js';
 import { StreamErrorCode, StreamHub, type HandlerContext } from './stream-session.js';
 import { apiPrefix, endpointName, Endpoint, ERROR_CODE_HEADER, MAX_REQUEST_BYTES, SERVICE_NAME, SERVICE_QUEUE } from './subjects.js';
+import { redactedJson } from '../secrets/redact.js';
 
 export interface StartServiceOptions {
   readonly logger?: Logger;
@@ -153,7 +154,8 @@ export async function startService(coordinator: Coordinator, options: StartServi
         );
       });
       const reply = await Promise.race([handler(request, coordinator, context), timedOut]);
-      replied = msg.respond(JSON.stringify(reply ?? null));
+      // Sealed secrets (in a build's input, its settings, a config version) show as [redacted].
+      replied = msg.respond(redactedJson(reply ?? null));
     } catch (e) {
       const body = errorReplyOf(e);
       if (body.error.status >= 500) log.warn({ endpoint, code: body.error.code, err: ensureError(e).message }, 'service request failed');

@@ -19,6 +19,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { abortable, sleep } from '../nats/retry.js';
 import { errorReplyOf, ServiceErrorCode } from './errors.js';
 import type { FollowMessage } from './schemas-follow.js';
+import { redactedJson } from '../secrets/redact.js';
 
 export const StreamErrorCode = {
   /** The coordinator streams to as many followers as it may; another may answer a retry. */
@@ -174,7 +175,8 @@ export class StreamSession {
     const deliver = (msg: FollowMessage, ack: boolean): Promise<void> => {
       const sent = chain.then(async () => {
         if (stop.signal.aborted) return;
-        const data = JSON.stringify(msg);
+        // Followed journal entries and progress show sealed secrets as [redacted], as replies do.
+        const data = redactedJson(msg);
         lastSent = Date.now();
         if (!ack) {
           nc.publish(spec.inbox, data);

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.js';
 import { Coordinator } from '../../src/coordinator.js';
 import { TerminalError } from '../../src/errors.js';
 import type { SagaInfo, StepFn } from '../../src/runtime/types.js';
+import type { SecretKeyRing } from '../../src/secrets/index.js';
 
 export interface BuildWorld {
   /** The current coordinator (a new one after `restart`). */
@@ -36,7 +37,7 @@ export interface BuildWorld {
 let worlds = 0;
 
 /** `service`: the coordinator also answers the service API (in its namespace, `world.coordinator.config.namespace`). */
-export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number; service?: boolean } = {}): Promise<BuildWorld> {
+export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number; service?: boolean; secrets?: SecretKeyRing } = {}): Promise<BuildWorld> {
   const dataDir = await mkdtemp(join(tmpdir(), 'jetsaga-build-'));
   const namespace = `b${process.pid}x${worlds++}`;
   const calls: Array<{ step: string; sagaId: string }> = [];
@@ -69,7 +70,7 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
     };
   const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir }, {});
   const boot = async (): Promise<Coordinator> => {
-    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs }, service: opts.service, healthIntervalMs: 300, recoverIntervalMs: 0 });
+    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs, secrets: opts.secrets }, service: opts.service, healthIntervalMs: 300, recoverIntervalMs: 0 });
     try {
       await c.allReady();
     } catch (err) {
@@ -91,7 +92,7 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
     dataDir,
     calls,
     async deploy(request: DeployRequest) {
-      const { id } = await deploy({ runtime: coordinator.runtime, sources: coordinator.builds.sources }, request);
+      const { id } = await deploy({ runtime: coordinator.runtime, sources: coordinator.builds.sources, secrets: coordinator.builds.secrets }, request);
       const info = await coordinator.runtime.wait(id, { timeoutMs: 240_000 });
       return { id, info };
     },

@@ -101,7 +101,7 @@ describe('from staged source to a running web process', () => {
     expect(web).toEqual({ argv: ['sh', '-c', 'node dist/server.js'], source: 'Procfile', from: 'Procfile line 2' });
 
     await expect(prepareConfig({ config, appName: 'shop', services: [] })).rejects.toMatchObject({
-      message: 'app.toml:18: require.env[0] names DATABASE_URL, which has no value: set it in [env] or in the deploy request',
+      message: 'app.toml:18: require.env[0] names DATABASE_URL, which has no value: set it in [env] or in the deploy request (as env or as a secret)',
     });
     const prepared = await prepareConfig({ config, appName: 'shop', services: [], requestEnv: { DATABASE_URL: 'postgres://127.0.0.1/shop' } });
 

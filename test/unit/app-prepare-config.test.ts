@@ -58,8 +58,8 @@ describe('prepareConfig', () => {
   it('names a required env var without a value, and its line', async () => {
     const e = await problem(prepareConfig({ config, services: ['postgres'], requestEnv: { NODE_ENV: '' } }));
     expect(e.problems).toEqual([
-      { file: 'app.toml', key: 'require.env[0]', line: 6, reason: 'names DATABASE_URL, which has no value: set it in [env] or in the deploy request' },
-      { file: 'app.toml', key: 'require.env[1]', line: 6, reason: 'names NODE_ENV, which has no value: set it in [env] or in the deploy request' },
+      { file: 'app.toml', key: 'require.env[0]', line: 6, reason: 'names DATABASE_URL, which has no value: set it in [env] or in the deploy request (as env or as a secret)' },
+      { file: 'app.toml', key: 'require.env[1]', line: 6, reason: 'names NODE_ENV, which has no value: set it in [env] or in the deploy request (as env or as a secret)' },
     ]);
     expect(e.message).toMatch(/^app\.toml:6: require\.env\[0\] names DATABASE_URL, which has no value/);
   });
@@ -125,5 +125,28 @@ describe('checkConfig', () => {
     expect(checkConfig(input)).toEqual(a);
     expect(a.problems).toEqual([]);
     expect(config.env).toEqual({ NODE_ENV: 'production', LOG_LEVEL: 'info' });
+  });
+});
+
+describe('prepareConfig with secrets', () => {
+  const sealed = { $secret: 'v1:k1:AAAAAAAAAAAAAAAA:AAAAAAAAAAAAAAAAAAAAAA==' };
+
+  it('keeps secrets sealed and apart from env, overriding app.toml; they satisfy [require] env', async () => {
+    const config = { ...DEFAULT_APP_CONFIG, env: { API_KEY: 'dev', MODE: 'x' }, require: { ...DEFAULT_APP_CONFIG.require, env: ['API_KEY'] } };
+    const prepared = await prepareConfig({ config, requestSecrets: { API_KEY: sealed }, services: [] });
+    expect(prepared.env).toEqual({ MODE: 'x' });
+    expect(prepared.secrets).toEqual({ API_KEY: sealed });
+    expect(prepared.requiredEnv).toEqual(['API_KEY']);
+    // Without secrets the prepared config has no `secrets` at all (as journaled before secrets existed).
+    expect('secrets' in (await prepareConfig({ config: DEFAULT_APP_CONFIG, services: [] }))).toBe(false);
+  });
+
+  it('refuses a secret also given as env, a reserved name, or an unsealed value', async () => {
+    const e = await problem(prepareConfig({ config: DEFAULT_APP_CONFIG, requestEnv: { A: '1' }, requestSecrets: { A: sealed, PORT: sealed, B: 'plain' as never }, services: [] }));
+    expect(e.problems.map((p) => [p.key, p.reason])).toEqual([
+      ['secretEnv.A', 'is given both as a plain env var and as a secret'],
+      ['secretEnv.PORT', expect.any(String)],
+      ['secretEnv.B', 'must be a sealed secret (the coordinator seals secrets on receipt)'],
+    ]);
   });
 });

@@ -9,12 +9,18 @@ import { AppConfigError, type ConfigProblem } from './app-config-error.js';
 import type { AppConfig } from './app-config-schema.js';
 import { formatKeyPath } from './key-path.js';
 import { ENV_NAME, ENV_NAME_RULE, MAX_ENV_VALUE_CHARS, RESERVED_ENV } from './names.js';
+import { isSealedSecret, type SealedEnv, type SealedSecret } from '../../secrets/index.js';
 
 /** Inputs of {@link prepareConfig}. */
 export interface PrepareConfigOptions {
   readonly config: AppConfig;
   /** Env vars the deploy request sets; they override app.toml's [env]. Validated here (untrusted). */
   readonly requestEnv?: Readonly<Record<string, string>>;
+  /**
+   * Secret env vars the deploy request sets, sealed; they override app.toml's [env] too. Only
+   * their names are checked here: they stay sealed until the sandbox starts.
+   */
+  readonly requestSecrets?: SealedEnv;
   /** The services the coordinator offers. */
   readonly services: readonly string[];
   /** The app the deploy names; app.toml's `name`, if given, must equal it. */
@@ -31,7 +37,9 @@ export interface PrepareConfigOptions {
 export interface PreparedConfig {
   /** app.toml's [env] overridden by the request's env, sorted by name. */
   readonly env: Readonly<Record<string, string>>;
-  /** The env vars app.toml requires (all present in `env`, non-empty). */
+  /** The request's secret env vars, still sealed, sorted by name; absent when there are none. */
+  readonly secrets?: SealedEnv;
+  /** The env vars app.toml requires (all present in `env` or `secrets`, non-empty). */
   readonly requiredEnv: readonly string[];
   /** The services the app requires (all offered). */
   readonly services: readonly string[];
@@ -80,14 +88,28 @@ export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { 
       else merged[name] = value as string;
     }
   }
-  const env = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const envBytes = Buffer.byteLength(JSON.stringify(env));
-  if (envBytes > MAX_ENV_BYTES) problems.push({ file: REQUEST, key: 'env', reason: `is ${envBytes} bytes in all (with app.toml's [env]); at most ${MAX_ENV_BYTES} are kept` });
+  const secrets: Record<string, SealedSecret> = {};
+  for (const [name, value] of Object.entries(options.requestSecrets ?? {})) {
+    const key = formatKeyPath(['secretEnv', name]);
+    const reason = secretProblem(name, value, options.requestEnv);
+    if (reason !== null) problems.push({ file: REQUEST, key, reason });
+    else {
+      secrets[name] = value;
+      // A secret replaces app.toml's value of the same name (a development default, say).
+      delete merged[name];
+    }
+  }
+  const env = sortedByName(merged);
+  const withSecrets = Object.keys(secrets).length > 0;
+  const envBytes = Buffer.byteLength(JSON.stringify(env)) + (withSecrets ? Buffer.byteLength(JSON.stringify(secrets)) : 0);
+  if (envBytes > MAX_ENV_BYTES) {
+    problems.push({ file: REQUEST, key: 'env', reason: `is ${envBytes} bytes in all (with app.toml's [env]${withSecrets ? ' and the sealed secrets' : ''}); at most ${MAX_ENV_BYTES} are kept` });
+  }
 
   const requiredEnv = [...new Set(config.require.env)];
   config.require.env.forEach((name, i) => {
-    if ((env[name] ?? '') === '') {
-      problems.push({ ...at(`require.env[${i}]`), reason: `names ${name}, which has no value: set it in [env] or in the deploy request` });
+    if ((env[name] ?? '') === '' && secrets[name] === undefined) {
+      problems.push({ ...at(`require.env[${i}]`), reason: `names ${name}, which has no value: set it in [env] or in the deploy request (as env or as a secret)` });
     }
   });
 
@@ -105,6 +127,7 @@ export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { 
   return {
     prepared: {
       env,
+      ...(withSecrets ? { secrets: sortedByName(secrets) } : {}),
       requiredEnv,
       services: [...new Set(config.require.services)],
       port: config.run.port ?? null,
@@ -141,6 +164,19 @@ export async function prepareConfig(options: PrepareConfigOptions): Promise<Prep
   }
   if (problems.length > 0) throw new AppConfigError(problems);
   return prepared;
+}
+
+function sortedByName<T>(record: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function secretProblem(name: string, value: unknown, requestEnv: unknown): string | null {
+  if (!ENV_NAME.test(name)) return ENV_NAME_RULE;
+  const reserved = RESERVED_ENV[name];
+  if (reserved !== undefined) return reserved;
+  if (!isSealedSecret(value)) return 'must be a sealed secret (the coordinator seals secrets on receipt)';
+  if (typeof requestEnv === 'object' && requestEnv !== null && Object.hasOwn(requestEnv, name)) return 'is given both as a plain env var and as a secret';
+  return null;
 }
 
 function envProblem(name: string, value: unknown): string | null {

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { appName } from '../arg-parsers.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { globalOptions } from '../global-options.js';
+import { collectSecret, readSecrets, type SecretSpec } from '../secret-options.js';
 import { exitWith } from '../program-kit.js';
 
 /** `--env K=V` may be given several times. */
@@ -35,6 +36,11 @@ export function register(program: Command): void {
     .argument('<dir>', "the app's directory")
     .option('--app <name>', "the app to deploy ([a-z0-9][a-z0-9-]{0,62}); default: app.toml's name", appName)
     .option('--env <NAME=value>', 'an environment variable of the new version (repeatable)', collectEnv)
+    .option(
+      '--secret <NAME|NAME=@file>',
+      'a secret environment variable of the new version, from your environment variable NAME or from a file (repeatable); journaled encrypted, shown as [redacted]',
+      collectSecret,
+    )
     .option('--detach', 'print the build id once the build has started, and return')
     .option('--wait-lock', 'wait while another build of the app holds its lock instead of being refused')
     .addHelpText(
@@ -44,11 +50,12 @@ Examples:
   $ jetsaga deploy examples/node-hello      # the app named in its app.toml
   $ jetsaga deploy examples/node-hello --app node-hello
   $ jetsaga deploy ./shop --app shop --env DATABASE_URL=postgres://127.0.0.1/shop --json
+  $ jetsaga deploy ./shop --app shop --secret API_KEY --secret DB_PASSWORD=@./db-password.txt
   $ jetsaga deploy ./shop --app shop --detach && jetsaga builds follow <id>`,
     );
   command.action((dir: string) =>
     exitWith(async () => {
-      const opts = command.opts<{ app?: string; env?: Record<string, string>; detach?: boolean; waitLock?: boolean }>();
+      const opts = command.opts<{ app?: string; env?: Record<string, string>; secret?: SecretSpec[]; detach?: boolean; waitLock?: boolean }>();
       const global = globalOptions(command);
       const { withClient } = await import('../cli-client.js');
       const { followBuild, exitCodeOfBuild, describeOutcome } = await import('../follow-build.js');
@@ -60,10 +67,11 @@ Examples:
       );
       if (!isDir) throw new CliError(`cannot deploy ${dir}: not a directory`, ExitCode.Usage);
       const app = opts.app ?? (await appNameOf(dir));
+      const secretEnv = opts.secret ? await readSecrets(opts.secret) : undefined;
       return withClient(global, async (client) => {
         // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
         await client.listApps();
-        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), waitForLock: opts.waitLock === true });
+        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), ...(secretEnv ? { secretEnv } : {}), waitForLock: opts.waitLock === true });
         if (opts.detach) {
           console.log(global.json ? JSON.stringify({ sagaId: id, app, status: 'running' }) : id);
           return 0;

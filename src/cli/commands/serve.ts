@@ -21,6 +21,10 @@ export function register(program: Command): void {
     .option('--lease-ttl-ms <ms>', `coordinator lease TTL: how long a crashed coordinator's sagas wait for a takeover (default: 10000, 30000 with --replicas > 1, to outlast a NATS leader election) (env: ${CONFIG_ENV.leaseTtlMs})`)
     .option('--ui-host <host>', 'where the visualizer listens (default: 127.0.0.1, this machine only)')
     .option('--retain <duration>', 'keep finished sagas this long, then purge them (30m, 12h, 7d; 0: for ever) (env: JETSAGA_RETAIN)')
+    .option(
+      '--secrets-key-file <file>',
+      `the keys that seal deploy secrets: one "<id>:<base64 of 32 bytes>" per line, the first seals, all open; coordinators of a namespace share it (default: JETSAGA_SECRETS_KEY, else <data-dir>/secrets.key, generated) (env: ${CONFIG_ENV.secretsKeyFile})`,
+    )
     .option('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)', portNumber)
     .addHelpText(
       'after',
@@ -31,16 +35,17 @@ Examples:
   $ jetsaga serve --ui 8080                 then open the "ui" URL it prints
   $ jetsaga serve --nats 127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 --replicas 3
   $ jetsaga serve --metrics 9464 --retain 30d
+  $ jetsaga serve --secrets-key-file /etc/jetsaga/secrets.key
   $ JETSAGA_NATS_URL=nats://10.0.0.5:4222 jetsaga serve --owner vm-2`,
     );
   command.action(() =>
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; leaseTtlMs?: string; retain?: string; metrics?: number }>();
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; leaseTtlMs?: string; retain?: string; metrics?: number; secretsKeyFile?: string }>();
       if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
       return serve(
-        { ...globalOptions(command), replicas: o.replicas, leaseTtlMs: o.leaseTtlMs, ...(o.retain ? { retain: o.retain } : {}) },
+        { ...globalOptions(command), replicas: o.replicas, leaseTtlMs: o.leaseTtlMs, ...(o.retain ? { retain: o.retain } : {}), ...(o.secretsKeyFile ? { secretsKeyFile: o.secretsKeyFile } : {}) },
         { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }), ...(o.metrics === undefined ? {} : { metricsPort: o.metrics }) },
       );
     }),
