@@ -25,6 +25,9 @@ import { freePort, startNatsServer, type NatsServerHandle, type StartNatsServerO
 import { natsJwtSetup } from '../helpers/nats-jwt.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 
+/** Each test runs `jetsaga` several times (a process each) and starts servers: on a loaded machine that takes a while. */
+const SLOW = 120_000;
+
 let tmp: string;
 const servers: NatsServerHandle[] = [];
 const coordinators: Coordinator[] = [];
@@ -36,7 +39,7 @@ afterAll(async () => {
   for (const c of coordinators) await c.stop().catch(() => undefined);
   for (const s of servers) await s.stop();
   await rm(tmp, { recursive: true, force: true });
-});
+}, SLOW);
 
 async function secretFile(name: string, content: string): Promise<string> {
   const path = join(tmp, name);
@@ -80,7 +83,7 @@ describe('user and password, and nkey, on one server', () => {
       authenticator: usernamePasswordAuthenticator('alice', password),
     });
     url = s.url;
-  });
+  }, SLOW);
 
   it('serve boots with the password from the environment, and the CLI lists its sagas with either credential', async () => {
     const dataDir = join(tmp, 'serve-up');
@@ -103,7 +106,7 @@ describe('user and password, and nkey, on one server', () => {
     refused(wrong, url, /refused the credentials \(Authorization Violation\): check --nats-user, --nats-password-file$/);
     const otherSeed = await secretFile('other.nk', new TextDecoder().decode(nkeys.createUser().getSeed()));
     refused(await list(url, 'up', '--nats-nkey', otherSeed), url, /refused the credentials .*: check --nats-nkey$/);
-  });
+  }, SLOW);
 
   it('serve with wrong credentials fails its boot, saying so', async () => {
     const child = startCli(['serve', '--nats', url, '--nats-user', 'alice', '--owner', 'up-wrong', '--data-dir', join(tmp, 'serve-wrong'), '--registry', `127.0.0.1:${await freePort()}`], {
@@ -113,7 +116,7 @@ describe('user and password, and nkey, on one server', () => {
     const { code } = await child.exited;
     expect(code).toBe(1);
     expect(child.stderr()).toContain(`jetsaga serve: boot failed: NATS at ${url} refused the credentials (Authorization Violation): check --nats-user, JETSAGA_NATS_PASSWORD`);
-  });
+  }, SLOW);
 });
 
 describe('token', () => {
@@ -138,7 +141,7 @@ describe('token', () => {
 
     refused(await list(s.url, 'tok'), s.url, /refused the credentials/);
     refused(await list(s.url, 'tok', '--nats-token-file', await secretFile('wrong.token', 'nope')), s.url, /refused the credentials .*: check --nats-token-file$/);
-  });
+  }, SLOW);
 });
 
 describe('JWT credentials (operator mode)', () => {
@@ -152,7 +155,7 @@ describe('JWT credentials (operator mode)', () => {
     refused(await list(s.url, 'jwt'), s.url, /refused the credentials/);
     const stranger = await secretFile('stranger.creds', natsJwtSetup().creds);
     refused(await list(s.url, 'jwt', '--nats-creds', stranger), s.url, /refused the credentials .*: check --nats-creds$/);
-  });
+  }, SLOW);
 
   it('a missing or malformed credentials file is a usage error naming it (exit 2)', async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
@@ -164,7 +167,7 @@ describe('JWT credentials (operator mode)', () => {
     const fromEnv = await runCli(['sagas', 'list', '--nats', url], { JETSAGA_NATS_CREDS: junk });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr.trimEnd()).toBe(`jetsaga: JETSAGA_NATS_CREDS: ${junk} is not a NATS user credentials file (no user JWT and nkey seed in it)`);
-  });
+  }, SLOW);
 });
 
 describe('TLS with client certificates', () => {
@@ -179,7 +182,7 @@ describe('TLS with client certificates', () => {
     const probe = loadNatsAuth({ caFile: ca.ca, certFile: ca.clientCert, keyFile: ca.clientKey });
     const s = await server(config, { tls: clientTls(parseNatsServers(`tls://127.0.0.1:1`), probe.tls) });
     url = `tls://127.0.0.1:${s.port}`;
-  });
+  }, SLOW);
 
   it('the CLI gets in over tls:// with the CA and a client certificate; without either the handshake fails', async () => {
     const tlsFlags = ['--nats-ca', ca.ca, '--nats-cert', ca.clientCert, '--nats-key', ca.clientKey];
@@ -194,7 +197,7 @@ describe('TLS with client certificates', () => {
     const half = await list(url, 'tls', '--nats-ca', ca.ca, '--nats-cert', ca.clientCert);
     expect(half.code).toBe(2);
     expect(half.stderr.trimEnd()).toBe('jetsaga: --nats-cert: a client certificate needs its key, and the key its certificate');
-  });
+  }, SLOW);
 });
 
 describe('the embedded default', () => {
@@ -213,5 +216,5 @@ describe('the embedded default', () => {
     expect((await runCli(['sagas', 'list', '--json', '--data-dir', dataDir, '--nats-port', String(natsPort)])).code).toBe(0);
     // Without the data dir there are no credentials.
     refused(await runCli(['sagas', 'list', '--nats', `nats://127.0.0.1:${natsPort}`]), `nats://127.0.0.1:${natsPort}`, /refused the credentials/);
-  });
+  }, SLOW);
 });
