@@ -63,8 +63,10 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
       ...(tls ? { tls } : {}),
     });
   } catch (e) {
-    const auth = authFailure(e) ?? tlsTimeout(e, greeting, timeoutMs);
+    const auth = authFailure(e);
     if (auth) throw new NatsAuthError(urls, auth, opts.auth?.hint, e);
+    const silentTls = tlsTimeout(e, greeting, timeoutMs);
+    if (silentTls) throw new NatsUnreachableError(urls, opts.auth?.hint ? `${silentTls}: ${opts.auth.hint}` : silentTls, e);
     throw isUnreachable(e) ? new NatsUnreachableError(urls, (e as Error).message, e) : e;
   }
   if (opts.signal?.aborted) {
@@ -77,13 +79,14 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
 }
 
 /**
- * A server that greeted, requires TLS and then never completed the connection has almost
- * certainly refused the handshake: the client sees no alert, only its own timeout (e.g. a
- * server that verifies clients and was shown no client certificate).
+ * A server that greeted, requires TLS and then never completed the connection has most likely
+ * refused the handshake: the client sees no alert, only its own timeout (e.g. a server that
+ * verifies clients and was shown no client certificate). It may also just be slow, so this
+ * stays "unreachable" (retried by a coordinator), with the likely cause in its reason.
  */
 function tlsTimeout(e: unknown, greeting: NatsGreeting, timeoutMs: number): string | undefined {
   if (!greeting.tlsRequired || !(e instanceof Error) || e.name !== 'TimeoutError') return undefined;
-  return `did not complete the TLS handshake within ${timeoutMs} ms (does it require a client certificate?)`;
+  return `the TLS handshake did not complete within ${timeoutMs} ms (does the server require a client certificate?)`;
 }
 
 /** Resolves as soon as one server greets; otherwise rejects with every server's reason. */
