@@ -5,7 +5,7 @@
  * its public key. Whoever reads the data dir — the coordinator, and CLI commands given the
  * same data dir — connects with it without any set-up (`--nats-nkey <that file>` works too).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nkeys } from '@nats-io/nats-core';
@@ -64,12 +64,8 @@ export async function writeEmbeddedNatsConfig(dataDir: string, options: { host: 
 /** The credentials of the data dir's embedded server, if it ever had one. */
 export function embeddedNatsAuth(dataDir: string): NatsAuth | undefined {
   const path = embeddedSeedPath(dataDir);
-  try {
-    readFileSync(path);
-  } catch {
-    // never embedded (or not readable to us): connect without
-    return undefined;
-  }
+  // Never embedded here: connect without. One we may not read is reported, naming the file.
+  if (!existsSync(path)) return undefined;
   return loadNatsAuth({ nkeyFile: path }, `check ${path} (the embedded server's nkey seed)`);
 }
 
