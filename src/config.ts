@@ -7,6 +7,7 @@ import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ErrorCode, InvalidArgumentError, SagaError } from './errors.js';
 import { parseNatsServers } from './nats/server-urls.js';
+import { loadNatsAuth, NatsAuthSettingError, type NatsAuth, type NatsAuthSettings } from './nats/nats-auth.js';
 import { parseDuration } from './util/duration.js';
 
 export class ConfigError extends SagaError {
@@ -41,6 +42,11 @@ export interface CoordinatorConfig {
     /** The port was given (flag or environment), not the default. */
     readonly portGiven: boolean;
     readonly bin: string;
+    /**
+     * Credentials and TLS options given (flags, `JETSAGA_NATS_*`), files already read. Absent:
+     * none given; the embedded/default server then uses the data dir's (see boot/embedded-auth.ts).
+     */
+    readonly auth?: NatsAuth;
   };
   readonly registry: {
     /** `host:port` given explicitly: used as is, never replaced by an embedded registry. */
@@ -72,6 +78,17 @@ export interface ConfigInput {
   retain?: string;
   leaseTtlMs?: string | number;
   secretsKeyFile?: string;
+  /** NATS credentials and TLS (see src/nats/nats-auth.ts): file paths, or the secret itself for password and token. */
+  natsCreds?: string;
+  natsNkey?: string;
+  natsUser?: string;
+  natsPassword?: string;
+  natsPasswordFile?: string;
+  natsToken?: string;
+  natsTokenFile?: string;
+  natsCa?: string;
+  natsCert?: string;
+  natsKey?: string;
 }
 
 /** The environment variables, for `--help` and the README. */
@@ -88,6 +105,16 @@ export const CONFIG_ENV = {
   retain: 'JETSAGA_RETAIN',
   leaseTtlMs: 'JETSAGA_LEASE_TTL_MS',
   secretsKeyFile: 'JETSAGA_SECRETS_KEY_FILE',
+  natsCreds: 'JETSAGA_NATS_CREDS',
+  natsNkey: 'JETSAGA_NATS_NKEY',
+  natsUser: 'JETSAGA_NATS_USER',
+  natsPassword: 'JETSAGA_NATS_PASSWORD',
+  natsPasswordFile: 'JETSAGA_NATS_PASSWORD_FILE',
+  natsToken: 'JETSAGA_NATS_TOKEN',
+  natsTokenFile: 'JETSAGA_NATS_TOKEN_FILE',
+  natsCa: 'JETSAGA_NATS_CA',
+  natsCert: 'JETSAGA_NATS_CERT',
+  natsKey: 'JETSAGA_NATS_KEY',
 } as const satisfies Record<keyof ConfigInput, string>;
 
 /** A coordinator name: it becomes a KV key and appears in subjects. */
@@ -118,6 +145,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   const nats = pick('nats');
   const natsPort = pick('natsPort');
   const natsUrl = nats.value === undefined ? undefined : natsUrls(nats.value, nats.from);
+  const natsAuth = natsAuthOf(pick);
 
   const registry = pick('registry');
   if (registry.value !== undefined) parseHostPort(registry.value, registry.from);
@@ -149,7 +177,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     dataDir,
     replicas: r,
     ...(ttl === undefined ? {} : { leaseTtlMs: ttl }),
-    nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server' },
+    nats: { url: natsUrl, port: port(natsPort, 4222), portGiven: natsPort.value !== undefined, bin: env.JETSAGA_NATS_SERVER_BIN || '/usr/sbin/nats-server', ...(natsAuth ? { auth: natsAuth } : {}) },
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
     ...(retainMs === undefined ? {} : { retainMs }),
     ...(keyFile === undefined ? {} : { secretsKeyFile: resolve(keyFile) }),
@@ -178,6 +206,39 @@ function natsUrls(value: string, from: string): string {
       .join(',');
   } catch (e) {
     if (e instanceof InvalidArgumentError) throw new ConfigError(`${from}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Which ConfigInput key gives each NATS credential setting. */
+const NATS_AUTH_KEYS = {
+  credsFile: 'natsCreds',
+  nkeyFile: 'natsNkey',
+  user: 'natsUser',
+  password: 'natsPassword',
+  passwordFile: 'natsPasswordFile',
+  token: 'natsToken',
+  tokenFile: 'natsTokenFile',
+  caFile: 'natsCa',
+  certFile: 'natsCert',
+  keyFile: 'natsKey',
+} as const satisfies Record<keyof NatsAuthSettings, keyof ConfigInput>;
+
+/** The credential settings given (files read now, so a bad one is a usage error naming it); none: undefined. */
+function natsAuthOf(pick: (key: keyof ConfigInput) => { value: string | undefined; from: string }): NatsAuth | undefined {
+  const settings: Record<string, string> = {};
+  const from = new Map<keyof NatsAuthSettings, string>();
+  for (const [setting, key] of Object.entries(NATS_AUTH_KEYS) as [keyof NatsAuthSettings, keyof ConfigInput][]) {
+    const p = pick(key);
+    if (p.value === undefined) continue;
+    settings[setting] = p.value;
+    from.set(setting, p.from);
+  }
+  if (from.size === 0) return undefined;
+  try {
+    return loadNatsAuth(settings, `check ${[...from.values()].join(', ')}`);
+  } catch (e) {
+    if (e instanceof NatsAuthSettingError) throw new ConfigError(`${from.get(e.setting) ?? e.setting}: ${e.message}`);
     throw e;
   }
 }

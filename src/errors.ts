@@ -33,6 +33,7 @@ export const ErrorCode = {
   SagaStarting: 'SAGA_STARTING',
   OwnerInUse: 'OWNER_IN_USE',
   NatsUnreachable: 'NATS_UNREACHABLE',
+  NatsAuthFailed: 'NATS_AUTH_FAILED',
   LeaseLapsed: 'LEASE_LAPSED',
   RegistryUnavailable: 'REGISTRY_UNAVAILABLE',
   RegistryRejected: 'REGISTRY_REJECTED',
@@ -258,6 +259,27 @@ export class NatsUnreachableError extends SagaError {
     super(ErrorCode.NatsUnreachable, `cannot reach NATS at ${servers.join(', ')}: ${reason}`, {
       status: 503,
       retryable: true,
+      cause,
+      details: { servers: [...servers], reason },
+    });
+  }
+}
+
+/**
+ * The server was reached but refused the connection: credentials refused, or the TLS handshake
+ * failed. Not retryable: the same credentials get the same answer.
+ */
+export class NatsAuthError extends SagaError {
+  override name = 'NatsAuthError';
+  constructor(
+    readonly servers: readonly string[],
+    readonly reason: string,
+    hint?: string,
+    cause?: unknown,
+  ) {
+    super(ErrorCode.NatsAuthFailed, `NATS at ${servers.join(', ')} ${reason}${hint ? `: ${hint}` : ''}`, {
+      status: 503,
+      retryable: false,
       cause,
       details: { servers: [...servers], reason },
     });

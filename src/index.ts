@@ -20,7 +20,8 @@ export type {
 export { SagaStatus as SagaStatuses } from './journal/index-store.js';
 export * from './errors.js';
 export { createLogger, type Logger } from './log.js';
-export { connectNats } from './nats/connect.js';
+export { connectNats, type ConnectNatsOptions } from './nats/connect.js';
+export { loadNatsAuth, NatsAuthSettingError, type NatsAuth, type NatsAuthSettings } from './nats/nats-auth.js';
 export * from '../machines/kit/index.js';
 export type { ReadinessSource } from './runtime/readiness-gate.js';
 export { BootGraph, type DependencyStatus, type BootGraphOptions } from './boot/boot-graph.js';

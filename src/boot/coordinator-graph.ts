@@ -33,6 +33,7 @@ import { connectNats, NATS_CONNECT_TIMEOUT_MS } from '../nats/connect.js';
 import { assertReplicasPossible, clusterName } from '../nats/replicas.js';
 import { natsNames, openNatsStores } from '../runtime/nats-stores.js';
 import type { RuntimeStores } from '../runtime/stores.js';
+import { natsAuthFor } from './embedded-auth.js';
 import { startEmbeddedNats, type EmbeddedNats } from './embedded-nats.js';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './embedded-registry.js';
 import type { BootDependency } from './graph.js';
@@ -111,7 +112,10 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
         announced = true;
         // Bounded and abortable: a server that never answers fails this attempt (the boot
         // graph retries, saying what it waits for), and a stop gives up the attempt at once.
-        r.nc ??= await connectNats({ servers: r.natsUrl, name: `jetsaga:${config.owner}`, logger: h.logger, timeoutMs: NATS_CONNECT_TIMEOUT_MS, signal });
+        // The embedded server takes only its own nkey; any other takes what was configured
+        // (for the default address, the data dir's embedded nkey when none was).
+        const auth = r.embeddedNats?.auth ?? natsAuthFor(config);
+        r.nc ??= await connectNats({ servers: r.natsUrl, name: `jetsaga:${config.owner}`, logger: h.logger, timeoutMs: NATS_CONNECT_TIMEOUT_MS, signal, auth });
         void watchDisconnects(r.nc, h.natsDisconnected);
       },
       check: async ({ signal }) => {

@@ -1,11 +1,14 @@
 /**
  * Which NATS a CLI command talks to: `--nats`, else JETSAGA_NATS_URL, else the NATS of the
  * coordinator `jetsaga serve` runs with this data dir (see coordinator-record.ts; skipped when a
- * port is given), else the default port on loopback. An unreachable NATS is one line, exit 3.
+ * port is given), else the default port on loopback. Credentials: the ones given, else for the
+ * default/embedded NATS the data dir's (boot/embedded-auth.ts). An unreachable NATS, or one
+ * that refuses the credentials or the TLS handshake, is one line, exit 3.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { CoordinatorConfig } from '../config.js';
-import { NatsUnreachableError } from '../errors.js';
+import { natsAuthFor } from '../boot/embedded-auth.js';
+import { NatsAuthError, NatsUnreachableError } from '../errors.js';
 import { connectNats } from '../nats/connect.js';
 import { liveCoordinatorRecord } from './coordinator-record.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -17,8 +20,8 @@ export function cliNatsUrl(config: CoordinatorConfig): string {
 }
 
 export async function connectCli(config: CoordinatorConfig): Promise<NatsConnection> {
-  return connectNats({ servers: cliNatsUrl(config), name: 'jetsaga-cli' }).catch((e: unknown) => {
-    if (e instanceof NatsUnreachableError) throw new CliError(e.message, ExitCode.Unavailable);
+  return connectNats({ servers: cliNatsUrl(config), name: 'jetsaga-cli', auth: natsAuthFor(config) }).catch((e: unknown) => {
+    if (e instanceof NatsUnreachableError || e instanceof NatsAuthError) throw new CliError(e.message, ExitCode.Unavailable);
     throw e;
   });
 }

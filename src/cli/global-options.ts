@@ -19,6 +19,14 @@ export function addGlobalOptions(program: Command): Command {
   return program
     .addOption(new Option('--nats <url,...>', `NATS server(s), host:port or nats://host:port (tls:// too); never embedded when given ${env('nats')}`))
     .addOption(new Option('--nats-port <port>', `default/embedded NATS port (default: 4222) ${env('natsPort')}`))
+    .addOption(new Option('--nats-creds <file>', `NATS user credentials file (JWT and nkey seed) ${env('natsCreds')}`))
+    .addOption(new Option('--nats-nkey <file>', `file holding a NATS user nkey seed ${env('natsNkey')}`))
+    .addOption(new Option('--nats-user <name>', `NATS user; the password from ${CONFIG_ENV.natsPassword} or --nats-password-file ${env('natsUser')}`))
+    .addOption(new Option('--nats-password-file <file>', `file holding the NATS user's password ${env('natsPasswordFile')}`))
+    .addOption(new Option('--nats-token-file <file>', `file holding a NATS token (or the token in ${CONFIG_ENV.natsToken}) ${env('natsTokenFile')}`))
+    .addOption(new Option('--nats-ca <file>', `PEM CA(s) to verify the NATS server's certificate; implies TLS ${env('natsCa')}`))
+    .addOption(new Option('--nats-cert <file>', `PEM client certificate, for NATS servers that verify clients ${env('natsCert')}`))
+    .addOption(new Option('--nats-key <file>', `PEM key of --nats-cert ${env('natsKey')}`))
     .addOption(new Option('--registry <host:port>', `OCI registry; never embedded when given ${env('registry')}`))
     .addOption(new Option('--registry-port <port>', `default/embedded registry port (default: 5000) ${env('registryPort')}`))
     .addOption(new Option('--registry-name <host>', `name images are pushed under, resolved by jetsaga itself (default: cluster.local) ${env('registryName')}`))
@@ -34,6 +42,14 @@ export function globalOptions(command: Command): GlobalOptions {
   return {
     nats: o.nats,
     natsPort: o.natsPort,
+    natsCreds: o.natsCreds,
+    natsNkey: o.natsNkey,
+    natsUser: o.natsUser,
+    natsPasswordFile: o.natsPasswordFile,
+    natsTokenFile: o.natsTokenFile,
+    natsCa: o.natsCa,
+    natsCert: o.natsCert,
+    natsKey: o.natsKey,
     registry: o.registry,
     registryPort: o.registryPort,
     registryName: o.registryName,

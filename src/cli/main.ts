@@ -25,7 +25,7 @@ createProgram()
 /** Prints what ended the command (unless commander already did) and says how to exit. */
 /** Stable error codes to the exit codes scripts rely on. */
 function exitCodeOfSagaError(e: SagaError): number {
-  if (e.code === 'NO_COORDINATOR' || e.code === 'NATS_UNREACHABLE' || e.code === 'NOT_ADMITTED') return ExitCode.Unavailable;
+  if (e.code === 'NO_COORDINATOR' || e.code === 'NATS_UNREACHABLE' || e.code === 'NATS_AUTH_FAILED' || e.code === 'NOT_ADMITTED') return ExitCode.Unavailable;
   if (e.code === 'DEPLOY_LOCKED') return ExitCode.Locked;
   if (e.status === 404) return ExitCode.NotFound;
   if (e.status === 400) return ExitCode.Usage;

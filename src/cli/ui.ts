@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { loadConfig, type ConfigInput } from '../config.js';
 import { NatsUnreachableError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { natsAuthFor } from '../boot/embedded-auth.js';
 import { connectNats } from '../nats/connect.js';
 import { startUiServer } from '../ui/server/server.js';
 import { cliNatsUrl } from './cli-nats.js';
@@ -28,7 +29,7 @@ export async function ui(input: ConfigInput, options: UiCommandOptions, out: (li
   const natsUrl = cliNatsUrl(config);
   if (!options.offline) {
     try {
-      nc = await connectNats({ servers: natsUrl, name: 'jetsaga-ui', logger });
+      nc = await connectNats({ servers: natsUrl, name: 'jetsaga-ui', logger, auth: natsAuthFor(config) });
     } catch (e) {
       if (!(e instanceof NatsUnreachableError)) throw e;
       err(`jetsaga ui: ${e.message}; serving opened bundles only (offline)`);

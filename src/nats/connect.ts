@@ -8,9 +8,11 @@
  * greeting-probe.ts), so a CLI command or a program that catches the error can exit.
  */
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
-import { ErrorCode, NatsUnreachableError, SagaError } from '../errors.js';
+import { ErrorCode, NatsAuthError, NatsUnreachableError, SagaError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { GreetingProbeError, probeNatsGreeting } from './greeting-probe.js';
+import { GreetingProbeError, probeNatsGreeting, type NatsGreeting } from './greeting-probe.js';
+import { authFailure, clientTls } from './auth-failure.js';
+import type { NatsAuth } from './nats-auth.js';
 import { parseNatsServers, type NatsServerAddress } from './server-urls.js';
 
 /**
@@ -30,19 +32,22 @@ export interface ConnectNatsOptions {
   readonly timeoutMs?: number;
   /** Gives up the first connection (e.g. on shutdown); rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /** Credentials and TLS options (see nats-auth.ts `loadNatsAuth`); none by default. */
+  readonly auth?: NatsAuth;
 }
 
 /**
  * Connects, or rejects with NATS_UNREACHABLE (refused: at once; silent: after `timeoutMs`),
- * INVALID_ARGUMENT for an address that is not one, or the client's own error for anything
- * else (e.g. an authorization failure).
+ * NATS_AUTH_FAILED (credentials refused, or the TLS handshake failed), INVALID_ARGUMENT for an
+ * address that is not one, or the client's own error for anything else.
  */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
   const logger = opts.logger ?? silentLogger;
   const servers = parseNatsServers(opts.servers);
   const urls = servers.map((s) => s.url);
   const timeoutMs = opts.timeoutMs ?? NATS_CONNECT_TIMEOUT_MS;
-  await probeAny(servers, timeoutMs, opts.signal);
+  const greeting = await probeAny(servers, timeoutMs, opts.signal);
+  const tls = clientTls(servers, opts.auth?.tls);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -54,8 +59,14 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
       // measured at ~18% of the runtime's CPU per saga step.
       noAsyncTraces: true,
       timeout: timeoutMs,
+      ...(opts.auth?.authenticator ? { authenticator: opts.auth.authenticator } : {}),
+      ...(tls ? { tls } : {}),
     });
   } catch (e) {
+    const auth = authFailure(e);
+    if (auth) throw new NatsAuthError(urls, auth, opts.auth?.hint, e);
+    const silentTls = tlsTimeout(e, greeting, timeoutMs);
+    if (silentTls) throw new NatsUnreachableError(urls, opts.auth?.hint ? `${silentTls}: ${opts.auth.hint}` : silentTls, e);
     throw isUnreachable(e) ? new NatsUnreachableError(urls, (e as Error).message, e) : e;
   }
   if (opts.signal?.aborted) {
@@ -67,14 +78,25 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
   return nc;
 }
 
+/**
+ * A server that greeted, requires TLS and then never completed the connection has most likely
+ * refused the handshake: the client sees no alert, only its own timeout (e.g. a server that
+ * verifies clients and was shown no client certificate). It may also just be slow, so this
+ * stays "unreachable" (retried by a coordinator), with the likely cause in its reason.
+ */
+function tlsTimeout(e: unknown, greeting: NatsGreeting, timeoutMs: number): string | undefined {
+  if (!greeting.tlsRequired || !(e instanceof Error) || e.name !== 'TimeoutError') return undefined;
+  return `the TLS handshake did not complete within ${timeoutMs} ms (does the server require a client certificate?)`;
+}
+
 /** Resolves as soon as one server greets; otherwise rejects with every server's reason. */
-async function probeAny(servers: readonly NatsServerAddress[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+async function probeAny(servers: readonly NatsServerAddress[], timeoutMs: number, signal: AbortSignal | undefined): Promise<NatsGreeting> {
   // The first greeting ends the other probes (and their sockets).
   const done = new AbortController();
   const both = signal ? AbortSignal.any([signal, done.signal]) : done.signal;
   const reasons = new Map<string, string>();
   try {
-    await Promise.any(
+    return await Promise.any(
       servers.map((s) =>
         probeNatsGreeting(s, timeoutMs, both).catch((e: unknown) => {
           if (e instanceof GreetingProbeError) reasons.set(s.url, e.message);

@@ -7,6 +7,9 @@
  * gives up after the timeout but never destroys its socket — its close() is a no-op until the
  * handshake has completed — so the process cannot exit until the peer hangs up, if ever.
  * A refused connection is reported at once, with a reason an operator can act on.
+ *
+ * The greeting comes in plain text even from a server that requires TLS (nats-server 2.9 has
+ * no TLS-first mode); what it says about TLS is handed back, to explain a failed handshake.
  */
 import { connect, type Socket } from 'node:net';
 import type { NatsServerAddress } from './server-urls.js';
@@ -16,14 +19,19 @@ export class GreetingProbeError extends Error {
   override name = 'GreetingProbeError';
 }
 
+/** What the greeting said that matters to a connection's failure. */
+export interface NatsGreeting {
+  readonly tlsRequired: boolean;
+}
+
 /** A NATS server sends `INFO {...}\r\n` as soon as it accepts a connection. */
 const GREETING = 'INFO ';
 /** More than any INFO line; a peer that sends this much without a line end is not NATS. */
 const MAX_GREETING_BYTES = 64 * 1024;
 
 /** Resolves once the server at `address` has greeted like a NATS server; never leaves a socket open. */
-export function probeNatsGreeting(address: NatsServerAddress, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+export function probeNatsGreeting(address: NatsServerAddress, timeoutMs: number, signal?: AbortSignal): Promise<NatsGreeting> {
+  return new Promise<NatsGreeting>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const socket: Socket = connect({ host: address.host, port: address.port });
     let connected = false;
@@ -35,7 +43,7 @@ export function probeNatsGreeting(address: NatsServerAddress, timeoutMs: number,
       // A late error from a socket being torn down is of no interest.
       socket.on('error', () => undefined);
       socket.destroy();
-      if (err === undefined) resolve();
+      if (err === undefined) resolve(parseGreeting(received));
       else reject(err);
     };
     const onAbort = (): void => finish(signal!.reason);
@@ -65,6 +73,16 @@ export function probeNatsGreeting(address: NatsServerAddress, timeoutMs: number,
     socket.once('error', (e: NodeJS.ErrnoException) => finish(new GreetingProbeError(describeSocketError(e, address.host), { cause: e })));
     socket.once('close', () => finish(new GreetingProbeError('the connection was closed before a NATS greeting')));
   });
+}
+
+function parseGreeting(line: string): NatsGreeting {
+  try {
+    const info = JSON.parse(line.slice(GREETING.length, line.indexOf('\r\n'))) as { tls_required?: unknown };
+    return { tlsRequired: info.tls_required === true };
+  } catch {
+    // A greeting we cannot read still is one; the client reports what it makes of it.
+    return { tlsRequired: false };
+  }
 }
 
 function describeSocketError(e: NodeJS.ErrnoException, host: string): string {

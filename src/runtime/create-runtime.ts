@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { defaultOwner, OWNER_PATTERN } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
 import { connectNats } from '../nats/connect.js';
+import type { NatsAuth } from '../nats/nats-auth.js';
 import { openNatsStores } from './nats-stores.js';
 import { MachineRegistry } from './registry.js';
 import { Runtime, type RuntimeCoreOptions } from './runtime.js';
@@ -17,6 +18,8 @@ export interface RuntimeOptions extends Omit<RuntimeCoreOptions, 'stores'> {
    * this connection on close. An unreachable server fails with NATS_UNREACHABLE.
    */
   readonly servers?: string | string[];
+  /** Credentials and TLS for `servers` (see `loadNatsAuth`). */
+  readonly auth?: NatsAuth;
   /** How long the first connection to `servers` may take (default NATS_CONNECT_TIMEOUT_MS, 4 s). */
   readonly connectTimeoutMs?: number;
   /** Prefix of every stream and bucket name (default `jetsaga`). */
@@ -47,7 +50,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const owns = options.nats === undefined;
     const nc =
       options.nats ??
-      (await connectNats({ servers: options.servers!, name: `jetsaga:${owner}`, logger: options.logger, timeoutMs: options.connectTimeoutMs }));
+      (await connectNats({ servers: options.servers!, name: `jetsaga:${owner}`, logger: options.logger, timeoutMs: options.connectTimeoutMs, auth: options.auth }));
     try {
       stores = await openNatsStores(nc, { namespace: options.namespace, replicas: options.replicas, logger: options.logger, ownsConnection: owns });
     } catch (e) {

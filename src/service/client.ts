@@ -13,6 +13,7 @@ import { newBuildId } from '../build/deploy.js';
 import type { ProgressRecord } from '../build/progress.js';
 import { packDirectory, SourceStore, type PutSourceResult, type SourceData } from '../build/source/index.js';
 import { deserializeError, ErrorCode, SagaError } from '../errors.js';
+import { connectNats, type ConnectNatsOptions } from '../nats/connect.js';
 import type { JournalView } from '../runtime/journal-view.js';
 import { badRequest, ServiceErrorCode } from './errors.js';
 import { follow, type FollowOptions } from './follow-client.js';
@@ -85,6 +86,8 @@ export class JetsagaClient {
   readonly prefix: string;
   readonly timeoutMs: number;
   #sources: Promise<SourceStore> | undefined;
+  /** Made by `open`, so closed by `close`. */
+  #ownsConnection = false;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -98,6 +101,22 @@ export class JetsagaClient {
   /** A client over an open connection; nothing is sent until the first call. */
   static connect(nc: NatsConnection, options: JetsagaClientOptions = {}): JetsagaClient {
     return new JetsagaClient(nc, options);
+  }
+
+  /**
+   * Connects (as `connectNats` does: `servers`, `auth` from `loadNatsAuth` for credentials and
+   * TLS, …) and returns a client over that connection; `close()` closes it.
+   */
+  static async open(connect: ConnectNatsOptions, options: JetsagaClientOptions = {}): Promise<JetsagaClient> {
+    const nc = await connectNats({ name: 'jetsaga-client', ...connect });
+    const client = new JetsagaClient(nc, options);
+    client.#ownsConnection = true;
+    return client;
+  }
+
+  /** Closes the connection if `open` made it; one given to `connect` stays the caller's. */
+  async close(): Promise<void> {
+    if (this.#ownsConnection) await this.nc.close();
   }
 
   listSagas(request: S.RequestOf<'sagas.list'> = {}): Promise<ReplyOf<'sagas.list'>> {

@@ -15,8 +15,8 @@ import { freePort } from '../helpers/nats-server.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; bin: Record<string, string> };
 
-const GLOBAL_OPTIONS = ['--nats <url,...>', '--nats-port <port>', '--registry <host:port>', '--registry-port <port>', '--registry-name <host>', '--data-dir <dir>', '--owner <name>', '--namespace <ns>', '--json'];
-const ENV = ['JETSAGA_NATS_URL', 'JETSAGA_NATS_PORT', 'JETSAGA_REGISTRY', 'JETSAGA_REGISTRY_PORT', 'JETSAGA_REGISTRY_NAME', 'JETSAGA_DATA_DIR', 'JETSAGA_OWNER', 'JETSAGA_NAMESPACE'];
+const GLOBAL_OPTIONS = ['--nats <url,...>', '--nats-port <port>', '--nats-creds <file>', '--nats-nkey <file>', '--nats-user <name>', '--nats-password-file <file>', '--nats-token-file <file>', '--nats-ca <file>', '--nats-cert <file>', '--nats-key <file>', '--registry <host:port>', '--registry-port <port>', '--registry-name <host>', '--data-dir <dir>', '--owner <name>', '--namespace <ns>', '--json'];
+const ENV = ['JETSAGA_NATS_URL', 'JETSAGA_NATS_PORT', 'JETSAGA_NATS_CREDS', 'JETSAGA_NATS_NKEY', 'JETSAGA_NATS_USER', 'JETSAGA_NATS_PASSWORD_FILE', 'JETSAGA_NATS_TOKEN_FILE', 'JETSAGA_NATS_CA', 'JETSAGA_NATS_CERT', 'JETSAGA_NATS_KEY', 'JETSAGA_REGISTRY', 'JETSAGA_REGISTRY_PORT', 'JETSAGA_REGISTRY_NAME', 'JETSAGA_DATA_DIR', 'JETSAGA_OWNER', 'JETSAGA_NAMESPACE'];
 
 let tmp: string;
 beforeAll(async () => {

@@ -63,7 +63,8 @@ describe('jetsaga serve (embedded default)', () => {
     expect(pids).toHaveLength(2);
     expect(pids.every(alive)).toBe(true);
 
-    const status = await cli(['boot', 'status', '--json', '--nats-port', String(natsPort)]);
+    // The port given: the data dir still gives the embedded server's credentials.
+    const status = await cli(['boot', 'status', '--json', '--nats-port', String(natsPort), '--data-dir', join(tmp, 'e2e-term')]);
     expect(status.code).toBe(0);
     const records = JSON.parse(status.stdout) as ReadinessRecord[];
     expect(records.map((r) => r.name).sort()).toEqual(['admission', 'builder', 'jetstream', 'names', 'nats', 'recovery', 'registry', 'staging']);

@@ -13,7 +13,14 @@ import { exitsOnItsOwn, spawnTs, type TsChild } from './ts-child.js';
 export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Nothing from the machine's environment may point a test at another NATS or registry. */
-const CLEAN_ENV = { JETSAGA_NATS_URL: '', JETSAGA_REGISTRY: '', JETSAGA_NATS_PORT: '', JETSAGA_REGISTRY_PORT: '' };
+const CLEAN_ENV = {
+  JETSAGA_NATS_URL: '',
+  JETSAGA_REGISTRY: '',
+  JETSAGA_NATS_PORT: '',
+  JETSAGA_REGISTRY_PORT: '',
+  // nor give it credentials
+  ...Object.fromEntries(['CREDS', 'NKEY', 'USER', 'PASSWORD', 'PASSWORD_FILE', 'TOKEN', 'TOKEN_FILE', 'CA', 'CERT', 'KEY'].map((k) => [`JETSAGA_NATS_${k}`, ''])),
+};
 
 export interface CliResult {
   readonly code: number | null;

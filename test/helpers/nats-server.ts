@@ -5,12 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 
 const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const HOST = '127.0.0.1';
@@ -34,6 +34,10 @@ export interface NatsServerHandle {
 export interface StartNatsServerOptions {
   storeDir?: string;
   port?: number;
+  /** More server configuration (e.g. `authorization { … }`, `tls { … }`), written to a config file. */
+  config?: string;
+  /** What the readiness probe needs to get in (credentials, TLS) when `config` asks for it. */
+  probe?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
 }
 
 /** A port that was free a moment ago; prefer `port: undefined` (the server picks one itself). */
@@ -64,7 +68,8 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   };
   let proc: RunningServer;
   try {
-    proc = await launch(storeDir, runDir, opts.port, owned);
+    if (opts.config !== undefined) await writeFile(join(runDir, 'extra.conf'), opts.config, { mode: 0o600 });
+    proc = await launch(storeDir, runDir, opts, opts.port, owned);
   } catch (err) {
     await removeOwned();
     throw err;
@@ -91,7 +96,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     async restart() {
       if (stopped) throw new Error('nats-server handle was stopped');
       await terminate(proc, 'SIGTERM');
-      proc = await launch(storeDir, runDir, port, owned);
+      proc = await launch(storeDir, runDir, opts, port, owned);
     },
   };
   return handle;
@@ -121,9 +126,11 @@ function installExitHook(): void {
   });
 }
 
-async function launch(storeDir: string, runDir: string, port: number | undefined, cleanup: readonly string[]): Promise<RunningServer> {
+async function launch(storeDir: string, runDir: string, opts: StartNatsServerOptions, port: number | undefined, cleanup: readonly string[]): Promise<RunningServer> {
   installExitHook();
-  const args = ['-js', '-a', HOST, '-p', String(port ?? -1), '-sd', storeDir, '--ports_file_dir', runDir];
+  // Flags win over the config file: address, port and store stay the helper's.
+  const config = opts.config === undefined ? [] : ['-c', join(runDir, 'extra.conf')];
+  const args = [...config, '-js', '-a', HOST, '-p', String(port ?? -1), '-sd', storeDir, '--ports_file_dir', runDir];
   const child = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8');
@@ -162,7 +169,7 @@ async function launch(storeDir: string, runDir: string, port: number | undefined
       waitForPortsFile(portsFile, deadline, () => exitedFlag),
       spawnError,
     ]);
-    await waitForJetStream(actualPort, deadline, () => exitedFlag);
+    await waitForJetStream(actualPort, deadline, () => exitedFlag, opts.probe);
     running.port = actualPort;
     return running;
   } catch (err) {
@@ -189,13 +196,13 @@ async function waitForPortsFile(file: string, deadline: number, hasExited: () =>
   throw new Error('timed out waiting for the ports file');
 }
 
-async function waitForJetStream(port: number, deadline: number, hasExited: () => boolean): Promise<void> {
+async function waitForJetStream(port: number, deadline: number, hasExited: () => boolean, probe: StartNatsServerOptions['probe']): Promise<void> {
   while (!(await tcpOpen(port))) {
     if (hasExited()) throw new Error('process exited');
     if (Date.now() > deadline) throw new Error('timed out waiting for the TCP port');
     await sleep(20);
   }
-  const nc = await connect({ servers: `${HOST}:${port}`, maxReconnectAttempts: 0, name: 'nats-server-probe' });
+  const nc = await connect({ servers: `${HOST}:${port}`, maxReconnectAttempts: 0, name: 'nats-server-probe', ...probe });
   try {
     while (Date.now() < deadline) {
       if (hasExited()) throw new Error('process exited');

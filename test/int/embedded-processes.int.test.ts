@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it, vi, type TestContext } from 'vitest';
+import { EMBEDDED_CONFIG_FILE, EMBEDDED_SEED_FILE } from '../../src/boot/embedded-auth.js';
 import { startEmbeddedNats, type EmbeddedNats } from '../../src/boot/embedded-nats.js';
 import { startEmbeddedRegistry } from '../../src/boot/embedded-registry.js';
 import { spawnManaged, ProcessExitedError } from '../../src/boot/managed-process.js';
@@ -101,10 +102,15 @@ async function fakeBin(script: string, mode = 0o755): Promise<string> {
 describe('embedded nats-server', () => {
   it('starts with JetStream on loopback and stops without leaving a process', async () => {
     const port = await freePort();
-    const nats = await startEmbeddedNats({ dataDir: await tempDir(), port, logger });
+    const dataDir = await tempDir();
+    const nats = await startEmbeddedNats({ dataDir, port, logger });
     expect(nats.url).toBe(`nats://127.0.0.1:${port}`);
     expect(nats.process.running).toBe(true);
-    const nc = await connect({ servers: nats.url });
+    // Never open: the data dir's nkey (and its config, naming the public key) only for the owner.
+    expect((await stat(join(dataDir, EMBEDDED_SEED_FILE))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dataDir, EMBEDDED_CONFIG_FILE))).mode & 0o777).toBe(0o600);
+    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    const nc = await connect({ servers: nats.url, authenticator: nats.auth.authenticator });
     const info = await (await jetstreamManager(nc)).getAccountInfo();
     expect(info.streams).toBe(0);
     await nc.close();
@@ -125,7 +131,8 @@ describe('embedded nats-server', () => {
   it('keeps its streams across a stop and start on the same data dir', async () => {
     const dataDir = await tempDir();
     let nats: EmbeddedNats = await startEmbeddedNats({ dataDir, port: await freePort(), logger });
-    let nc = await connect({ servers: nats.url });
+    const firstAuth = nats.auth;
+    let nc = await connect({ servers: nats.url, authenticator: firstAuth.authenticator });
     await (await jetstreamManager(nc)).streams.add({ name: 'KEEP', subjects: ['keep.>'] });
     await jetstream(nc).publish('keep.one', 'persisted');
     await nc.close();
@@ -133,7 +140,8 @@ describe('embedded nats-server', () => {
 
     nats = await startEmbeddedNats({ dataDir, port: await freePort(), logger });
     try {
-      nc = await connect({ servers: nats.url });
+      // The same nkey after a restart: what a client read before still gets in.
+      nc = await connect({ servers: nats.url, authenticator: firstAuth.authenticator });
       const msg = await (await jetstreamManager(nc)).streams.getMessage('KEEP', { seq: 1 });
       expect(msg?.subject).toBe('keep.one');
       expect(msg?.string()).toBe('persisted');
