@@ -8,7 +8,7 @@ export const ExitCode = {
   Failure: 1,
   /** Bad flags or arguments. */
   Usage: 2,
-  /** NATS (or the coordinator) could not be reached. */
+  /** NATS (or the coordinator) could not be reached, refused the credentials, or denied the user a subject. */
   Unavailable: 3,
   /** What was asked for does not exist (unknown saga, no boot status yet). */
   NotFound: 4,

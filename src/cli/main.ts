@@ -7,6 +7,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { SagaError } from '../errors.js';
+import { describePermissionViolation, permissionViolation } from '../nats/permission-denied.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { createProgram } from './program.js';
 
@@ -45,6 +46,12 @@ function exitCodeOf(e: unknown): number {
   if (e instanceof ConfigError) {
     console.error(`jetsaga: ${e.message}`);
     return ExitCode.Usage;
+  }
+  // Before jetsaga's own errors: one may wrap the refusal, and the subject is what to fix.
+  const denied = permissionViolation(e);
+  if (denied) {
+    console.error(`jetsaga: ${describePermissionViolation(denied)}`);
+    return ExitCode.Unavailable;
   }
   if (e instanceof SagaError) {
     console.error(`jetsaga: ${e.message} [${e.code}]`);

@@ -1,0 +1,97 @@
+/**
+ * The least-privilege sample (examples/nats-permissions/nats-server.conf) on a real nats-server:
+ * a coordinator runs as `coordinator`, and `client` deploys the sample app and follows its
+ * build and reads the coordinators' readiness, but may not write the journal or a KV bucket, nor delete a stream. A CLI command that
+ * needs a subject the user lacks says so in one line naming it (exit 3).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { usernamePasswordAuthenticator } from '@nats-io/nats-core';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { permissionViolation } from '../../src/nats/permission-denied.js';
+import { natsNames } from '../../src/runtime/nats-stores.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { exitsOnItsOwn } from '../helpers/ts-child.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SLOW = 240_000;
+const passwords = { coordinator: randomBytes(18).toString('base64url'), client: randomBytes(18).toString('base64url') };
+const names = natsNames();
+
+let nats: NatsServerHandle;
+let registry: RegistryHandle;
+let tmp: string;
+beforeAll(async () => {
+  const sample = await readFile(join(ROOT, 'examples', 'nats-permissions', 'nats-server.conf'), 'utf8');
+  // The sample takes its passwords from variables: defined here, they win over the environment.
+  const config = `COORDINATOR_PASSWORD: "${passwords.coordinator}"\nCLIENT_PASSWORD: "${passwords.client}"\n${sample}`;
+  [nats, registry] = await Promise.all([
+    startNatsServer({ config, probe: { authenticator: usernamePasswordAuthenticator('coordinator', passwords.coordinator) } }),
+    startRegistry(),
+  ]);
+  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-nats-perm-'));
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([nats?.stop(), registry?.stop()]);
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const as = (user: 'coordinator' | 'client') => ({ JETSAGA_NATS_USER: user, JETSAGA_NATS_PASSWORD: passwords[user] });
+
+async function deniedError(what: Promise<unknown>): Promise<string> {
+  const e = await what.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const denied = permissionViolation(e);
+  expect(denied, `expected a permissions violation, got ${String(e)}`).toBeDefined();
+  return denied!.subject;
+}
+
+describe('the least-privilege sample config', () => {
+  it('lets the client deploy and follow, and refuses it the journal, KV writes and stream deletion', async () => {
+    const coordinator = startCli(['serve', '--nats', nats.url, '--owner', 'perm', '--data-dir', join(tmp, 'data'), '--registry', `127.0.0.1:${registry.port}`], {
+      ...as('coordinator'),
+      JETSAGA_LOG: 'warn',
+    });
+    let nc: NatsConnection | undefined;
+    try {
+      await coordinator.waitForLine(/^jetsaga coordinator ".*" ready$/, 90_000);
+
+      const deploy = await runCli(['deploy', join(ROOT, 'examples', 'node-hello'), '--nats', nats.url], as('client'), 180_000);
+      expect(deploy.stderr).not.toMatch(/Permissions Violation|lacks permission/);
+      expect(deploy.code).toBe(0);
+      const build = /^deployed node-hello v1: http:\/\/127\.0\.0\.1:\d+ \(.*build ([A-Za-z0-9_-]+)\)$/m.exec(deploy.stdout)?.[1];
+      expect(build).toBeDefined();
+      const followed = await runCli(['builds', 'follow', build!, '--nats', nats.url], as('client'), 60_000);
+      expect(followed.code).toBe(0);
+      expect(followed.stdout).toContain(`deployed node-hello v1`);
+      expect((await runCli(['boot', 'status', '--nats', nats.url], as('client'), 60_000)).code).toBe(0);
+
+      nc = await connect({ servers: nats.url, authenticator: usernamePasswordAuthenticator('client', passwords.client) });
+      const js = jetstream(nc);
+      expect(await deniedError(js.publish(`${names.eventsPrefix}.x`, 'forged'))).toBe(`${names.eventsPrefix}.x`);
+      expect(await deniedError(js.publish(`$KV.${names.entitiesBucket}.apps.forged`, '{}'))).toBe(`$KV.${names.entitiesBucket}.apps.forged`);
+      const jsm = await jetstreamManager(nc);
+      expect(await deniedError(jsm.streams.delete(names.eventsStream))).toBe(`$JS.API.STREAM.DELETE.${names.eventsStream}`);
+
+      // A command needing a subject the user lacks (another namespace's API): one line, exit 3.
+      const other = await runCli(['sagas', 'list', '--namespace', 'other', '--nats', nats.url], as('client'));
+      expect(other.code).toBe(3);
+      expect(other.stderr.trimEnd().split('\n')).toEqual([
+        'jetsaga: the NATS user lacks permission to publish to "other.api.sagas.list": grant it in the server\'s permissions for this user (see examples/nats-permissions)',
+      ]);
+    } finally {
+      await nc?.close();
+      coordinator.signalGroup('SIGTERM');
+      await exitsOnItsOwn(coordinator, 60_000).catch(() => coordinator.kill());
+    }
+  }, SLOW);
+});
