@@ -160,6 +160,9 @@ export class App {
   private applyDetail(detail: SagaDetail): void {
     const source = this.source;
     if (!source) return;
+    // A detail read before the feed brought a newer one may answer after it (e.g. the read
+    // after an action): it must not put the page back to an earlier entry.
+    if (this.detail?.id === detail.id && detail.entryNo < this.detail.entryNo) return;
     this.detail = detail;
     this.renderDetail();
     void this.chart.show(detail.machine);
