@@ -6,49 +6,25 @@
  * (journaled as waiting, no push error) and completes once it is back. A crashed deploy's lock
  * does not block the next deploy of the app.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BuildInput } from '../../machines/build.machine.js';
 import { ProgressLog, type ProgressRecord } from '../../src/build/progress.js';
 import { packDirectory, SourceStore } from '../../src/build/source/index.js';
 import { openEntityStores, type EntityStores } from '../../src/entities/index.js';
-import { connectNats } from '../../src/nats/connect.js';
 import type { SagaInfo } from '../../src/runtime/types.js';
-import { killAllCoordinators, spawnCoordinator, until, type CoordinatorProc } from '../helpers/coordinator-proc.js';
-import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { BUILD_UNDOS, useBuildServers } from '../helpers/build-servers.js';
+import { spawnCoordinator, until, type CoordinatorProc } from '../helpers/coordinator-proc.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCRIPT = join(ROOT, 'test', 'fixtures', 'build-coordinator.ts');
 const EXAMPLE = join(ROOT, 'examples', 'node-hello');
 const APP = 'node-hello';
-const UNDOS = ['abandonVersion', 'removeStaging', 'releaseDeployLock', 'discardImage', 'unpushImage', 'deleteConfigVersion', 'retireVersion', 'stopSandbox', 'restoreActiveVersion', 'restartOldSandboxes'];
 const TERMINAL = ['completed', 'compensated', 'cancelled', 'blocked', 'parked'];
 
-let server: NatsServerHandle;
-let registry: RegistryHandle;
-let nc: NatsConnection;
-let tmp: string;
+const world = useBuildServers('jetsaga-build-crash-');
 let scenarios = 0;
-
-beforeAll(async () => {
-  [server, registry] = await Promise.all([startNatsServer(), startRegistry()]);
-  nc = await connectNats({ servers: server.url });
-  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-build-crash-'));
-}, 60_000);
-afterEach(async () => {
-  await killAllCoordinators();
-});
-afterAll(async () => {
-  await killAllCoordinators();
-  await nc?.close();
-  await Promise.all([server?.stop(), registry?.stop()]);
-  await rm(tmp, { recursive: true, force: true });
-});
 
 interface Scenario {
   namespace: string;
@@ -61,22 +37,22 @@ interface Scenario {
 async function scenario(): Promise<Scenario> {
   const n = scenarios++;
   const namespace = `bc${process.pid}x${n}`;
-  const dataDir = join(tmp, `s${n}`);
-  const marker = join(tmp, `s${n}.crashed`);
-  const entities = await openEntityStores(nc, namespace);
-  const sources = await SourceStore.open(nc, { namespace });
+  const dataDir = join(world.tmp, `s${n}`);
+  const marker = join(world.tmp, `s${n}.crashed`);
+  const entities = await openEntityStores(world.nc, namespace);
+  const sources = await SourceStore.open(world.nc, { namespace });
   return {
     namespace,
     entities,
     sources,
     spawn: (fixture = {}) =>
       spawnCoordinator({
-        url: server.url,
+        url: world.server.url,
         namespace,
         owner: 'builder',
         leaseTtlMs: 3_000,
         script: SCRIPT,
-        env: { BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${registry.port}`, dataDir, crashMarker: marker, ...fixture }) },
+        env: { BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${world.registry.port}`, dataDir, crashMarker: marker, ...fixture }) },
       }),
     async upload(id) {
       const put = await sources.put(id, packDirectory(EXAMPLE));
@@ -99,7 +75,7 @@ async function finished(proc: CoordinatorProc, id: string, timeoutMs = 180_000):
 }
 
 async function tagsOf(repo: string): Promise<string[]> {
-  const res = await fetch(`${registry.url}/v2/${repo}/tags/list`);
+  const res = await fetch(`${world.registry.url}/v2/${repo}/tags/list`);
   if (res.status === 404) return [];
   return ((await res.json()) as { tags: string[] | null }).tags ?? [];
 }
@@ -119,7 +95,7 @@ async function expectDeployedOnce(s: Scenario, id: string, calls: ReadonlyArray<
     return fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
   }, 'the version to answer HTTP', 60_000);
   expect(await s.entities.locks.get(APP)).toBeNull();
-  expect(calls.filter((c) => UNDOS.includes(c.step))).toEqual([]);
+  expect(calls.filter((c) => BUILD_UNDOS.includes(c.step))).toEqual([]);
 }
 
 describe('a coordinator killed mid-build', () => {
@@ -144,7 +120,7 @@ describe('a coordinator killed mid-build', () => {
       expect(await tagsOf(`apps/${APP}`)).toEqual([`v${version}`]);
       // The progress stream tells the whole story, across the crash: read from the start, it
       // ends with the result written by the coordinator that recovered the build.
-      const progress = await ProgressLog.open(nc, { namespace: s.namespace });
+      const progress = await ProgressLog.open(world.nc, { namespace: s.namespace });
       const records: ProgressRecord[] = [];
       // Followed to the result: progress is written just after each transition, so it may trail the saga's status.
       for await (const r of progress.read(id, { follow: true, signal: AbortSignal.timeout(60_000) })) records.push(r);
@@ -164,7 +140,7 @@ describe('the registry is down when the coordinator restarts', () => {
     await first.request({ op: 'start', sagaId: id, input }).catch(() => undefined);
     await first.exited;
 
-    await registry.kill();
+    await world.registry.kill();
     let restarted = false;
     try {
       const second = s.spawn();
@@ -174,7 +150,7 @@ describe('the registry is down when the coordinator restarts', () => {
         'the build to wait for the registry',
         120_000,
       );
-      await registry.restart();
+      await world.registry.restart();
       restarted = true;
       const info = await finished(second, id);
       expect(info.status, second.stderr()).toBe('completed');
@@ -184,7 +160,7 @@ describe('the registry is down when the coordinator restarts', () => {
       // The push ran only once the registry was back: never with an error.
       expect(second.calls().filter((c) => c.step === 'pushImage' && c.outcome === 'error')).toEqual([]);
     } finally {
-      if (!restarted) await registry.restart();
+      if (!restarted) await world.registry.restart();
     }
   }, 240_000);
 });

@@ -15,51 +15,28 @@
  * used: its own. The new version answers HTTP; no undo ran.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BuildInput } from '../../machines/build.machine.js';
 import { ProgressLog, type ProgressRecord } from '../../src/build/progress.js';
 import { packDirectory, SourceStore } from '../../src/build/source/index.js';
 import { openEntityStores, type EntityStores } from '../../src/entities/index.js';
-import { connectNats } from '../../src/nats/connect.js';
 import type { JournalView } from '../../src/runtime/journal-view.js';
 import type { SagaInfo } from '../../src/runtime/types.js';
-import { killAllCoordinators, spawnCoordinator, until, type CallRecord, type CoordinatorProc } from '../helpers/coordinator-proc.js';
+import { BUILD_UNDOS, useBuildServers } from '../helpers/build-servers.js';
+import { spawnCoordinator, until, type CallRecord, type CoordinatorProc } from '../helpers/coordinator-proc.js';
 import { gate } from '../helpers/gate.js';
 import { expectWellFormed, takeoversOf } from '../helpers/journal-checks.js';
-import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCRIPT = join(ROOT, 'test', 'fixtures', 'build-coordinator.ts');
 const EXAMPLE = join(ROOT, 'examples', 'node-hello');
 const APP = 'node-hello';
-const UNDOS = ['abandonVersion', 'removeStaging', 'releaseDeployLock', 'discardImage', 'unpushImage', 'deleteConfigVersion', 'retireVersion', 'stopSandbox', 'restoreActiveVersion', 'restartOldSandboxes'];
 
-let server: NatsServerHandle;
-let registry: RegistryHandle;
-let nc: NatsConnection;
-let tmp: string;
+const world = useBuildServers('jetsaga-build-takeover-');
 let scenarios = 0;
-
-beforeAll(async () => {
-  [server, registry] = await Promise.all([startNatsServer(), startRegistry()]);
-  nc = await connectNats({ servers: server.url });
-  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-build-takeover-'));
-}, 60_000);
-afterEach(async () => {
-  await killAllCoordinators();
-});
-afterAll(async () => {
-  await killAllCoordinators();
-  await nc?.close();
-  await Promise.all([server?.stop(), registry?.stop()]);
-  await rm(tmp, { recursive: true, force: true });
-});
 
 interface Host {
   readonly owner: string;
@@ -68,12 +45,12 @@ interface Host {
 
 function spawnOn(namespace: string, host: Host, fixture: Record<string, unknown>): CoordinatorProc {
   return spawnCoordinator({
-    url: server.url,
+    url: world.server.url,
     namespace,
     owner: host.owner,
     leaseTtlMs: 3_000,
     script: SCRIPT,
-    env: { BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${registry.port}`, dataDir: host.dataDir, ...fixture }) },
+    env: { BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${world.registry.port}`, dataDir: host.dataDir, ...fixture }) },
   });
 }
 
@@ -81,7 +58,7 @@ const doneOutput = (journal: readonly JournalView[], actor: string): unknown =>
   (journal.find((e) => e.event?.type === `xstate.done.actor.${actor}`)?.event as { output?: unknown } | undefined)?.output;
 
 async function progressOf(namespace: string, id: string): Promise<ProgressRecord[]> {
-  const progress = await ProgressLog.open(nc, { namespace });
+  const progress = await ProgressLog.open(world.nc, { namespace });
   const records: ProgressRecord[] = [];
   for await (const r of progress.read(id)) records.push(r);
   return records;
@@ -95,15 +72,15 @@ describe('a build taken over by a coordinator with another data dir', () => {
     it(`A dies as ${crashIn} starts, its data dir wiped: B stages, builds and pushes in its own dirs, and the version answers`, async (ctx) => {
       const n = scenarios++;
       const namespace = `bt${process.pid}x${n}`;
-      const a: Host = { owner: 'coord-a', dataDir: join(tmp, `s${n}-a`) };
-      const b: Host = { owner: 'coord-b', dataDir: join(tmp, `s${n}-b`) };
-      const entities: EntityStores = await openEntityStores(nc, namespace);
-      const sources = await SourceStore.open(nc, { namespace });
+      const a: Host = { owner: 'coord-a', dataDir: join(world.tmp, `s${n}-a`) };
+      const b: Host = { owner: 'coord-b', dataDir: join(world.tmp, `s${n}-b`) };
+      const entities: EntityStores = await openEntityStores(world.nc, namespace);
+      const sources = await SourceStore.open(world.nc, { namespace });
       const id = `takeover-${crashIn}`;
       const put = await sources.put(id, packDirectory(EXAMPLE));
       const input: BuildInput = { app: APP, source: { name: id, digest: put.digest } };
 
-      const first = spawnOn(namespace, a, { crashIn, crashMarker: join(tmp, `s${n}.crashed`) });
+      const first = spawnOn(namespace, a, { crashIn, crashMarker: join(world.tmp, `s${n}.crashed`) });
       await first.ready;
       await first.request({ op: 'start', sagaId: id, input }).catch(() => undefined);
       expect((await first.exited).signal).toBe('SIGKILL');
@@ -175,7 +152,7 @@ describe('a build taken over by a coordinator with another data dir', () => {
       finalize.open();
       await until(async () => (await second.request<SagaInfo>({ op: 'get', sagaId: id })).status === 'completed', `${id} to complete`, 60_000);
       expect(existsSync(stagedOnB), "finalize removed B's staging").toBe(false);
-      expect([...first.calls(), ...calls].filter((c) => UNDOS.includes(c.step))).toEqual([]);
+      expect([...first.calls(), ...calls].filter((c) => BUILD_UNDOS.includes(c.step))).toEqual([]);
       expect(await entities.locks.get(APP)).toBeNull();
     }, 240_000);
   }
