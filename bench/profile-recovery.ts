@@ -21,6 +21,7 @@ await once(child, 'exit');
 const nc = await connectNats({ servers: server.url });
 const t0 = performance.now();
 const rt = await createRuntime({ logger: createLogger({ destination: process.stderr }), nats: nc, namespace: 'rec', owner: 'bench-coordinator', machines: [benchBinding()], recoverOnStart: false, recoverIntervalMs: 0 });
+const created = performance.now() - t0;
 let done = 0;
 rt.subscribe((n) => {
   if (n.status === 'completed') done++;
@@ -28,7 +29,7 @@ rt.subscribe((n) => {
 const report = await rt.recover();
 const resumed = performance.now() - t0;
 while (done < N) await new Promise((r) => setTimeout(r, 5));
-console.log(JSON.stringify({ report, resumedMs: Math.round(resumed), completedMs: Math.round(performance.now() - t0), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
+console.log(JSON.stringify({ report, createMs: Math.round(created), resumedMs: Math.round(resumed), completedMs: Math.round(performance.now() - t0), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
 await rt.close();
 await nc.close();
 await server.stop();

@@ -54,17 +54,24 @@ export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], f
     return { fromCheckpoints: 0, scanned: 0, readAlone: sagaIds.length };
   }
   const wanted = new Set(sagaIds);
-  const checkpoints = await loadCheckpoints(deps.checkpoints, wanted).catch(() => new Map<string, Checkpoint>());
+  // Checkpoints are read while the journal streams in: two round trips' worth of waiting overlap.
+  const loading = loadCheckpoints(deps.checkpoints, wanted).catch(() => new Map<string, Checkpoint>());
 
   const t0 = performance.now();
   const entries = new Map<string, JournalEntry[]>();
   let scanned = 0;
-  for await (const e of deps.journal.scan({ fromSeq, sagaIds: wanted, signal: deps.signal })) {
-    scanned++;
-    let list = entries.get(e.sagaId);
-    if (!list) entries.set(e.sagaId, (list = []));
-    list.push(e);
+  try {
+    for await (const e of deps.journal.scan({ fromSeq, sagaIds: wanted, signal: deps.signal })) {
+      scanned++;
+      let list = entries.get(e.sagaId);
+      if (!list) entries.set(e.sagaId, (list = []));
+      list.push(e);
+    }
+  } finally {
+    // Never leave the read unobserved, also when the scan fails.
+    await loading;
   }
+  const checkpoints = await loading;
   deps.logger.debug({ fromSeq, scanned, ms: Math.round(performance.now() - t0) }, 'journal scanned for recovery');
 
   const fallback: string[] = [];

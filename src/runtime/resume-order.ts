@@ -1,14 +1,18 @@
 /**
- * How a bulk recovery hands its sagas back to work: oldest first, and a batch at a time with
- * the event loop free in between. Oldest first, because a saga that has waited longest should
- * not wait behind thousands started after it; in batches, because making ten thousand sagas
- * act in one go would leave the coordinator deaf to requests (and to the acks of the appends
- * those sagas make) for as long as it takes.
+ * How a bulk recovery hands its sagas back to work: oldest first, in time slices with the
+ * event loop free in between. Oldest first, because a saga that has waited longest should
+ * not wait behind thousands started after it. In time slices rather than in batches of a
+ * count: making a saga act costs microseconds (it starts its steps and arms its timers), but
+ * every yield lets the sagas made to act before it run their transitions and appends, so a
+ * yield every few hundred sagas stretched resuming ten thousand over seconds. A slice keeps
+ * the coordinator answering requests (and the acks of those appends) within `sliceMs`, and
+ * resumes every saga as soon as the CPU allows.
  */
+import { performance } from 'node:perf_hooks';
 import type { IndexRecord } from '../journal/index-store.js';
 
-/** Sagas made to act between two yields to the event loop. */
-export const RESUME_BATCH = 256;
+/** How long a bulk recovery makes sagas act before it lets the event loop in. */
+export const RESUME_SLICE_MS = 200;
 
 /** Oldest first: by creation time, then by id so that equal times keep one stable order. */
 export function oldestFirst(a: Pick<IndexRecord, 'createdAt' | 'sagaId'>, b: Pick<IndexRecord, 'createdAt' | 'sagaId'>): number {
@@ -20,10 +24,17 @@ export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Runs `each` over `items` in order, yielding to the event loop after every `batch` of them. */
-export async function inBatches<T>(items: readonly T[], batch: number, each: (item: T) => void): Promise<void> {
+/**
+ * Runs `each` over `items` in order, yielding to the event loop whenever `sliceMs` have passed
+ * since the last yield (0: after every item).
+ */
+export async function inSlices<T>(items: readonly T[], sliceMs: number, each: (item: T) => void): Promise<void> {
+  let since = performance.now();
   for (let i = 0; i < items.length; i++) {
     each(items[i]!);
-    if ((i + 1) % batch === 0 && i + 1 < items.length) await yieldToLoop();
+    if (i + 1 < items.length && performance.now() - since >= sliceMs) {
+      await yieldToLoop();
+      since = performance.now();
+    }
   }
 }

@@ -37,6 +37,11 @@ export interface RuntimeCoreOptions {
   readonly recoveryPassTimeoutMs?: number;
   /** Sagas folded at once during recovery. Default 16. */
   readonly recoveryConcurrency?: number;
+  /**
+   * How long a bulk recovery makes sagas act before it lets requests in (ms). Default 50;
+   * 0 yields after every saga.
+   */
+  readonly resumeSliceMs?: number;
   /** Called once the runtime has closed itself (e.g. its name was taken by another process). */
   readonly onFatal?: (error: Error) => void;
   /**

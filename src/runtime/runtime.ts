@@ -186,6 +186,7 @@ export class Runtime {
       lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater() : (await this.lease.read(owner))?.lowWaterSeq),
       isLoaded: (id) => this.instances.has(id),
       droveAt: (id, epoch) => this.driven.get(id) === epoch,
+      ...(options.resumeSliceMs !== undefined ? { resumeSliceMs: options.resumeSliceMs } : {}),
       activate: (folded, entry, copy) => {
         this.resumeInstance(this.activate(folded, entry, copy));
         this.options.onResumed?.(entry.record.sagaId, entry.record.machine);

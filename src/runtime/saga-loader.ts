@@ -16,13 +16,14 @@ import type { KvStore } from '../journal/kv-store.js';
 import { msgIdOf } from '../journal/msg-id.js';
 import type { Logger } from '../log.js';
 import { forEachLimit } from '../util/for-each-limit.js';
+import { limiter } from '../util/limiter.js';
 import { foldMany, type FoldOutcome } from './bulk-fold.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { foldJournal, foldSaga, incompleteForkProblem, isIncompleteFork, type FoldedSaga } from './fold.js';
 import { unstartedHead } from './journal-start.js';
 import { parseMachineRef } from './machine-ref.js';
 import type { MachineRegistry } from './registry.js';
-import { inBatches, oldestFirst, RESUME_BATCH } from './resume-order.js';
+import { inSlices, oldestFirst, RESUME_SLICE_MS } from './resume-order.js';
 import { statusOf } from './status.js';
 
 export type AcquireOutcome =
@@ -67,6 +68,8 @@ export interface LoaderDeps {
   trackAppend(p: Promise<unknown>): void;
   /** Makes the folded saga live under `entry` (the record as now owned by us), as `copy`. */
   activate(folded: FoldedSaga, entry: IndexEntry, copy: string): void;
+  /** How long a bulk recovery makes sagas act between yields to the event loop (resume-order.ts). */
+  readonly resumeSliceMs?: number;
 }
 
 /** A saga this coordinator may now drive: its record, now ours. */
@@ -94,6 +97,8 @@ const ms = (x: number): number => Math.round(x);
 const MAX_FENCE_ROUNDS = 5;
 /** Takeover markers in flight at once in a bulk recovery (the appends are pipelined). */
 const MARK_CONCURRENCY = 512;
+/** Index claims (CAS round trips) in flight at once in a bulk recovery. */
+const CLAIM_CONCURRENCY = 64;
 
 export class SagaLoader {
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -112,65 +117,101 @@ export class SagaLoader {
     return this.settle(claim, await this.fold(claim.entry.record.sagaId));
   }
 
-  /** Acquires many sagas, folding them with one journal scan from the owners' low-water seq. */
+  /**
+   * Acquires many sagas, folding them with one journal scan from the owners' low-water seq.
+   * The claims (round trips to the index) run while the journal is scanned and folded (our
+   * CPU); each saga is fenced as soon as it is both claimed and folded, and only once every
+   * one is fenced do they act, oldest first: folding is CPU, and sagas acting meanwhile would
+   * make each later fold wait behind their transitions and appends.
+   */
   acquireMany(entries: readonly IndexEntry[], alive: Alive): Promise<Map<string, AcquireOutcome | Error>> {
     return this.exclusive(
       entries.map((e) => e.record.sagaId),
       async () => {
         const t0 = performance.now();
         const outcomes = new Map<string, AcquireOutcome | Error>();
-        const claims: Claim[] = [];
-        await forEachLimit(entries, 64, async (entry) => {
+        // Only sagas it may claim are folded: a pass in a cluster lists every coordinator's.
+        const candidates: IndexEntry[] = [];
+        await forEachLimit(entries, CLAIM_CONCURRENCY, async (entry) => {
+          const refused = await this.refusal(entry, alive).catch((e: unknown) => e as Error);
+          if (refused) outcomes.set(entry.record.sagaId, refused);
+          else candidates.push(entry);
+        });
+        if (candidates.length === 0) return outcomes;
+        const owners = [...new Set(candidates.map((e) => e.record.owner))];
+        const marks = await Promise.all(owners.map((o) => this.deps.lowWaterOf(o)));
+        const fromSeq = marks.some((m) => m === undefined) ? 1 : Math.min(...(marks as number[]));
+
+        const folds = new Map<string, { promise: Promise<FoldOutcome>; settle(o: FoldOutcome): void }>();
+        for (const e of candidates) {
+          let settle!: (o: FoldOutcome) => void;
+          const promise = new Promise<FoldOutcome>((resolve) => (settle = resolve));
+          folds.set(e.record.sagaId, { promise, settle });
+        }
+        let foldMs = 0;
+        const folding = foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, [...folds.keys()], fromSeq, async (id, folded) => {
+          folds.get(id)?.settle(folded);
+        }).then(
+          (stats) => {
+            foldMs = performance.now() - t0;
+            return stats;
+          },
+          (e: unknown) => {
+            // The scan failed: no saga of this pass may act on a partial fold.
+            for (const f of folds.values()) f.settle(e as Error);
+            throw e;
+          },
+        );
+        folding.catch(() => undefined);
+
+        const fence = limiter(MARK_CONCURRENCY);
+        const ready: Ready[] = [];
+        const fencing: Promise<void>[] = [];
+        await forEachLimit(candidates, CLAIM_CONCURRENCY, async (entry) => {
+          const id = entry.record.sagaId;
           try {
             const claim = await this.claim(entry, alive);
-            if (typeof claim === 'string') outcomes.set(entry.record.sagaId, claim);
-            else claims.push(claim);
-          } catch (e) {
-            outcomes.set(entry.record.sagaId, e as Error);
-          }
-        });
-        if (claims.length === 0) return outcomes;
-        const owners = new Set(claims.map((c) => c.from));
-        const marks = await Promise.all([...owners].map((o) => this.deps.lowWaterOf(o)));
-        const fromSeq = marks.some((m) => m === undefined) ? 1 : Math.min(...(marks as number[]));
-        const t1 = performance.now();
-        // Fold every claimed saga before any of them acts: folding is CPU, and sagas acting
-        // meanwhile would make each later fold wait behind their transitions and appends.
-        const folds = new Map<string, FoldOutcome>();
-        const stats = await foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, claims.map((c) => c.entry.record.sagaId), fromSeq, async (id, folded) => {
-          folds.set(id, folded);
-        });
-        const t2 = performance.now();
-        // Then fence them (takeover markers, many appends in flight at once), oldest first.
-        claims.sort((x, y) => oldestFirst(x.entry.record, y.entry.record));
-        const ready: Array<Ready | undefined> = new Array(claims.length);
-        let next = 0;
-        await forEachLimit(claims, MARK_CONCURRENCY, async (claim) => {
-          const at = next++;
-          const id = claim.entry.record.sagaId;
-          try {
-            const folded = folds.get(id);
-            if (folded instanceof Error) throw folded;
-            const prepared = await this.prepare(claim, folded ?? null);
-            if (typeof prepared === 'string') outcomes.set(id, prepared);
-            else ready[at] = prepared;
+            if (typeof claim === 'string') {
+              outcomes.set(id, claim);
+              return;
+            }
+            // Folded before it was claimed: only a marker proves no append landed in between.
+            const marked: Claim = { ...claim, marker: true };
+            fencing.push(
+              folds
+                .get(id)!
+                .promise.then((folded) => {
+                  if (folded instanceof Error) throw folded;
+                  return fence(() => this.prepare(marked, folded));
+                })
+                .then(
+                  (prepared) => {
+                    if (typeof prepared === 'string') outcomes.set(id, prepared);
+                    else ready.push(prepared);
+                  },
+                  (e: unknown) => void outcomes.set(id, e as Error),
+                ),
+            );
           } catch (e) {
             outcomes.set(id, e as Error);
           }
         });
+        const claimMs = performance.now() - t0;
+        await Promise.all(fencing);
+        const stats = await folding;
         folds.clear();
-        const t3 = performance.now();
-        // Only then do they act: oldest first, a batch at a time, the event loop free between.
-        await inBatches(ready.filter((r) => r !== undefined), RESUME_BATCH, (r) => {
+        const t1 = performance.now();
+        ready.sort((x, y) => oldestFirst(x.claim.entry.record, y.claim.entry.record));
+        await inSlices(ready, this.deps.resumeSliceMs ?? RESUME_SLICE_MS, (r) => {
           try {
             outcomes.set(r.claim.entry.record.sagaId, this.activateReady(r));
           } catch (e) {
             outcomes.set(r.claim.entry.record.sagaId, e as Error);
           }
         });
-        const t4 = performance.now();
+        const t2 = performance.now();
         this.deps.logger.info(
-          { sagas: claims.length, fromSeq, ...stats, claimMs: ms(t1 - t0), foldMs: ms(t2 - t1), fenceMs: ms(t3 - t2), activateMs: ms(t4 - t3) },
+          { sagas: entries.length, claimed: ready.length, fromSeq, ...stats, claimMs: ms(claimMs), foldMs: ms(foldMs), fencedMs: ms(t1 - t0), activateMs: ms(t2 - t1) },
           'bulk recovery',
         );
         return outcomes;
@@ -222,6 +263,25 @@ export class SagaLoader {
     const { deps } = this;
     const rec = entry.record;
     const generation = deps.generation();
+    const refused = await this.refusal(entry, alive);
+    if (refused) return refused;
+    try {
+      const taken = await deps.index.update({ ...rec, owner: deps.owner, epoch: rec.epoch + 1, updatedAt: deps.now() }, entry.revision);
+      if (rec.owner !== deps.owner) {
+        deps.logger.info({ sagaId: rec.sagaId, from: rec.owner, epoch: rec.epoch + 1 }, 'took over saga from a coordinator whose lease lapsed');
+      }
+      const marker = rec.owner !== deps.owner || !deps.droveAt(rec.sagaId, rec.epoch);
+      return { entry: taken, from: rec.owner, marker, generation };
+    } catch (e) {
+      if (e instanceof KvConflictError) return 'lostRace';
+      throw e;
+    }
+  }
+
+  /** Why this coordinator may not claim the saga now; null when it may try. */
+  private async refusal(entry: IndexEntry, alive?: Alive): Promise<AcquireOutcome | null> {
+    const { deps } = this;
+    const rec = entry.record;
     if (deps.isLoaded(rec.sagaId)) return 'alreadyLoaded';
     if (!deps.leaseValid()) return 'abandoned';
     if (isTerminalStatus(rec.status)) return 'finished';
@@ -234,17 +294,7 @@ export class SagaLoader {
       }
       if (await live) return 'liveOwner';
     }
-    try {
-      const taken = await deps.index.update({ ...rec, owner: deps.owner, epoch: rec.epoch + 1, updatedAt: deps.now() }, entry.revision);
-      if (rec.owner !== deps.owner) {
-        deps.logger.info({ sagaId: rec.sagaId, from: rec.owner, epoch: rec.epoch + 1 }, 'took over saga from a coordinator whose lease lapsed');
-      }
-      const marker = rec.owner !== deps.owner || !deps.droveAt(rec.sagaId, rec.epoch);
-      return { entry: taken, from: rec.owner, marker, generation };
-    } catch (e) {
-      if (e instanceof KvConflictError) return 'lostRace';
-      throw e;
-    }
+    return null;
   }
 
   /** Repairs, fences or activates a claimed saga, given its fold. */

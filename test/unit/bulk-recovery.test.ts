@@ -220,4 +220,19 @@ describe('bulk recovery', () => {
       expect(view[3]!.takeover).toMatchObject({ owner: 'c2', from: 'c1', epoch: 2 });
     }
   });
+
+  it("a pass that lists only a live coordinator's sagas claims none and reads nothing of their journals", async () => {
+    const stores = memoryStores();
+    const log: string[] = [];
+    const a = await open(stores, binding(log, true), 'c1');
+    for (const id of IDS) await a.start('order', { order: id }, { id });
+    await until(() => log.filter((c) => c.startsWith('shipOrder@')).length === N);
+
+    const s = spy(stores.journal);
+    const b = await open(stores, binding([], false), 'c2');
+    expect(await b.recover()).toMatchObject({ listed: N, recovered: 0, skippedLiveOwner: N, failed: 0 });
+    expect(s.scans).toEqual([]);
+    expect(s.reads).toEqual([]);
+    expect((await stores.index.listOpen()).entries.map((e) => e.record.owner)).toEqual(IDS.map(() => 'c1'));
+  });
 });

@@ -1,11 +1,11 @@
 /**
  * How a bulk recovery hands sagas back to work (resume-order.ts, saga-loader.ts): every
- * claimed saga is folded and fenced first, then they act oldest first, a batch at a time, and
- * the coordinator answers requests between batches. Asserted by order of events, never time.
+ * claimed saga is folded and fenced first, then they act oldest first, in time slices, and
+ * the coordinator answers requests between slices. Asserted by order of events, never time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
-import { inBatches, oldestFirst, RESUME_BATCH } from '../../src/runtime/resume-order.js';
+import { inSlices, oldestFirst } from '../../src/runtime/resume-order.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { memoryStores, type RuntimeStores } from '../../src/runtime/stores.js';
 import type { SagaBinding, StepFn } from '../../src/runtime/types.js';
@@ -31,8 +31,17 @@ function binding(log: string[], hold: boolean): SagaBinding {
   return { id: 'order', version: 1, machine: orderMachine, steps };
 }
 
-async function open(stores: RuntimeStores, machine: SagaBinding, now?: () => number): Promise<Runtime> {
-  const rt = await createRuntime({ machines: [machine], stores, owner: 'c1', checkpointEvery: 0, recoverOnStart: false, recoverIntervalMs: 0, ...(now ? { now } : {}) });
+async function open(stores: RuntimeStores, machine: SagaBinding, now?: () => number, resumeSliceMs?: number): Promise<Runtime> {
+  const rt = await createRuntime({
+    machines: [machine],
+    stores,
+    owner: 'c1',
+    checkpointEvery: 0,
+    recoverOnStart: false,
+    recoverIntervalMs: 0,
+    ...(now ? { now } : {}),
+    ...(resumeSliceMs !== undefined ? { resumeSliceMs } : {}),
+  });
   runtimes.push(rt);
   return rt;
 }
@@ -56,12 +65,20 @@ describe('resume order', () => {
     expect(recs.sort(oldestFirst).map((r) => r.sagaId)).toEqual(['z', 'a', 'b']);
   });
 
-  it('runs a batch at a time, letting the event loop in between', async () => {
+  it('lets the event loop in once a slice has passed, and not before', async () => {
     const seen: string[] = [];
-    const items = Array.from({ length: 7 }, (_, i) => i);
     setImmediate(() => seen.push('loop'));
-    await inBatches(items, 3, (i) => seen.push(String(i)));
-    expect(seen).toEqual(['0', '1', '2', 'loop', '3', '4', '5', '6']);
+    // a zero slice has always passed: the loop runs after the first item
+    await inSlices([0, 1, 2], 0, (i) => seen.push(String(i)));
+    expect(seen).toEqual(['0', 'loop', '1', '2']);
+
+    seen.length = 0;
+    setImmediate(() => seen.push('loop'));
+    // a slice that never passes: every item runs before the loop does
+    await inSlices([0, 1, 2], Number.MAX_SAFE_INTEGER, (i) => seen.push(String(i)));
+    seen.push('returned');
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(['0', '1', '2', 'returned', 'loop']);
   });
 
   it('a recovering coordinator resumes the oldest sagas first, whatever their ids', async () => {
@@ -82,13 +99,13 @@ describe('resume order', () => {
 
   it('answers requests while a big recovery is under way, and the first resumed sagas act before the last are resumed', async () => {
     const stores = memoryStores();
-    const n = RESUME_BATCH * 2 + 10;
+    const n = 300;
     const ids = Array.from({ length: n }, (_, i) => `big${String(i).padStart(4, '0')}`);
     await midFlight(stores, ids);
 
     const events: string[] = [];
     const log: string[] = [];
-    const b = await open(stores, binding(log, false));
+    const b = await open(stores, binding(log, false), undefined, 0);
     let asked = false;
     b.subscribe((notice) => {
       if (asked || !ids.includes(notice.sagaId)) return;
