@@ -2,7 +2,9 @@
  * The least-privilege sample (examples/nats-permissions/nats-server.conf) on a real nats-server:
  * a coordinator runs as `coordinator`, and `client` deploys the sample app and follows its
  * build and reads the coordinators' readiness, but may not write the journal or a KV bucket, nor delete a stream. A CLI command that
- * needs a subject the user lacks says so in one line naming it (exit 3).
+ * needs a subject the user lacks says so in one line naming it (exit 3). `jetsaga ui` run as
+ * `client` lists the sagas, shows one with its journal and the coordinator running, and follows
+ * a build live, with the build's secret redacted.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,10 +17,12 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { permissionViolation } from '../../src/nats/permission-denied.js';
 import { natsNames } from '../../src/runtime/nats-stores.js';
+import type { BootView, SagaDetail, SagaList, Timeline } from '../../src/ui/api-types.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { exitsOnItsOwn } from '../helpers/ts-child.js';
+import { openUiStream, uiGet, uiUrl } from '../helpers/ui-http.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SLOW = 240_000;
@@ -44,6 +48,7 @@ afterAll(async () => {
 });
 
 const as = (user: 'coordinator' | 'client') => ({ JETSAGA_NATS_USER: user, JETSAGA_NATS_PASSWORD: passwords[user] });
+const NODE_HELLO = join(ROOT, 'examples', 'node-hello');
 
 async function deniedError(what: Promise<unknown>): Promise<string> {
   const e = await what.then(
@@ -65,7 +70,7 @@ describe('the least-privilege sample config', () => {
     try {
       await coordinator.waitForLine(/^jetsaga coordinator ".*" ready$/, 90_000);
 
-      const deploy = await runCli(['deploy', join(ROOT, 'examples', 'node-hello'), '--nats', nats.url], as('client'), 180_000);
+      const deploy = await runCli(['deploy', NODE_HELLO, '--nats', nats.url], as('client'), 180_000);
       expect(deploy.stderr).not.toMatch(/Permissions Violation|lacks permission/);
       expect(deploy.code).toBe(0);
       const build = /^deployed node-hello v1: http:\/\/127\.0\.0\.1:\d+ \(.*build ([A-Za-z0-9_-]+)\)$/m.exec(deploy.stdout)?.[1];
@@ -90,6 +95,64 @@ describe('the least-privilege sample config', () => {
       ]);
     } finally {
       await nc?.close();
+      coordinator.signalGroup('SIGTERM');
+      await exitsOnItsOwn(coordinator, 60_000).catch(() => coordinator.kill());
+    }
+  }, SLOW);
+
+  it('lets the client run the visualizer: sagas, a saga and its journal, the boot view, a build followed live', async () => {
+    const coordinator = startCli(['serve', '--nats', nats.url, '--owner', 'perm-ui', '--data-dir', join(tmp, 'data-ui'), '--registry', `127.0.0.1:${registry.port}`], {
+      ...as('coordinator'),
+      JETSAGA_LOG: 'warn',
+    });
+    const ui = startCli(['ui', '--port', '0', '--nats', nats.url], { ...as('client'), JETSAGA_LOG: 'warn' });
+    let stream: Awaited<ReturnType<typeof openUiStream>> | undefined;
+    try {
+      await coordinator.waitForLine(/^jetsaga coordinator ".*" ready$/, 90_000);
+      const url = await uiUrl(ui);
+
+      const secret = randomBytes(12).toString('hex');
+      const detached = await runCli(['deploy', NODE_HELLO, '--nats', nats.url, '--detach', '--secret', 'API_KEY'], { ...as('client'), API_KEY: secret }, 120_000);
+      expect(detached.code).toBe(0);
+      const id = detached.stdout.trim();
+      stream = await openUiStream(url, `&saga=${id}`);
+      const done = await stream.waitFor(`build ${id} followed to its end`, (e) => e.type === 'saga' && e.saga.id === id && e.saga.status === 'completed');
+      expect(done.type === 'saga' && done.saga.context).toMatchObject({ input: { secretEnv: { API_KEY: '[redacted]' } } });
+      await stream.waitFor(`build ${id} in the list`, (e) => e.type === 'sagas' && e.sagas.some((s) => s.id === id));
+
+      const sagas = await uiGet<SagaList>(url, '/api/sagas');
+      expect(sagas.status).toBe(200);
+      expect(sagas.body.sagas.map((s) => s.id)).toContain(id);
+      const detail = await uiGet<SagaDetail>(url, `/api/sagas/${id}`);
+      expect(detail.status).toBe(200);
+      expect(detail.body).toMatchObject({ id, machine: 'build', status: 'completed' });
+      const timeline = await uiGet<Timeline>(url, `/api/sagas/${id}/timeline`);
+      expect(timeline.status).toBe(200);
+      expect(timeline.body.entries[0]).toMatchObject({ no: 1, type: 'init' });
+      expect(timeline.body.entries.length).toBe(detail.body.entryNo);
+      // Whether the coordinator runs comes from its lease, read with direct gets only.
+      const boot = await uiGet<BootView>(url, '/api/boot');
+      expect(boot.body.coordinators).toContainEqual(expect.objectContaining({ name: 'perm-ui', running: true }));
+      expect(JSON.stringify([stream.events, detail.body, timeline.body])).not.toContain(secret);
+      expect(ui.stderr()).not.toMatch(/Permissions Violation|lacks permission/);
+
+      ui.signalGroup('SIGINT');
+      expect((await exitsOnItsOwn(ui, 30_000)).code).toBe(0);
+
+      // Another namespace's API, or a wrong password: refused at start like any command (exit 3).
+      const other = await runCli(['ui', '--port', '0', '--namespace', 'other', '--nats', nats.url], as('client'));
+      expect(other.code).toBe(3);
+      expect(other.stderr.trimEnd().split('\n').at(-1)).toBe(
+        'jetsaga: the NATS user lacks permission to publish to "other.api.machines.list": grant it in the server\'s permissions for this user (see examples/nats-permissions)',
+      );
+      const wrong = await runCli(['ui', '--port', '0', '--nats', nats.url], { ...as('client'), JETSAGA_NATS_PASSWORD: 'not-it' });
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr.trimEnd().split('\n')).toEqual([
+        `jetsaga: NATS at ${nats.url} refused the credentials (Authorization Violation): check JETSAGA_NATS_USER, JETSAGA_NATS_PASSWORD`,
+      ]);
+    } finally {
+      await stream?.close();
+      ui.kill();
       coordinator.signalGroup('SIGTERM');
       await exitsOnItsOwn(coordinator, 60_000).catch(() => coordinator.kill());
     }

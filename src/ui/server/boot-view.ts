@@ -4,6 +4,7 @@
  * bucket, read the way `jetsaga boot status` reads it, since readiness is written on change
  * only and a dead coordinator keeps its last report.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReadinessRecord } from '../../boot/readiness-bus.js';
@@ -22,7 +23,11 @@ export async function coordinatorsRunning(nc: NatsConnection, namespace: string,
   const out = new Map<string, boolean | null>();
   for (const name of names) out.set(name, null);
   try {
-    const kv = await new Kvm(nc).open(natsNames(namespace).coordinatorsBucket);
+    const bucket = natsNames(namespace).coordinatorsBucket;
+    // A bound bucket reads with STREAM.MSG.GET unless told it answers direct gets, and a
+    // least-privilege client may only use those (examples/nats-permissions): ask the stream.
+    const { config } = await (await jetstreamManager(nc, { checkAPI: false })).streams.info(`KV_${bucket}`);
+    const kv = await new Kvm(nc).open(bucket, { allow_direct: config.allow_direct ?? false });
     for (const name of out.keys()) {
       const entry = await kv.get(name);
       const lease = entry && entry.operation === 'PUT' ? decodeLease(entry.value) : null;
