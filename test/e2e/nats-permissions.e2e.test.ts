@@ -2,7 +2,8 @@
  * The least-privilege sample (examples/nats-permissions/nats-server.conf) on a real nats-server:
  * a coordinator runs as `coordinator`, and `client` deploys the sample app and follows its
  * build and reads the coordinators' readiness, but may not write the journal or a KV bucket, nor delete a stream. A CLI command that
- * needs a subject the user lacks says so in one line naming it (exit 3). `jetsaga ui` run as
+ * needs a subject the user lacks says so in one line naming it (exit 3). A user of another
+ * account (another team's) publishing to the journal's subjects adds nothing to it. `jetsaga ui` run as
  * `client` lists the sagas, shows one with its journal and the coordinator running, and follows
  * a build live, with the build's secret redacted.
  */
@@ -26,7 +27,7 @@ import { openUiStream, uiGet, uiUrl } from '../helpers/ui-http.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SLOW = 240_000;
-const passwords = { coordinator: randomBytes(18).toString('base64url'), client: randomBytes(18).toString('base64url') };
+const passwords = { coordinator: randomBytes(18).toString('base64url'), client: randomBytes(18).toString('base64url'), other: randomBytes(18).toString('base64url') };
 const names = natsNames();
 
 let nats: NatsServerHandle;
@@ -34,8 +35,11 @@ let registry: RegistryHandle;
 let tmp: string;
 beforeAll(async () => {
   const sample = await readFile(join(ROOT, 'examples', 'nats-permissions', 'nats-server.conf'), 'utf8');
+  // Another team, where the sample says it goes: an account of its own, its user allowed everything there.
+  const shared = sample.replace(/^ {2}# Other teams: .*$/m, (line) => `${line}\n  OTHERS: { jetstream: enabled, users: [ { user: other, password: "${passwords.other}" } ] }`);
+  expect(shared).not.toBe(sample);
   // The sample takes its passwords from variables: defined here, they win over the environment.
-  const config = `COORDINATOR_PASSWORD: "${passwords.coordinator}"\nCLIENT_PASSWORD: "${passwords.client}"\n${sample}`;
+  const config = `COORDINATOR_PASSWORD: "${passwords.coordinator}"\nCLIENT_PASSWORD: "${passwords.client}"\n${shared}`;
   [nats, registry] = await Promise.all([
     startNatsServer({ config, probe: { authenticator: usernamePasswordAuthenticator('coordinator', passwords.coordinator) } }),
     startRegistry(),
@@ -67,6 +71,7 @@ describe('the least-privilege sample config', () => {
       JETSAGA_LOG: 'warn',
     });
     let nc: NatsConnection | undefined;
+    let outsider: NatsConnection | undefined;
     try {
       await coordinator.waitForLine(/^jetsaga coordinator ".*" ready$/, 90_000);
 
@@ -87,6 +92,22 @@ describe('the least-privilege sample config', () => {
       const jsm = await jetstreamManager(nc);
       expect(await deniedError(jsm.streams.delete(names.eventsStream))).toBe(`$JS.API.STREAM.DELETE.${names.eventsStream}`);
 
+      // Another team's user publishes to the journal's subjects in vain: they are its account's own.
+      const own = await connect({ servers: nats.url, authenticator: usernamePasswordAuthenticator('coordinator', passwords.coordinator) });
+      try {
+        const ownJsm = await jetstreamManager(own);
+        const entries = async (): Promise<number> => (await ownJsm.streams.info(names.eventsStream, { subjects_filter: `${names.eventsPrefix}.${build}` })).state.subjects?.[`${names.eventsPrefix}.${build}`] ?? 0;
+        const before = await entries();
+        expect(before).toBeGreaterThan(1);
+        outsider = await connect({ servers: nats.url, authenticator: usernamePasswordAuthenticator('other', passwords.other) });
+        outsider.publish(`${names.eventsPrefix}.${build}`, 'forged');
+        await outsider.flush();
+        expect(await (await jetstreamManager(outsider)).streams.names().next()).toEqual([]);
+        expect(await entries()).toBe(before);
+      } finally {
+        await own.close();
+      }
+
       // A command needing a subject the user lacks (another namespace's API): one line, exit 3.
       const other = await runCli(['sagas', 'list', '--namespace', 'other', '--nats', nats.url], as('client'));
       expect(other.code).toBe(3);
@@ -95,6 +116,7 @@ describe('the least-privilege sample config', () => {
       ]);
     } finally {
       await nc?.close();
+      await outsider?.close();
       coordinator.signalGroup('SIGTERM');
       await exitsOnItsOwn(coordinator, 60_000).catch(() => coordinator.kill());
     }
