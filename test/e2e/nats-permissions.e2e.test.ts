@@ -2,7 +2,8 @@
  * The least-privilege sample (examples/nats-permissions/nats-server.conf) on a real nats-server:
  * a coordinator runs as `coordinator`, and `client` deploys the sample app and follows its
  * build and reads the coordinators' readiness, but may not write the journal or a KV bucket, nor delete a stream. A CLI command that
- * needs a subject the user lacks says so in one line naming it (exit 3). A user of another
+ * needs a subject the user lacks says so in one line naming it (exit 3); `boot status` before any
+ * coordinator ran says there is none, creating nothing. A user of another
  * account (another team's) publishing to the journal's subjects adds nothing to it. `jetsaga ui` run as
  * `client` lists the sagas, shows one with its journal and the coordinator running, and follows
  * a build live, with the build's secret redacted.
@@ -65,6 +66,20 @@ async function deniedError(what: Promise<unknown>): Promise<string> {
 }
 
 describe('the least-privilege sample config', () => {
+  // First: before any coordinator of the namespace ran.
+  it('lets the client ask for the boot status before any coordinator reported: none yet (exit 4), nothing created', async () => {
+    const status = await runCli(['boot', 'status', '--nats', nats.url], as('client'));
+    expect(status.stderr).not.toMatch(/Permissions Violation|lacks permission/);
+    expect(status.stdout).toBe('no boot status in namespace "jetsaga" yet');
+    expect(status.code).toBe(4);
+    const own = await connect({ servers: nats.url, authenticator: usernamePasswordAuthenticator('coordinator', passwords.coordinator) });
+    try {
+      expect(await (await jetstreamManager(own)).streams.names().next()).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  }, SLOW);
+
   it('lets the client deploy and follow, and refuses it the journal, KV writes and stream deletion', async () => {
     const coordinator = startCli(['serve', '--nats', nats.url, '--owner', 'perm', '--data-dir', join(tmp, 'data'), '--registry', `127.0.0.1:${registry.port}`], {
       ...as('coordinator'),
