@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { usernamePasswordAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,7 +80,7 @@ describe('the least-privilege sample config', () => {
     }
   }, SLOW);
 
-  it('lets the client deploy and follow, and refuses it the journal, KV writes and stream deletion', async () => {
+  it('lets the client deploy and follow, and refuses it the journal, progress, KV writes, consumers and deleting or purging a stream', async () => {
     const coordinator = startCli(['serve', '--nats', nats.url, '--owner', 'perm', '--data-dir', join(tmp, 'data'), '--registry', `127.0.0.1:${registry.port}`], {
       ...as('coordinator'),
       JETSAGA_LOG: 'warn',
@@ -106,6 +106,11 @@ describe('the least-privilege sample config', () => {
       expect(await deniedError(js.publish(`$KV.${names.entitiesBucket}.apps.forged`, '{}'))).toBe(`$KV.${names.entitiesBucket}.apps.forged`);
       const jsm = await jetstreamManager(nc);
       expect(await deniedError(jsm.streams.delete(names.eventsStream))).toBe(`$JS.API.STREAM.DELETE.${names.eventsStream}`);
+      expect(await deniedError(jsm.streams.purge(names.eventsStream))).toBe(`$JS.API.STREAM.PURGE.${names.eventsStream}`);
+      expect(await deniedError(jsm.consumers.add(names.eventsStream, { ack_policy: AckPolicy.None }))).toMatch(new RegExp(`^\\$JS\\.API\\.CONSUMER\\.CREATE\\.${names.eventsStream}\\b`));
+      expect(await deniedError(js.publish(`${names.progressPrefix}.${build}`, '{}'))).toBe(`${names.progressPrefix}.${build}`);
+      // Nor may it listen to the journal as it is written.
+      expect(await deniedError(nc.subscribe(`${names.eventsPrefix}.>`).closed.then((e) => Promise.reject(e)))).toBe(`${names.eventsPrefix}.>`);
 
       // Another team's user publishes to the journal's subjects in vain: they are its account's own.
       const own = await connect({ servers: nats.url, authenticator: usernamePasswordAuthenticator('coordinator', passwords.coordinator) });
