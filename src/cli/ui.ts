@@ -12,7 +12,7 @@ import { natsAuthFor } from '../boot/embedded-auth.js';
 import { connectNats } from '../nats/connect.js';
 import { permissionViolation } from '../nats/permission-denied.js';
 import { JetsagaClient } from '../service/client.js';
-import { startUiServer } from '../ui/server/server.js';
+import { startUiServer, type UiServerHandle } from '../ui/server/server.js';
 import { cliConnectError, cliNatsUrl } from './cli-nats.js';
 import { ExitCode } from './exit-codes.js';
 import { warnIfExposed } from './ui-host.js';
@@ -38,17 +38,14 @@ export async function ui(input: ConfigInput, options: UiCommandOptions, out: (li
       err(`jetsaga ui: ${e.message}; serving opened bundles only (offline)`);
     }
   }
-  if (nc) {
-    const connected = nc;
-    await assertApiAllowed(connected, config.namespace).catch(async (e: unknown) => {
-      await connected.close().catch(() => undefined);
-      throw e;
-    });
-  }
-  const server = await startUiServer({ nc, namespace: config.namespace, natsUrl, host: options.host, port: options.port, logger }).catch(async (e: unknown) => {
+  let server: UiServerHandle;
+  try {
+    if (nc) await assertApiAllowed(nc, config.namespace);
+    server = await startUiServer({ nc, namespace: config.namespace, natsUrl, host: options.host, port: options.port, logger });
+  } catch (e) {
     await nc?.close().catch(() => undefined);
     throw e;
-  });
+  }
   warnIfExposed(server.host, err);
   if (options.json) out(JSON.stringify({ url: server.url, mode: server.mode, host: server.host, port: server.port, namespace: config.namespace, nats: nc ? natsUrl : null }));
   else {
