@@ -10,10 +10,12 @@
  * keep only the latest status per dependency and are retried after a failure (e.g. while
  * JetStream was away).
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { openNatsKvStore } from '../journal/nats-kv-store.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { Logger } from '../log.js';
+import { streamInfoOrNull } from '../nats/streams.js';
 import { natsNames } from '../runtime/nats-stores.js';
 import type { DependencyStatus } from './boot-graph.js';
 
@@ -115,7 +117,11 @@ export class ReadinessBus {
 
 /** Every readiness record in the bucket (all coordinators, or one), for late readers. */
 export async function readReadiness(nc: NatsConnection, options: { namespace?: string; coordinator?: string } = {}): Promise<ReadinessRecord[]> {
-  const kv = await openNatsKvStore(nc, natsNames(options.namespace).bootBucket, { history: 1 });
+  const bucket = natsNames(options.namespace).bootBucket;
+  // A reader never creates the bucket: a least-privilege client may not (examples/nats-permissions),
+  // and before any coordinator reported there is nothing to read.
+  if (!(await streamInfoOrNull(await jetstreamManager(nc), `KV_${bucket}`))) return [];
+  const kv = await openNatsKvStore(nc, bucket, { history: 1 });
   const keys = await kv.keys(options.coordinator ? `${options.coordinator}.` : undefined);
   const decoder = new TextDecoder();
   const records = await Promise.all(keys.map(async (k) => kv.get(k)));

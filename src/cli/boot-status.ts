@@ -4,12 +4,9 @@
  * one of its dependencies is not ready (see boot-health.ts), 3 when NATS cannot be reached and
  * 4 when there is no report at all: usable as a health check.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { coordinatorsRunning } from '../boot/coordinators-running.js';
 import { readReadiness, type ReadinessRecord } from '../boot/readiness-bus.js';
 import { loadConfig, type ConfigInput } from '../config.js';
-import { openNatsKvStore } from '../journal/nats-kv-store.js';
-import { decode as decodeLease } from '../runtime/coordinator-lease.js';
-import { natsNames } from '../runtime/nats-stores.js';
 import { bootProblems } from './boot-health.js';
 import { connectCli } from './cli-nats.js';
 import { ExitCode } from './exit-codes.js';
@@ -45,21 +42,6 @@ export async function bootStatus(
   } finally {
     await nc.close();
   }
-}
-
-/**
- * Whether each coordinator holds a live lease: true, false (lapsed or released), or null when
- * it never took one (it never admitted work).
- */
-async function coordinatorsRunning(nc: NatsConnection, namespace: string, names: ReadonlySet<string>): Promise<Map<string, boolean | null>> {
-  const kv = await openNatsKvStore(nc, natsNames(namespace).coordinatorsBucket, { history: 1 });
-  const out = new Map<string, boolean | null>();
-  for (const name of names) {
-    const entry = await kv.get(name);
-    const lease = entry ? decodeLease(entry.value) : null;
-    out.set(name, lease ? lease.expiresAt > Date.now() : null);
-  }
-  return out;
 }
 
 function row(r: ReadinessRecord): string[] {

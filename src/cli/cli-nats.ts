@@ -21,7 +21,15 @@ export function cliNatsUrl(config: CoordinatorConfig): string {
 
 export async function connectCli(config: CoordinatorConfig): Promise<NatsConnection> {
   return connectNats({ servers: cliNatsUrl(config), name: 'jetsaga-cli', auth: natsAuthFor(config) }).catch((e: unknown) => {
-    if (e instanceof NatsUnreachableError || e instanceof NatsAuthError) throw new CliError(e.message, ExitCode.Unavailable);
-    throw e;
+    throw cliConnectError(e);
   });
+}
+
+/**
+ * A failed connection as every command reports it: NATS unreachable, or refusing the
+ * credentials or the TLS handshake, is one line (the message names the URL and what to check),
+ * exit 3; anything else is left as it is.
+ */
+export function cliConnectError(e: unknown): unknown {
+  return e instanceof NatsUnreachableError || e instanceof NatsAuthError ? new CliError(e.message, ExitCode.Unavailable) : e;
 }

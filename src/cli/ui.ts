@@ -10,8 +10,10 @@ import { NatsUnreachableError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { natsAuthFor } from '../boot/embedded-auth.js';
 import { connectNats } from '../nats/connect.js';
-import { startUiServer } from '../ui/server/server.js';
-import { cliNatsUrl } from './cli-nats.js';
+import { permissionViolation } from '../nats/permission-denied.js';
+import { JetsagaClient } from '../service/client.js';
+import { startUiServer, type UiServerHandle } from '../ui/server/server.js';
+import { cliConnectError, cliNatsUrl } from './cli-nats.js';
 import { ExitCode } from './exit-codes.js';
 import { warnIfExposed } from './ui-host.js';
 
@@ -31,14 +33,19 @@ export async function ui(input: ConfigInput, options: UiCommandOptions, out: (li
     try {
       nc = await connectNats({ servers: natsUrl, name: 'jetsaga-ui', logger, auth: natsAuthFor(config) });
     } catch (e) {
-      if (!(e instanceof NatsUnreachableError)) throw e;
+      // Refused credentials are fatal like for every command; only an unreachable NATS is not.
+      if (!(e instanceof NatsUnreachableError)) throw cliConnectError(e);
       err(`jetsaga ui: ${e.message}; serving opened bundles only (offline)`);
     }
   }
-  const server = await startUiServer({ nc, namespace: config.namespace, natsUrl, host: options.host, port: options.port, logger }).catch(async (e: unknown) => {
+  let server: UiServerHandle;
+  try {
+    if (nc) await assertApiAllowed(nc, config.namespace);
+    server = await startUiServer({ nc, namespace: config.namespace, natsUrl, host: options.host, port: options.port, logger });
+  } catch (e) {
     await nc?.close().catch(() => undefined);
     throw e;
-  });
+  }
   warnIfExposed(server.host, err);
   if (options.json) out(JSON.stringify({ url: server.url, mode: server.mode, host: server.host, port: server.port, namespace: config.namespace, nats: nc ? natsUrl : null }));
   else {
@@ -63,4 +70,21 @@ export async function ui(input: ConfigInput, options: UiCommandOptions, out: (li
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** How long the start-up check waits for a coordinator (it only looks for a refusal). */
+const API_CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * A NATS user without the namespace's service API would get a page that only ever says "no
+ * coordinator answers": refuse it at start instead, naming the subject, as every command does
+ * (main.ts: one line, exit 3). Any other outcome (an answer, no coordinator, a slow one) lets the
+ * page start; it shows whether a coordinator answers.
+ */
+async function assertApiAllowed(nc: NatsConnection, namespace: string): Promise<void> {
+  try {
+    await JetsagaClient.connect(nc, { namespace, timeoutMs: API_CHECK_TIMEOUT_MS }).listMachines();
+  } catch (e) {
+    if (permissionViolation(e)) throw e;
+  }
 }

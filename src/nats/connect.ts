@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { GreetingProbeError, probeNatsGreeting, type NatsGreeting } from './greeting-probe.js';
 import { authFailure, clientTls } from './auth-failure.js';
 import type { NatsAuth } from './nats-auth.js';
+import { describePermissionViolation, permissionViolation } from './permission-denied.js';
 import { parseNatsServers, type NatsServerAddress } from './server-urls.js';
 
 /**
@@ -146,9 +147,13 @@ function logOne(s: Status, logger: Logger): void {
     case 'ldm':
       logger.warn({ server: s.server }, 'nats server entering lame-duck mode');
       return;
-    case 'error':
-      logger.error({ err: s.error }, 'nats async error');
+    case 'error': {
+      // A refused subject is the user's permissions: say which, not a stack trace of the parser.
+      const denied = permissionViolation(s.error);
+      if (denied) logger.error({ subject: denied.subject, operation: denied.operation }, `nats: ${describePermissionViolation(denied)}`);
+      else logger.error({ err: s.error }, 'nats async error');
       return;
+    }
     case 'staleConnection':
       logger.warn('nats connection stale');
       return;

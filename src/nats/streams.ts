@@ -22,13 +22,13 @@ export type EnsureStreamConfig = Partial<StreamConfig> & { readonly name: string
 const STREAM_NAME_EXIST = 10058;
 
 export async function ensureStream(jsm: JetStreamManager, config: EnsureStreamConfig): Promise<StreamInfo> {
-  let info = await infoOrNull(jsm, config.name);
+  let info = await streamInfoOrNull(jsm, config.name);
   if (!info) {
     try {
       info = await jsm.streams.add({ ...config });
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXIST)) throw wrap(config.name, 'create', err, config.num_replicas);
-      info = await infoOrNull(jsm, config.name);
+      info = await streamInfoOrNull(jsm, config.name);
       if (!info) throw wrap(config.name, 'create', err, config.num_replicas);
     }
   }
@@ -45,7 +45,8 @@ export async function ensureStream(jsm: JetStreamManager, config: EnsureStreamCo
   return info;
 }
 
-async function infoOrNull(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
+/** The stream's info, or null when there is no such stream. */
+export async function streamInfoOrNull(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
   try {
     return await jsm.streams.info(name);
   } catch (err) {

@@ -13,6 +13,7 @@ import type { BundleOpened, MachineList, SagaAt, Timeline, UiInfo } from '../../
 import { startCli } from '../helpers/cli.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { exitsOnItsOwn, type TsChild } from '../helpers/ts-child.js';
+import { uiGet as get, uiUrl } from '../helpers/ui-http.js';
 
 let nats: NatsServerHandle;
 let tmp: string;
@@ -24,20 +25,6 @@ afterAll(async () => {
   await nats?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
-
-const UI_LINE = /^ {2}ui {8}(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)$/;
-
-async function uiUrl(child: TsChild): Promise<URL> {
-  const line = await child.waitForLine(UI_LINE, 60_000);
-  return new URL(UI_LINE.exec(line)![1]!);
-}
-
-async function get<T>(url: URL, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const token = url.searchParams.get('token')!;
-  const res = await fetch(new URL(path, url), { ...init, headers: { 'X-Jetsaga-Token': token } });
-  const text = await res.text();
-  return { status: res.status, body: (res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text) as T };
-}
 
 async function stop(child: TsChild, signal: NodeJS.Signals): Promise<void> {
   child.signalGroup(signal);

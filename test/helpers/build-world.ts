@@ -29,8 +29,11 @@ export interface BuildWorld {
    */
   holdAt(step: string): { reached: Promise<string>; release(): void };
   deploy(request: DeployRequest): Promise<{ id: string; info: SagaInfo }>;
-  /** Stops the coordinator (its sandboxes stop with it) and boots a new one on the same namespace and data dir. */
-  restart(): Promise<void>;
+  /**
+   * Stops the coordinator (its sandboxes stop with it) and boots a new one on the same namespace
+   * and data dir; with `secrets`, holding that key ring from then on (a rotated or lost key).
+   */
+  restart(opts?: { secrets?: SecretKeyRing }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,8 +72,9 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
       return out;
     };
   const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir }, {});
+  let secrets = opts.secrets;
   const boot = async (): Promise<Coordinator> => {
-    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs, secrets: opts.secrets }, service: opts.service, healthIntervalMs: 300, recoverIntervalMs: 0 });
+    const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs, secrets }, service: opts.service, healthIntervalMs: 300, recoverIntervalMs: 0 });
     try {
       await c.allReady();
     } catch (err) {
@@ -96,8 +100,9 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
       const info = await coordinator.runtime.wait(id, { timeoutMs: 240_000 });
       return { id, info };
     },
-    async restart() {
+    async restart(restartOpts: { secrets?: SecretKeyRing } = {}) {
       await coordinator.stop();
+      if (restartOpts.secrets) secrets = restartOpts.secrets;
       coordinator = await boot();
     },
     async stop() {

@@ -18,10 +18,11 @@ import { Coordinator } from '../../src/coordinator.js';
 import { exportBundle } from '../../src/runtime/replay.js';
 import type { SagaBinding } from '../../src/runtime/types.js';
 import { JetsagaClient } from '../../src/service/client.js';
-import type { BootView, BundleOpened, MachineChart, MachineList, SagaAt, SagaDetail, SagaList, StreamEvent, Timeline, UiInfo } from '../../src/ui/api-types.js';
+import type { BootView, BundleOpened, MachineChart, MachineList, SagaAt, SagaDetail, SagaList, Timeline, UiInfo } from '../../src/ui/api-types.js';
 import { startUiServer, type UiServerHandle } from '../../src/ui/server/server.js';
 import { tidyBinding, tidyMachine, type TidyInput } from '../fixtures/tidy-saga.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { openUiStream, type UiStream } from '../helpers/ui-http.js';
 import { until } from '../helpers/until.js';
 
 const namespace = `ui${process.pid}`;
@@ -99,46 +100,7 @@ async function startTidy(id: string, input: TidyInput): Promise<void> {
 }
 
 /** A page's event stream, read as it arrives. */
-async function openStream(query = ''): Promise<{ events: StreamEvent[]; close: () => Promise<void>; waitFor: (what: string, pred: (e: StreamEvent) => boolean) => Promise<StreamEvent> }> {
-  const abort = new AbortController();
-  const res = await fetch(`${base}/api/stream?token=${encodeURIComponent(ui.token)}${query}`, { signal: abort.signal });
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-  const events: StreamEvent[] = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const pump = (async () => {
-    let buffer = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
-        for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const fields = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
-          if (fields.event === undefined) continue;
-          const event = JSON.parse(fields.data!) as StreamEvent;
-          expect(event.type).toBe(fields.event);
-          events.push(event);
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return {
-    events,
-    close: async () => {
-      abort.abort();
-      await pump;
-    },
-    waitFor: async (what, pred) => {
-      await until(() => events.some(pred), 30_000, what);
-      return events.find(pred)!;
-    },
-  };
-}
+const openStream = (query = ''): Promise<UiStream> => openUiStream(new URL(`${base}/?token=${encodeURIComponent(ui.token)}`), query);
 
 describe('the token', () => {
   it('is required on every data route, by header or ?token=; the page and its assets hold no data and load without it', async () => {

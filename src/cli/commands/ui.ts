@@ -14,7 +14,9 @@ export function register(program: Command): void {
         'coordinators on NATS (found like every command finds them: --nats, JETSAGA_NATS_URL, the ' +
         'coordinator of --data-dir, the default port). Prints the URL to open — it holds a random ' +
         'token, required on every request — and serves until Ctrl-C. With --offline, or when NATS ' +
-        'cannot be reached, it serves bundles opened in the page only (`jetsaga sagas export`).',
+        'cannot be reached, it serves bundles opened in the page only (`jetsaga sagas export`). A NATS ' +
+        "that refuses the credentials, or a user not allowed the namespace's service API, ends it at " +
+        'start (exit 3).',
     )
     .option('--port <port>', 'the port (0: any free one)', portNumber, 0)
     .option('--host <host>', 'where to listen (127.0.0.1: this machine only)', '127.0.0.1')

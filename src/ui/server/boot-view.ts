@@ -1,38 +1,14 @@
 /**
  * The boot panel's data: each coordinator's dependency graph from the readiness records
- * (`boot.status`), with whether the coordinator still runs — its lease in the coordinators
- * bucket, read the way `jetsaga boot status` reads it, since readiness is written on change
- * only and a dead coordinator keeps its last report.
+ * (`boot.status`), with whether the coordinator still runs (boot/coordinators-running.ts, read
+ * as `jetsaga boot status` reads it: readiness is written on change only, and a dead
+ * coordinator keeps its last report).
  */
-import { Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReadinessRecord } from '../../boot/readiness-bus.js';
-import { decode as decodeLease } from '../../runtime/coordinator-lease.js';
-import { natsNames } from '../../runtime/nats-stores.js';
 import type { BootCoordinatorView, BootDependencyView } from '../api-types.js';
 
 /** A readiness record as `boot.status` answers it (read defensively: an older coordinator may lack fields). */
 type ReadinessLike = ReadinessRecord;
-
-/**
- * Whether each coordinator holds a live lease: true, false (lapsed or released), or null when
- * unknown (it never took one, or the bucket cannot be read). Opens the bucket without creating it.
- */
-export async function coordinatorsRunning(nc: NatsConnection, namespace: string, names: Iterable<string>, now = Date.now()): Promise<Map<string, boolean | null>> {
-  const out = new Map<string, boolean | null>();
-  for (const name of names) out.set(name, null);
-  try {
-    const kv = await new Kvm(nc).open(natsNames(namespace).coordinatorsBucket);
-    for (const name of out.keys()) {
-      const entry = await kv.get(name);
-      const lease = entry && entry.operation === 'PUT' ? decodeLease(entry.value) : null;
-      out.set(name, lease ? lease.expiresAt > now : entry ? false : null);
-    }
-  } catch {
-    // No bucket yet, or JetStream away: liveness stays unknown.
-  }
-  return out;
-}
 
 function dependencyView(r: ReadinessLike): BootDependencyView {
   const loose = r as unknown as Record<string, unknown>;
