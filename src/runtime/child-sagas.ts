@@ -76,13 +76,18 @@ export class ChildSagas {
 
   constructor(private readonly host: ChildHost) {}
 
-  /** `binding` with the host's child steps added, if its machine has any. */
+  /**
+   * `binding` with the host's child steps added, if its machine has any. They are owned steps
+   * too: a fork must not copy a child's result, or it would hold (and release) a child that is
+   * its source's.
+   */
   bind(binding: SagaBinding): SagaBinding {
     const steps = childStepsOf(binding.machine);
     if (steps.length === 0) return binding;
     const own: Record<string, StepFn> = { [CHILD_UNDO_SRC]: (input: ChildUndoInput, ctx: StepContext) => this.undo(input, ctx) };
     for (const { machine } of steps) own[childSrc(machine)] = (input: ChildStepInput, ctx: StepContext) => this.run(input, ctx);
-    return { ...binding, steps: { ...binding.steps, ...own } };
+    const ownedSteps = [...new Set([...(binding.ownedSteps ?? []), ...steps.map((s) => s.step)])];
+    return { ...binding, steps: { ...binding.steps, ...own }, ownedSteps };
   }
 
   /** A saga driven here journaled an entry: waits on it look again now. */
@@ -280,8 +285,14 @@ export class ChildSagas {
       throw e;
     }
     if (!isHeld(info)) return;
-    const r = await this.host.send(childId, { type: SagaEventType.Release });
-    this.host.logger.info({ sagaId: childId, accepted: r.accepted, why }, 'child saga released');
+    try {
+      const r = await this.host.send(childId, { type: SagaEventType.Release });
+      this.host.logger.info({ sagaId: childId, accepted: r.accepted, why }, 'child saga released');
+    } catch (e) {
+      // Its own coordinator releases it at its next recovery pass (it sees the parent ended).
+      if (!(e instanceof SagaError && e.code === ErrorCode.NotOwner)) throw e;
+      this.host.logger.info({ sagaId: childId, why }, 'child saga driven by another coordinator; it releases it');
+    }
   }
 }
 

@@ -348,8 +348,12 @@ export class Runtime {
   /** `get`, plus the children the saga started (a saga whose machine runs child steps). */
   async show(sagaId: string): Promise<SagaInfo> {
     const info = await this.get(sagaId);
-    if (!this.registry.has(info.machine)) return info;
-    const binding = this.registry.forReplay(sagaId, info.machine, info.version);
+    let binding;
+    try {
+      binding = this.registry.forReplay(sagaId, info.machine, info.version);
+    } catch {
+      return info; // a machine (version) this coordinator does not run: no children to tell
+    }
     if (childStepsOf(binding.machine).length === 0) return info;
     return { ...info, children: await this.children.childrenOf(sagaId, binding) };
   }

@@ -184,4 +184,23 @@ describe('on a runtime (memory stores)', () => {
     expect((await second.get(childId)).parent).toEqual({ sagaId: 'p1', step: 'first' });
     await close?.();
   });
+
+  it('a recovery pass releases a held child whose parent is gone, and keeps one whose parent lives', async () => {
+    const controls = new NestControls();
+    const rt = await open(memoryStores(), controls);
+    // A child whose parent is gone (its release was lost with it): held until a recovery pass.
+    await rt.start('leaf', asChild({ tag: 'g' }, 'ghost', 'x'), { id: 'orphan' });
+    await until(async () => (await rt.get('orphan')).state === HELD_STATE, 5_000, 'the orphan to be held');
+    // A child whose parent lives: its second child is held at work.
+    controls.hold('b');
+    await rt.start('tree', TREE, { id: 'p2' });
+    await until(async () => (await rt.get(childSagaId('p2', 'first')).catch(() => undefined))?.state === HELD_STATE, 5_000, 'the first child to be held');
+
+    await rt.recover();
+    expect((await rt.wait('orphan', { timeoutMs: 5_000 })).status).toBe('completed');
+    expect((await rt.get(childSagaId('p2', 'first'))).state).toBe(HELD_STATE);
+    controls.open('b');
+    expect((await rt.wait('p2', { timeoutMs: 5_000 })).status).toBe('completed');
+    expect((await rt.wait(childSagaId('p2', 'first'), { timeoutMs: 5_000 })).status).toBe('completed');
+  });
 });
