@@ -5,11 +5,17 @@
  * mid-child is recovered by another and attaches to the child it started (one child per step);
  * a child whose undo fails terminally is blocked and blocks its parent, each pointing at the
  * other, and an operator resolving the child then retrying the parent finishes both; retention
- * keeps a finished child while its parent lives, and purges it with its parent.
+ * keeps a finished child while its parent lives, and purges it with its parent; `jetsaga sagas
+ * show` names a parent's children and a child's parent.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { SagaEventType, type SagaContext } from '../../machines/kit/index.js';
+import { loadConfig } from '../../src/config.js';
+import { Coordinator } from '../../src/coordinator.js';
 import { connectNats } from '../../src/nats/connect.js';
 import { childSagaId } from '../../src/runtime/child-id.js';
 import { createRuntime, type RuntimeOptions } from '../../src/runtime/create-runtime.js';
@@ -17,8 +23,9 @@ import { openNatsStores } from '../../src/runtime/nats-stores.js';
 import { RetentionSweeper } from '../../src/runtime/retention.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { nestBindings, NestControls, type TreeInput } from '../fixtures/nest-saga.js';
+import { runCli } from '../helpers/cli.js';
 import { doneActors, expectWellFormed } from '../helpers/journal-checks.js';
-import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { freePort, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
 let server: NatsServerHandle;
@@ -164,4 +171,34 @@ describe('nested sagas', () => {
     expect(await sweeper.sweep()).toMatchObject({ purged: 3, failed: 0 });
     for (const id of ['p5', first('p5'), second('p5')]) expect(await stores.index.get(id)).toBeNull();
   });
+
+  it('jetsaga sagas show lists a parent\'s children and a child\'s parent, as text and JSON', async (ctx) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'jetsaga-nest-'));
+    ctx.onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
+    // No registry runs: admission does not wait for one.
+    const config = loadConfig({ nats: server.url, registry: `127.0.0.1:${await freePort()}`, namespace: 'nest6', owner: 'nest-svc', dataDir }, {});
+    const coordinator = new Coordinator({ config, machines: nestBindings(new NestControls()), service: true, healthIntervalMs: 300, recoverIntervalMs: 0 });
+    ctx.onTestFinished(() => coordinator.stop());
+    await coordinator.start();
+    await coordinator.runtime.start('tree', TREE, { id: 'p6' });
+    await coordinator.runtime.wait('p6', { timeoutMs: 30_000 });
+    await coordinator.runtime.wait(second('p6'), { until: ['completed'], timeoutMs: 30_000 });
+    const cli = (args: string[]) => runCli([...args, '--nats', server.url, '--namespace', 'nest6'], {}, 60_000);
+
+    const json = await cli(['sagas', 'show', 'p6', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      id: 'p6',
+      status: 'completed',
+      children: [
+        { sagaId: first('p6'), step: 'first', machine: 'leaf', status: 'completed' },
+        { sagaId: second('p6'), step: 'second', machine: 'leaf', status: 'completed' },
+      ],
+    });
+    const text = await cli(['sagas', 'show', 'p6']);
+    expect(text.stdout).toContain(`children:\n  first  ${first('p6')}  leaf  completed\n  second  ${second('p6')}  leaf  completed`);
+    const child = await cli(['sagas', 'show', first('p6'), '--json']);
+    expect(JSON.parse(child.stdout)).toMatchObject({ id: first('p6'), parent: { sagaId: 'p6', step: 'first' } });
+    expect((await cli(['sagas', 'show', first('p6')])).stdout).toContain('parent:  p6 (step first)');
+  }, 120_000);
 });
