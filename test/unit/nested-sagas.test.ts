@@ -203,4 +203,31 @@ describe('on a runtime (memory stores)', () => {
     expect((await rt.wait('p2', { timeoutMs: 5_000 })).status).toBe('completed');
     expect((await rt.wait(childSagaId('p2', 'first'), { timeoutMs: 5_000 })).status).toBe('completed');
   });
+
+  it('a child that fails fails its step (CHILD_FAILED): the parent compensates, the child is not undone twice', async () => {
+    const controls = new NestControls();
+    const rt = await open(memoryStores(), controls);
+    await rt.start('tree', { a: { tag: 'a' }, b: { tag: 'b', failWork: true } }, { id: 'p3' });
+    const done = await rt.wait('p3', { timeoutMs: 5_000 });
+    expect(done.status).toBe('compensated');
+    expect((done.context as SagaContext).error).toMatchObject({ step: 'second', code: 'CHILD_FAILED', retryable: false, details: { child: childSagaId('p3', 'second'), status: 'compensated' } });
+    // b's work never applied, so nothing of b is undone; a's is, once.
+    expect(controls.of('unwork').map((c) => c.tag)).toEqual(['b', 'a']);
+    expect((await rt.get(childSagaId('p3', 'first'))).status).toBe('compensated');
+  });
+
+  it('a parent cancelled mid-child compensates the running child', async () => {
+    const controls = new NestControls();
+    controls.hold('b');
+    const rt = await open(memoryStores(), controls);
+    await rt.start('tree', TREE, { id: 'p4' });
+    const childB = childSagaId('p4', 'second');
+    await until(async () => ((await rt.get(childB).catch(() => undefined))?.pending.length ?? 0) > 0, 5_000, "b's work to start");
+    await rt.send('p4', { type: SagaEventType.Cancel });
+    expect((await rt.wait('p4', { timeoutMs: 5_000 })).status).toBe('cancelled');
+    expect(await rt.get(childB)).toMatchObject({ status: 'compensated', parent: { sagaId: 'p4', step: 'second' } });
+    expect((await rt.get(childSagaId('p4', 'first'))).status).toBe('compensated');
+    expect(controls.of('work', 'b').map((c) => c.outcome)).toEqual(['aborted']);
+    expect(controls.of('unwork').map((c) => c.tag)).toEqual(['b', 'a']);
+  });
 });
