@@ -123,6 +123,24 @@ describe('nested sagas', () => {
     await b.wait(first('p3'), { until: ['completed'], timeoutMs: 30_000 });
   });
 
+  it('a child driven by another live coordinator is waited for through its journal, and released by its own coordinator', async (ctx) => {
+    const controls = new NestControls();
+    controls.hold('a');
+    const a = await runtime(ctx, 'nest7', controls, { owner: 'nest-a' });
+    const b = await runtime(ctx, 'nest7', controls, { owner: 'nest-b', recoverIntervalMs: 200 });
+    // B starts the first child itself (as if B had recovered it): A's parent attaches to it.
+    await b.start('leaf', { $parent: { sagaId: 'p7', step: 'first' }, input: TREE.a }, { id: first('p7') });
+    await a.start('tree', TREE, { id: 'p7' });
+    await until(async () => (await a.get('p7')).pending.some((p) => p.id === 'first'), 20_000, "the parent's first step to run");
+    expect(b.loadedSagaIds()).toContain(first('p7'));
+    controls.open('a');
+    expect((await a.wait('p7', { timeoutMs: 30_000 })).status).toBe('completed');
+    // A cannot send to B's child; B sees its parent ended and releases it.
+    expect((await b.wait(first('p7'), { until: ['completed'], timeoutMs: 30_000 })).status).toBe('completed');
+    expect(controls.of('work', 'a').map((c) => c.outcome)).toEqual(['ok']);
+    expect((await a.list()).sagas.map((s) => s.id).sort()).toEqual(['p7', first('p7'), second('p7')].sort());
+  });
+
   it('a child whose undo fails terminally is blocked and blocks its parent, each pointing at the other', async (ctx) => {
     const controls = new NestControls();
     const rt = await runtime(ctx, 'nest4', controls);
