@@ -119,13 +119,8 @@ export class ChildSagas {
    * and its release, or a parent driven elsewhere). Called for a child resumed here and, for
    * every held child driven here, at each recovery pass.
    */
-  async releaseOrphan(childId: string, parent: ParentRef): Promise<void> {
-    let status: SagaStatus | undefined;
-    try {
-      status = (await this.host.get(parent.sagaId)).status;
-    } catch (e) {
-      if (!(e instanceof UnknownSagaError)) throw e;
-    }
+  private async releaseOrphan(childId: string, parent: ParentRef): Promise<void> {
+    const status = (await this.find(parent.sagaId))?.status;
     if (status !== undefined && !isTerminalStatus(status)) return;
     await this.releaseIfHeld(childId, status === undefined ? `parent "${parent.sagaId}" is gone` : `parent "${parent.sagaId}" is ${status}`);
   }
@@ -135,12 +130,8 @@ export class ChildSagas {
     const found = await Promise.all(
       childStepsOf(binding.machine).map(async ({ step, machine }): Promise<ChildInfo | undefined> => {
         const id = childSagaId(sagaId, step);
-        try {
-          return { sagaId: id, step, machine, status: (await this.host.get(id)).status };
-        } catch (e) {
-          if (e instanceof UnknownSagaError) return undefined;
-          throw e;
-        }
+        const info = await this.find(id);
+        return info && { sagaId: id, step, machine, status: info.status };
       }),
     );
     return found.filter((c) => c !== undefined);
@@ -163,6 +154,7 @@ export class ChildSagas {
       if (this.starting.get(childId) === start) this.starting.delete(childId);
     }
     return this.watch(childId, ctx.signal, (info) => {
+      if (!info) throw new UnknownSagaError(childId);
       if (isHeld(info)) return { sagaId: childId, ...outputOf(info.context as SagaContext) };
       if (info.status === SagaStatus.Completed) return { sagaId: childId, ...(info.output as Omit<ChildStepOutput, 'sagaId'>) };
       if (info.status === SagaStatus.Blocked) throw blockedError(childId, input.step);
@@ -178,64 +170,51 @@ export class ChildSagas {
 
   private async undo(input: ChildUndoInput, ctx: StepContext): Promise<{ sagaId: string; status: SagaStatus | 'never-started' }> {
     const childId = childSagaId(ctx.sagaId, input.step);
+    const details = { child: childId, step: input.step };
     // A run aborted mid-start may still create the child: undo what it leaves, not nothing.
     await this.starting.get(childId)?.catch(() => undefined);
     let elsewhereSince: number | undefined;
-    for (;;) {
-      const change = this.nextChange(childId, ctx.signal);
-      let info: SagaInfo;
-      try {
-        info = await this.host.get(childId);
-      } catch (e) {
-        change.cancel();
-        if (e instanceof UnknownSagaError) return { sagaId: childId, status: 'never-started' };
-        throw e;
-      }
+    return this.watch(childId, ctx.signal, async (info) => {
+      if (!info) return { sagaId: childId, status: 'never-started' as const };
       switch (info.status) {
         case SagaStatus.Compensated:
         case SagaStatus.Cancelled:
-          change.cancel();
           return { sagaId: childId, status: info.status };
         case SagaStatus.Blocked:
-          change.cancel();
           throw blockedError(childId, input.step);
         case SagaStatus.Completed:
-          change.cancel();
-          throw new SagaError(ErrorCode.ChildReleased, `child saga "${childId}" was released (completed) and cannot be compensated`, { details: { child: childId, step: input.step } });
+          throw new SagaError(ErrorCode.ChildReleased, `child saga "${childId}" was released (completed) and cannot be compensated`, { details });
         case SagaStatus.Running:
           try {
             await this.host.send(childId, { type: SagaEventType.Compensate });
             elsewhereSince = undefined;
           } catch (e) {
-            if (!(e instanceof SagaError && e.code === ErrorCode.NotOwner)) {
-              change.cancel();
-              throw e;
-            }
+            // A start that never journaled its init (its coordinator died) left nothing to undo.
+            if (e instanceof UnknownSagaError) return { sagaId: childId, status: 'never-started' as const };
+            if (!(e instanceof SagaError && e.code === ErrorCode.NotOwner)) throw e;
             elsewhereSince ??= Date.now();
             if (Date.now() - elsewhereSince > ELSEWHERE_PATIENCE_MS) {
-              change.cancel();
-              throw new SagaError(ErrorCode.ChildElsewhere, `child saga "${childId}" is driven by another coordinator; its compensation is asked for again`, {
-                retryable: true,
-                details: { child: childId, step: input.step },
-              });
+              throw new SagaError(ErrorCode.ChildElsewhere, `child saga "${childId}" is driven by another coordinator; its compensation is asked for again`, { retryable: true, details });
             }
           }
-          break;
+          return undefined;
         default:
           // Compensating, or parked (recovery tries it again): wait.
-          break;
+          return undefined;
       }
-      await change.promise;
-    }
+    });
   }
 
-  /** Reads the saga until `decide` answers (or throws); between reads waits for a change. */
-  private async watch<T>(sagaId: string, signal: AbortSignal, decide: (info: SagaInfo) => T | undefined): Promise<T> {
+  /**
+   * Reads the saga (undefined: unknown) until `decide` answers or throws; between reads waits
+   * for its next change.
+   */
+  private async watch<T>(sagaId: string, signal: AbortSignal, decide: (info: SagaInfo | undefined) => T | undefined | Promise<T | undefined>): Promise<T> {
     for (;;) {
       const change = this.nextChange(sagaId, signal);
       let answer: T | undefined;
       try {
-        answer = decide(await this.host.get(sagaId));
+        answer = await decide(await this.find(sagaId));
       } catch (e) {
         change.cancel();
         throw e;
@@ -276,15 +255,14 @@ export class ChildSagas {
     return { promise, cancel: () => done() };
   }
 
+  /** The saga's info, or undefined when there is no such saga. */
+  private find(sagaId: string): Promise<SagaInfo | undefined> {
+    return this.host.get(sagaId).catch((e: unknown) => (e instanceof UnknownSagaError ? undefined : Promise.reject(e)));
+  }
+
   private async releaseIfHeld(childId: string, why: string): Promise<void> {
-    let info: SagaInfo;
-    try {
-      info = await this.host.get(childId);
-    } catch (e) {
-      if (e instanceof UnknownSagaError) return;
-      throw e;
-    }
-    if (!isHeld(info)) return;
+    const info = await this.find(childId);
+    if (!info || !isHeld(info)) return;
     try {
       const r = await this.host.send(childId, { type: SagaEventType.Release });
       this.host.logger.info({ sagaId: childId, accepted: r.accepted, why }, 'child saga released');
