@@ -135,6 +135,8 @@ export interface SagaSummary {
   readonly owner: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** For a child saga: the id of the saga that runs it (`show` names the step too). */
+  readonly parentId?: string;
 }
 
 export interface RecoveryReport {

@@ -138,7 +138,8 @@ describe('nested sagas', () => {
     // A cannot send to B's child; B sees its parent ended and releases it.
     expect((await b.wait(first('p7'), { until: ['completed'], timeoutMs: 30_000 })).status).toBe('completed');
     expect(controls.of('work', 'a').map((c) => c.outcome)).toEqual(['ok']);
-    expect((await a.list()).sagas.map((s) => s.id).sort()).toEqual(['p7', first('p7'), second('p7')].sort());
+    const listed = (await a.list()).sagas.map((s) => [s.id, s.parentId]);
+    expect(listed.sort()).toEqual([['p7', undefined], [first('p7'), 'p7'], [second('p7'), 'p7']].sort());
   });
 
   it('a child whose undo fails terminally is blocked and blocks its parent, each pointing at the other', async (ctx) => {
