@@ -18,6 +18,11 @@ export const CHILD_UNDO_SRC = 'child.undo';
 /** The state a nestable machine run as a child waits in once its steps are done. */
 export const HELD_STATE = 'succeeded';
 
+/** The invocation id of a step's undo (the parent's book holds it while the undo runs). */
+export function undoInvocationId(step: string): string {
+  return `undo.${step}`;
+}
+
 export function childSrc(machine: string): string {
   return `${CHILD_SRC_PREFIX}${machine}`;
 }

@@ -23,7 +23,7 @@
  */
 import { assign, setup, type AnyStateMachine } from 'xstate';
 import { backoffDelay, DEFAULT_STEP_RETRY, DEFAULT_UNDO_RETRY, resolvePolicy, type RetryPolicy } from './backoff.js';
-import { childSrc, CHILD_UNDO_SRC, HELD_STATE, heldState, isChildSagaInput, type ParentRef } from './child-step.js';
+import { childSrc, CHILD_UNDO_SRC, HELD_STATE, heldState, isChildSagaInput, undoInvocationId, type ParentRef } from './child-step.js';
 import { stepActor } from './step-actor.js';
 import { awaitsTag, isStepErrorData, SagaEventType, SagaTag, type StepErrorData } from './tags.js';
 
@@ -386,7 +386,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   for (const step of undoable) {
     compensating[`undo_${step.name}`] = {
       invoke: {
-        id: `undo.${step.name}`,
+        id: undoInvocationId(step.name),
         src: undoOf(step),
         input: ({ context }: { context: SagaContext }) => ({
           ...(step.child === undefined ? {} : { machine: step.child, step: step.name }),

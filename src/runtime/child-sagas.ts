@@ -17,6 +17,10 @@
  * - **Release**: when a parent reaches a final state its host sends `saga.release` to every
  *   child still held in `succeeded`. A crash in between loses nothing: a held child whose
  *   parent has ended (or is gone) is released when it is resumed and at every recovery pass.
+ * - **A child driven by another coordinator** cannot be sent to from here (a runtime sends only
+ *   to sagas it drives or may take over). Its own coordinator reads what the parent asks of it
+ *   from the parent's state, when it resumes the child and at every recovery pass: released
+ *   once the parent has ended, compensated while the parent's undo of it is in flight.
  *
  * Waiting reads the child through the runtime (`get`: memory when driven here, else its
  * journal), woken at once by the child's transitions when it is driven here and polled
@@ -24,7 +28,7 @@
  * step's abort signal.
  */
 import type { AnyEventObject } from 'xstate';
-import { CHILD_UNDO_SRC, childSrc, HELD_STATE, parentOf, type ChildStepInput, type ChildUndoInput, type ParentRef } from '../../machines/kit/child-step.js';
+import { CHILD_UNDO_SRC, childSrc, HELD_STATE, parentOf, undoInvocationId, type ChildStepInput, type ChildUndoInput, type ParentRef } from '../../machines/kit/child-step.js';
 import { outputOf, type SagaContext } from '../../machines/kit/define-saga.js';
 import { SagaEventType } from '../../machines/kit/tags.js';
 import { ErrorCode, SagaError, SagaExistsError, UnknownSagaError } from '../errors.js';
@@ -48,6 +52,7 @@ export interface ChildHost {
 export interface DrivenSaga {
   readonly id: string;
   readonly binding: SagaBinding;
+  readonly status: SagaStatus;
   readonly snapshot: { readonly value: unknown; readonly context: unknown };
 }
 
@@ -103,26 +108,33 @@ export class ChildSagas {
     this.host.track(Promise.all(steps.map(({ step }) => this.releaseIfHeld(childSagaId(saga.id, step), `parent "${saga.id}" ended`))));
   }
 
-  /** A saga was resumed here (recovery, takeover): a held child whose parent ended is released. */
+  /** A saga was resumed here (recovery, takeover): a child does what its parent's journal asks. */
   resumed(saga: DrivenSaga): void {
-    const parent = saga.snapshot.value === HELD_STATE ? parentOf(saga.snapshot.context) : undefined;
-    if (parent) this.host.track(this.releaseOrphan(saga.id, parent));
+    const parent = saga.status === SagaStatus.Running ? parentOf(saga.snapshot.context) : undefined;
+    if (parent) this.host.track(this.heedParent(saga.id, parent, saga.snapshot.value === HELD_STATE));
   }
 
-  /** Every held child driven here whose parent has ended is released (at each recovery pass). */
+  /** Every running child driven here does what its parent's journal asks (at each recovery pass). */
   sweep(sagas: Iterable<DrivenSaga>): void {
     for (const saga of sagas) this.resumed(saga);
   }
 
   /**
-   * Releases a held child whose parent has ended or is gone (a crash between the parent's end
-   * and its release, or a parent driven elsewhere). Called for a child resumed here and, for
-   * every held child driven here, at each recovery pass.
+   * What a child's parent needs of it, read from the parent's state: a held child whose parent
+   * has ended or is gone is released (a crash between the parent's end and its release, or a
+   * parent driven elsewhere, whose coordinator cannot send here); a child whose parent's undo
+   * of it is in flight compensates (that undo, on another coordinator, cannot send here either).
    */
-  private async releaseOrphan(childId: string, parent: ParentRef): Promise<void> {
-    const status = (await this.find(parent.sagaId))?.status;
-    if (status !== undefined && !isTerminalStatus(status)) return;
-    await this.releaseIfHeld(childId, status === undefined ? `parent "${parent.sagaId}" is gone` : `parent "${parent.sagaId}" is ${status}`);
+  private async heedParent(childId: string, parent: ParentRef, held: boolean): Promise<void> {
+    const info = await this.find(parent.sagaId);
+    if (!info || isTerminalStatus(info.status)) {
+      if (held) await this.releaseIfHeld(childId, info ? `parent "${parent.sagaId}" is ${info.status}` : `parent "${parent.sagaId}" is gone`);
+      return;
+    }
+    const undoing = undoInvocationId(parent.step);
+    if (!info.pending.some((p) => p.id === undoing)) return;
+    const r = await this.host.send(childId, { type: SagaEventType.Compensate });
+    this.host.logger.info({ sagaId: childId, accepted: r.accepted, parent: parent.sagaId }, 'child saga compensates: its parent undoes it');
   }
 
   /** The children a saga started, by step, with their statuses (those never started left out). */
@@ -194,7 +206,7 @@ export class ChildSagas {
             if (!(e instanceof SagaError && e.code === ErrorCode.NotOwner)) throw e;
             elsewhereSince ??= Date.now();
             if (Date.now() - elsewhereSince > ELSEWHERE_PATIENCE_MS) {
-              throw new SagaError(ErrorCode.ChildElsewhere, `child saga "${childId}" is driven by another coordinator; its compensation is asked for again`, { retryable: true, details });
+              throw new SagaError(ErrorCode.ChildElsewhere, `child saga "${childId}" is driven by another coordinator, which has not compensated it yet`, { retryable: true, details });
             }
           }
           return undefined;

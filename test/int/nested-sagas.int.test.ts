@@ -4,7 +4,8 @@
  * that fails after both compensates them in reverse order; a parent whose coordinator dies
  * mid-child is recovered by another and attaches to the child it started (one child per step);
  * a child whose undo fails terminally is blocked and blocks its parent, each pointing at the
- * other, and an operator resolving the child then retrying the parent finishes both; retention
+ * other, and an operator resolving the child then retrying the parent finishes both; a child
+ * driven by another live coordinator is waited for, released and compensated; retention
  * keeps a finished child while its parent lives, and purges it with its parent; `jetsaga sagas
  * show` names a parent's children and a child's parent.
  */
@@ -24,7 +25,7 @@ import { RetentionSweeper } from '../../src/runtime/retention.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { nestBindings, NestControls, type TreeInput } from '../fixtures/nest-saga.js';
 import { runCli } from '../helpers/cli.js';
-import { doneActors, expectWellFormed } from '../helpers/journal-checks.js';
+import { doneActors, expectWellFormed, takeoversOf } from '../helpers/journal-checks.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
@@ -140,6 +141,23 @@ describe('nested sagas', () => {
     expect(controls.of('work', 'a').map((c) => c.outcome)).toEqual(['ok']);
     const listed = (await a.list()).sagas.map((s) => [s.id, s.parentId]);
     expect(listed.sort()).toEqual([['p7', undefined], [first('p7'), 'p7'], [second('p7'), 'p7']].sort());
+  });
+
+  it('a child driven by another live coordinator compensates when its parent undoes it', async (ctx) => {
+    const controls = new NestControls();
+    const a = await runtime(ctx, 'nest8', controls, { owner: 'nest-a' });
+    const b = await runtime(ctx, 'nest8', controls, { owner: 'nest-b', recoverIntervalMs: 200 });
+    await b.start('leaf', { $parent: { sagaId: 'p8', step: 'first' }, input: TREE.a }, { id: first('p8') });
+    await a.start('tree', { ...TREE, failFinish: true }, { id: 'p8' });
+    expect((await a.wait('p8', { timeoutMs: 30_000 })).status).toBe('compensated');
+    expect((await a.get(first('p8'))).status).toBe('compensated');
+    // B drove it throughout (no takeover), and journaled the parent's request as its own input.
+    const childJournal = await a.events(first('p8'));
+    expect(takeoversOf(childJournal)).toEqual([]);
+    expect(childJournal.filter((e) => e.event?.type === SagaEventType.Compensate)).toHaveLength(1);
+    // Undone in reverse order: the second child (on A) by A, the first (on B) by B.
+    expect(controls.of('unwork').map((c) => c.tag)).toEqual(['b', 'a']);
+    expect(doneActors(await a.events('p8')).filter((x) => x.startsWith('undo.'))).toEqual(['undo.second', 'undo.first']);
   });
 
   it('a child whose undo fails terminally is blocked and blocks its parent, each pointing at the other', async (ctx) => {
