@@ -38,6 +38,16 @@ export const ErrorCode = {
   RegistryUnavailable: 'REGISTRY_UNAVAILABLE',
   RegistryRejected: 'REGISTRY_REJECTED',
   ImageCorrupt: 'IMAGE_CORRUPT',
+  /** A child saga ended compensated or cancelled: the step that ran it failed. */
+  ChildFailed: 'CHILD_FAILED',
+  /** A child saga is blocked (an undo of its own keeps failing): its parent blocks on it. */
+  ChildBlocked: 'CHILD_BLOCKED',
+  /** A child saga's id is taken by a saga of another machine, input or parent. */
+  ChildConflict: 'CHILD_CONFLICT',
+  /** A child saga was already released (completed): it can no longer be compensated. */
+  ChildReleased: 'CHILD_RELEASED',
+  /** A child saga is driven by another live coordinator, which this one cannot send to. */
+  ChildElsewhere: 'CHILD_ELSEWHERE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -4,7 +4,9 @@ export type { Runtime, JournalView } from './runtime/runtime.js';
 export { memoryStores, type RuntimeStores } from './runtime/stores.js';
 export { defineSteps, type UndoInput } from './runtime/define-steps.js';
 export { openNatsStores, natsNames, type NatsStoreOptions } from './runtime/nats-stores.js';
+export { childSagaId } from './runtime/child-id.js';
 export type {
+  ChildInfo,
   SagaBinding,
   SagaDefinition,
   SagaInfo,

@@ -14,18 +14,30 @@
  * and undone like any started step. An **optional** step's last failure is recorded in
  * `warnings` and the saga goes on (for clean-up that must never roll back a finished job).
  *
+ * A **child step** (`child: '<machineId>'` instead of `run`) runs another saga as a child: the
+ * host starts it (or attaches to it, after a recovery) and journals its outcome as the step's
+ * result; the step's implicit undo compensates the child (see child-step.ts). A machine that
+ * may itself run as a child says so with `nestable: true`.
+ *
  * The result is a plain machine: the visualizer draws it, tests drive it with `transition()`.
  */
 import { assign, setup, type AnyStateMachine } from 'xstate';
 import { backoffDelay, DEFAULT_STEP_RETRY, DEFAULT_UNDO_RETRY, resolvePolicy, type RetryPolicy } from './backoff.js';
+import { childSrc, CHILD_UNDO_SRC, HELD_STATE, heldState, isChildSagaInput, undoInvocationId, type ParentRef } from './child-step.js';
 import { stepActor } from './step-actor.js';
 import { awaitsTag, isStepErrorData, SagaEventType, SagaTag, type StepErrorData } from './tags.js';
 
 export interface SagaStepConfig {
   /** State name and invocation id: letters, digits, `_` and `-`. */
   readonly name: string;
-  /** Name of the step implementation the host runs. */
-  readonly run: string;
+  /** Name of the step implementation the host runs (exactly one of `run` and `child`). */
+  readonly run?: string;
+  /**
+   * Id of a `nestable` machine to run as a child saga instead: `input` is the child's input, its
+   * outputs become this step's output, and its failure this step's (terminal) error. The step's
+   * undo is implicit: it compensates the child.
+   */
+  readonly child?: string;
   /** Name of the implementation that undoes it; receives `{ input, output }`. */
   readonly undo?: string;
   /** Builds the step's input from the saga's input and earlier outputs (default: the saga input). */
@@ -80,6 +92,14 @@ export interface SagaConfig {
    * `saga.skip` (give that undo up and undo the rest) or `saga.abandon` (undo nothing more).
    */
   readonly undoRetry?: Partial<RetryPolicy>;
+  /**
+   * The machine may run as a child of another saga (a `child` step). Run as one, it stops in
+   * the non-final state `succeeded` once its steps are done, so that its parent can still have
+   * it compensated (`saga.compensate`) until it releases it (`saga.release` → `completed`).
+   * Run on its own it completes as any other. Opt-in: the journals of other machines replay
+   * exactly as before.
+   */
+  readonly nestable?: boolean;
   readonly description?: string;
 }
 
@@ -123,6 +143,8 @@ export interface SagaContext {
   readonly warnings?: Array<StepErrorData & { step: string }>;
   /** Set when an operator abandoned the compensation (absent otherwise). */
   readonly abandoned?: AbandonedNote;
+  /** The saga that runs this one as a child (nestable machines only; absent otherwise). */
+  readonly parent?: ParentRef;
 }
 
 /** What a kit-built saga's final state outputs. */
@@ -145,7 +167,7 @@ export function stepsOf(config: Pick<SagaConfig, 'steps'>): SagaStepConfig[] {
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const DEPENDENCY = /^[a-z0-9_-]{1,64}$/;
-const RESERVED = new Set(['compensating', 'blocked', 'completed', 'compensated', 'cancelled', 'abandoned']);
+const RESERVED = new Set(['compensating', 'blocked', 'completed', 'compensated', 'cancelled', 'abandoned', HELD_STATE]);
 
 interface GuardArgs {
   context: SagaContext;
@@ -164,6 +186,12 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
     step.input ? step.input({ input: ctx.input, outputs: ctx.outputs }) : ctx.input;
   const byName = new Map(allSteps.map((s) => [s.name, s]));
   const id = config.id;
+  const nestable = config.nestable === true;
+  // A child step's run and undo are the host's own, named after the child's machine.
+  const srcOf = (step: SagaStepConfig): string => (step.child === undefined ? step.run! : childSrc(step.child));
+  const undoOf = (step: SagaStepConfig | undefined): string | undefined => (step?.child === undefined ? step?.undo : CHILD_UNDO_SRC);
+  const invokeInputOf = (step: SagaStepConfig, ctx: SagaContext): unknown =>
+    step.child === undefined ? inputOf(step, ctx) : { machine: step.child, step: step.name, input: inputOf(step, ctx) };
 
   const delays: Record<string, (args: GuardArgs) => number> = {
     'retry.undo': ({ context, event }) =>
@@ -190,8 +218,9 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
 
   const actors: Record<string, ReturnType<typeof stepActor>> = {};
   for (const step of allSteps) {
-    actors[step.run] = stepActor();
-    if (step.undo) actors[step.undo] = stepActor();
+    actors[srcOf(step)] = stepActor();
+    const undo = undoOf(step);
+    if (undo) actors[undo] = stepActor();
   }
 
   const kit = setup({
@@ -211,6 +240,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
       cancelledAndDone: ({ context }: GuardArgs) => context.stack.length === 0 && context.cancelled,
       topIs: ({ context }: GuardArgs, params: { step: string }) => context.stack.at(-1)?.step === params.step,
       readyFor: ({ event }: GuardArgs, params: { dependency: string }) => event.dependency === params.dependency,
+      topLevel: ({ context }: GuardArgs) => context.parent === undefined,
       unavailable: ({ context, event }: GuardArgs, params: { step: string; dependency: string }) => {
         const e = event.error;
         const policy = policies.get(params.step) ?? stepPolicy;
@@ -257,9 +287,12 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
         undoError: failureOf(event, context.stack.at(-1)?.step ?? ''),
       })),
       resetUndo: assign(() => ({ undoAttempts: 0 })),
+      markCompensatedByParent: assign(({ context }: { context: SagaContext }) => ({
+        error: context.error ?? { step: '', code: 'PARENT_COMPENSATING', message: 'compensated by its parent saga', retryable: false },
+      })),
       // The stack is kept as it is: it still holds the inputs of what was left undone.
       noteAbandoned: assign(({ context }: { context: SagaContext }) => {
-        const ref = (e: CompensationEntry): UndoRef => ({ step: e.step, undo: byName.get(e.step)?.undo ?? '' });
+        const ref = (e: CompensationEntry): UndoRef => ({ step: e.step, undo: undoOf(byName.get(e.step)) ?? '' });
         const [top, ...below] = [...context.stack].reverse();
         const abandoned: AbandonedNote = { failedUndo: { ...ref(top!), error: context.undoError }, notRun: below.map(ref) };
         return { abandoned };
@@ -269,6 +302,8 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   });
 
   const compensate = { target: `#${id}.compensating` };
+  // A nestable machine's parent may have it compensated at any point before releasing it.
+  const byParent = nestable ? { [SagaEventType.Compensate]: { ...compensate, actions: 'markCompensatedByParent' } } : {};
 
   /** The state of one step; `next` is the absolute target it goes on to when done. */
   const stepState = (step: SagaStepConfig, next: string): Record<string, unknown> => {
@@ -295,16 +330,16 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
     });
     return {
       description: step.description,
-      entry: step.undo ? { type: 'pushStep', params: p } : undefined,
+      entry: undoOf(step) ? { type: 'pushStep', params: p } : undefined,
       initial: first,
-      on: { [SagaEventType.Cancel]: { ...compensate, actions: 'markCancelled' } },
+      on: { [SagaEventType.Cancel]: { ...compensate, actions: 'markCancelled' }, ...byParent },
       states: {
         ...awaiting,
         running: {
           invoke: {
             id: step.name,
-            src: step.run,
-            input: ({ context }: { context: SagaContext }) => inputOf(step, context),
+            src: srcOf(step),
+            input: ({ context }: { context: SagaContext }) => invokeInputOf(step, context),
             onDone: { target: next, actions: { type: 'recordOutput', params: p } },
             onError,
           },
@@ -335,9 +370,9 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
     return out;
   };
 
-  const states: Record<string, unknown> = sequence(config.steps, `#${id}`, `#${id}.completed`);
+  const states: Record<string, unknown> = sequence(config.steps, `#${id}`, `#${id}.${nestable ? HELD_STATE : 'completed'}`);
 
-  const undoable = allSteps.filter((s) => s.undo);
+  const undoable = allSteps.filter((s) => undoOf(s));
   const compensating: Record<string, unknown> = {
     next: {
       always: [
@@ -351,9 +386,10 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   for (const step of undoable) {
     compensating[`undo_${step.name}`] = {
       invoke: {
-        id: `undo.${step.name}`,
-        src: step.undo,
+        id: undoInvocationId(step.name),
+        src: undoOf(step),
         input: ({ context }: { context: SagaContext }) => ({
+          ...(step.child === undefined ? {} : { machine: step.child, step: step.name }),
           input: context.stack.at(-1)?.input,
           output: context.outputs[step.name] ?? null,
         }),
@@ -377,6 +413,7 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
       [SagaEventType.Abandon]: { target: 'abandoned', actions: 'noteAbandoned' },
     },
   };
+  if (nestable) states[HELD_STATE] = heldState();
   const output = ({ context }: { context: SagaContext }): SagaOutput => outputOf(context);
   states.completed = { type: 'final', output };
   states.compensated = { type: 'final', tags: [SagaTag.Compensated], output };
@@ -395,14 +432,17 @@ export function defineSaga(config: SagaConfig): AnyStateMachine {
   return kit.createMachine({
     id,
     description: config.description,
-    context: ({ input }) => initialSagaContext(input),
+    // Only a nestable machine unwraps a child's input: every other context is as it always was.
+    context: ({ input }) =>
+      nestable && isChildSagaInput(input) ? { ...initialSagaContext(input.input), parent: input.$parent } : initialSagaContext(input),
     initial: config.steps[0]!.name,
     states: states as never,
     output: ({ context }) => outputOf(context),
   }) as unknown as AnyStateMachine;
 }
 
-function outputOf(context: SagaContext): SagaOutput {
+/** What a kit-built saga outputs (also what a child in `succeeded` hands its parent). */
+export function outputOf(context: SagaContext): SagaOutput {
   // `abandoned` only when set: the output of every other saga stays as it always was.
   return { outputs: context.outputs, error: context.error, warnings: context.warnings ?? [], ...(context.abandoned ? { abandoned: context.abandoned } : {}) };
 }
@@ -435,7 +475,12 @@ function validate(config: SagaConfig): void {
     }
   }
   for (const step of stepsOf(config)) {
-    if (!step.run) throw new Error(`step "${step.name}" has no run implementation name`);
+    if (!step.run && step.child === undefined) throw new Error(`step "${step.name}" has no run implementation name (or child machine id)`);
+    if (step.run && step.child !== undefined) throw new Error(`step "${step.name}" names both run and child: one step runs one or the other`);
+    if (step.child !== undefined) {
+      if (!NAME.test(step.child)) throw new Error(`step "${step.name}": child machine id "${step.child}" must match ${NAME}`);
+      if (step.undo || step.optional) throw new Error(`step "${step.name}" runs a child saga: its undo is implicit (it compensates the child) and it cannot be optional`);
+    }
     if (step.optional && step.undo) throw new Error(`step "${step.name}" is optional and cannot have an undo`);
     if (step.timeoutMs !== undefined && !(step.timeoutMs > 0)) throw new Error(`step "${step.name}": timeoutMs must be > 0`);
     for (const dep of step.needs ?? []) {

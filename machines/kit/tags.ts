@@ -9,6 +9,11 @@ export const SagaTag = {
   Blocked: 'blocked',
   Compensated: 'compensated',
   Cancelled: 'cancelled',
+  /**
+   * A nestable saga run as a child whose steps are done: its status stays `running` (its parent
+   * may still have it compensated) until its parent releases it.
+   */
+  Held: 'held',
 } as const;
 export type SagaTag = (typeof SagaTag)[keyof typeof SagaTag];
 
@@ -40,6 +45,10 @@ export const SagaEventType = {
   Abandon: 'saga.abandon',
   /** Delivered by the host: a boot dependency the saga waits for is ready. */
   Ready: 'boot.ready',
+  /** To a nestable saga run as a child, from its parent's host: done with you (→ `completed`). */
+  Release: 'saga.release',
+  /** To a nestable saga run as a child, from its parent's undo: undo what you did (→ `compensated`). */
+  Compensate: 'saga.compensate',
 } as const;
 export type SagaEventType = (typeof SagaEventType)[keyof typeof SagaEventType];
 

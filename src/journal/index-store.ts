@@ -45,6 +45,8 @@ export interface IndexRecord {
   readonly updatedAt: number;
   /** Why the saga is parked (status `parked`). */
   readonly problem?: string;
+  /** The saga that runs this one as a child (a nested saga), if any. */
+  readonly parent?: string;
 }
 
 export interface IndexEntry {

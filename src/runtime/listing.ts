@@ -93,5 +93,6 @@ function summaryOf(e: IndexEntry, liveOf: Live): SagaSummary {
     owner: e.record.owner,
     createdAt: e.record.createdAt,
     updatedAt: live?.lastAt ?? e.record.updatedAt,
+    ...(e.record.parent === undefined ? {} : { parentId: e.record.parent }),
   };
 }

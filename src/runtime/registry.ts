@@ -4,7 +4,9 @@
  * message naming it, not hours later in the middle of a saga.
  */
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { isChildSrc } from '../../machines/kit/child-step.js';
 import { InvalidArgumentError, MachineVersionMismatchError, UnknownMachineError } from '../errors.js';
+import { childStepsOf, isNestable } from './child-steps.js';
 import type { SagaBinding } from './types.js';
 
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -14,6 +16,24 @@ export class MachineRegistry {
 
   constructor(bindings: readonly SagaBinding[]) {
     for (const b of bindings) this.add(b);
+    this.checkChildren();
+  }
+
+  /** Every child step must name a machine registered here that may run as a child. */
+  private checkChildren(): void {
+    for (const b of this.all()) {
+      for (const { step, machine } of childStepsOf(b.machine)) {
+        const child = this.byId.get(machine)?.[0];
+        const problem = !child ? 'is not registered here' : !isNestable(child.machine) ? 'is not nestable (defineSaga({ nestable: true }))' : undefined;
+        if (problem) {
+          throw new InvalidArgumentError(`machine ${b.id}@${b.version}, step "${step}": child machine "${machine}" ${problem}`, {
+            machine: `${b.id}@${b.version}`,
+            step,
+            child: machine,
+          });
+        }
+      }
+    }
   }
 
   private add(binding: SagaBinding): void {
@@ -74,7 +94,8 @@ function checkSteps(binding: SagaBinding): void {
         continue;
       }
       if (!(inv.src in actors)) problems.push(`${where}: "${inv.src}" is not in setup({ actors }) (use stepActor())`);
-      if (typeof binding.steps[inv.src] !== 'function') problems.push(`${where}: no step implementation named "${inv.src}"`);
+      // Child steps and their undos are run by the host itself (child-sagas.ts).
+      if (!isChildSrc(inv.src) && typeof binding.steps[inv.src] !== 'function') problems.push(`${where}: no step implementation named "${inv.src}"`);
     }
   }
   if (problems.length) {

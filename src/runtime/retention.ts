@@ -3,6 +3,9 @@
  * updated longer ago than the retention are purged — their journal entries, checkpoint,
  * anything kept beside them (a build's progress subject) and, last, their index record.
  * Blocked and parked sagas are open, never finished: they are never purged, however old.
+ * A child saga (its record names its `parent`) goes with its parent: it is kept while the parent
+ * is open or kept, and purged in the sweep that finds the parent expired too (or gone), so
+ * `sagas show` never lists a child whose journal is gone under a parent still shown.
  *
  * One sweeper at a time per namespace. Each step of a purge is idempotent, so two sweepers
  * would do no harm to the saga they both purge — but once a purge removed the index record,
@@ -167,6 +170,7 @@ export class RetentionSweeper {
         // Only finished statuses, checked here too: the finished set is the index's word, and a
         // blocked or parked saga must never lose its journal.
         if (!isTerminalStatus(record.status) || record.updatedAt > cutoff) continue;
+        if (record.parent !== undefined && !(await this.parentExpired(record.parent, cutoff))) continue;
         if (purged + failed + batch.length >= maxPerPass) {
           more = true;
           break outer;
@@ -183,6 +187,12 @@ export class RetentionSweeper {
     const report: SweepReport = { scanned, purged, failed, more, ...(lost ? { skipped: 'leaseLost' as const } : {}) };
     if (purged || failed || lost) this.log.info({ ...report, retainMs: o.retainMs }, 'retention sweep');
     return report;
+  }
+
+  /** Whether a child's parent is finished and expired, or gone: only then may the child go. */
+  private async parentExpired(parentId: string, cutoff: number): Promise<boolean> {
+    const parent = await this.options.index.get(parentId);
+    return !parent || (isTerminalStatus(parent.record.status) && parent.record.updatedAt <= cutoff);
   }
 
   /** Journal, checkpoint, extras, then the index record: a crash before the last step leaves the record for the next sweep. */

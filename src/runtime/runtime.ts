@@ -28,6 +28,8 @@ import { sleep } from '../nats/retry.js';
 import { linkedSignal } from '../util/linked-signal.js';
 import { isTransient } from '../nats/nats-errors.js';
 import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { ChildSagas } from './child-sagas.js';
+import { childStepsOf } from './child-steps.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import type { FoldedSaga } from './fold.js';
 import { IdleCheckpoints } from './idle-checkpoints.js';
@@ -108,13 +110,22 @@ export class Runtime {
   private readonly idleCheckpoints: IdleCheckpoints;
   /** How often each saga's copy fenced itself lately (backs off re-acquiring). */
   private readonly refenced = new Map<string, number>();
+  /** Child sagas: the built-in child steps, and releasing children once their parent ends. */
+  private readonly children: ChildSagas;
 
   constructor(private readonly options: RuntimeCoreOptions) {
-    this.registry = new MachineRegistry(options.machines);
     this.stores = options.stores;
     this.owner = options.owner ?? defaultOwner(process.env);
     if (!OWNER_PATTERN.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER_PATTERN}`);
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
+    this.children = new ChildSagas({
+      start: (machine, input, id) => this.start(machine, input, { id }),
+      get: (id) => this.get(id),
+      send: (id, event) => this.send(id, event),
+      track: (p) => this.track(p),
+      logger: this.logger,
+    });
+    this.registry = new MachineRegistry(options.machines.map((b) => this.children.bind(b)));
     this.now = options.now ?? Date.now;
     this.checkpointEvery = options.checkpointEvery ?? 50;
     this.idleCheckpoints = new IdleCheckpoints({
@@ -335,6 +346,19 @@ export class Runtime {
     return info;
   }
 
+  /** `get`, plus the children the saga started (a saga whose machine runs child steps). */
+  async show(sagaId: string): Promise<SagaInfo> {
+    const info = await this.get(sagaId);
+    let binding;
+    try {
+      binding = this.registry.forReplay(sagaId, info.machine, info.version);
+    } catch {
+      return info; // a machine (version) this coordinator does not run: no children to tell
+    }
+    if (childStepsOf(binding.machine).length === 0) return info;
+    return { ...info, children: await this.children.childrenOf(sagaId, binding) };
+  }
+
   /**
    * The decoded journal of a saga: what it was started with and every input it consumed; with
    * `fromSeq`, only the entries at or after that journal stream sequence (a follower's next read).
@@ -452,7 +476,10 @@ export class Runtime {
 
   private resumeInstance(inst: SagaInstance): void {
     inst.resume();
-    if (!inst.isStopped && !isTerminalStatus(inst.status)) this.gate.sync(inst.id, inst.snapshot.tags);
+    if (!inst.isStopped && !isTerminalStatus(inst.status)) {
+      this.gate.sync(inst.id, inst.snapshot.tags);
+      this.children.resumed(inst);
+    }
   }
 
   /** Host-originated input (a readiness event) into a saga driven here; journaled as usual. */
@@ -554,6 +581,7 @@ export class Runtime {
     // Waiters hear of a finished saga once the index says so too, so a caller that waited
     // for it finds it in `list()` straight away.
     void this.keeper.statusChanged(id, inst.status).finally(() => this.waiters.notify(info));
+    this.children.ended(inst);
     // Its checkpoint goes, after any save still in flight (which would otherwise land after
     // the delete and outlive the saga).
     const saving = this.checkpointSaves.get(id);
@@ -571,6 +599,7 @@ export class Runtime {
   }
 
   private notify(inst: SagaInstance, c: Commit): void {
+    this.children.wake(inst.id);
     if (this.listeners.size > 0) {
       const notice: TransitionNotice = { sagaId: inst.id, machine: inst.binding.id, entryNo: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value };
       for (const l of this.listeners) {
@@ -680,6 +709,7 @@ export class Runtime {
         acquire: (entry, alive) => this.loader.acquire(entry, alive),
         acquireMany: (entries, alive) => this.loader.acquireMany(entries, alive),
       });
+      this.children.sweep(this.instances.values());
       if (report.failed === 0 && report.abandoned === 0) {
         this.inheritLowWater = false;
         this.retainedLowWater = undefined;

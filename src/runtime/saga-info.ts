@@ -1,4 +1,5 @@
 /** `SagaInfo`, the answer of `runtime.get()`, from a saga's folded state or its index record alone. */
+import { parentOf, type ParentRef } from '../../machines/kit/child-step.js';
 import type { IndexRecord } from '../journal/index-store.js';
 import type { FoldedSaga } from './fold.js';
 import { parseMachineRef } from './machine-ref.js';
@@ -24,6 +25,7 @@ export function infoOf(f: InfoSource, owner: string | undefined): SagaInfo {
     pending: Object.values(f.book.pending).map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),
     timers: Object.values(f.book.timers).map((t) => ({ id: t.id, dueAt: t.dueAt })),
     ...(f.forkedFrom ? { forkedFrom: { sagaId: f.forkedFrom.sagaId, entry: f.forkedFrom.entry } } : {}),
+    ...withParent(parentOf(s.context)),
   };
 }
 
@@ -35,4 +37,9 @@ export function summaryInfo(r: IndexRecord, problem?: string): SagaInfo {
     id: r.sagaId, machine, version, status: r.status, state: {}, context: undefined,
     entryNo: 0, owner: r.owner, updatedAt: r.updatedAt, pending: [], timers: [], ...(why ? { problem: why } : {}),
   };
+}
+
+/** A child's pointer to its parent, only when it has one (other infos keep their shape). */
+function withParent(parent: ParentRef | undefined): { parent?: ParentRef } {
+  return parent ? { parent } : {};
 }

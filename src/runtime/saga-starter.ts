@@ -9,6 +9,7 @@
  * and journals its own init once that coordinator's lease has lapsed. A start whose init is
  * refused (another init, or a void left by a recovery that gave up on it) goes round again.
  */
+import { isChildSagaInput } from '../../machines/kit/child-step.js';
 import {
   InvalidArgumentError,
   JournalConflictError,
@@ -91,6 +92,8 @@ export class SagaStarter {
         epoch: 1,
         createdAt: now,
         updatedAt: now,
+        // A child names its parent, so that retention keeps it while the parent lives.
+        ...(isChildSagaInput(input) ? { parent: input.$parent.sagaId } : {}),
       };
       // The index record goes first, create-only, so that no saga is ever missing from it.
       const { entry, created } = await host.index.create(record);

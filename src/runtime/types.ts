@@ -1,6 +1,7 @@
 /** Public types of the saga runtime. */
 import type { AnyEventObject, AnyStateMachine, StateValue } from 'xstate';
 import type { Logger } from '../log.js';
+import type { ParentRef } from '../../machines/kit/child-step.js';
 import type { SagaStatus } from '../journal/index-store.js';
 
 export type { SagaStatus };
@@ -73,7 +74,19 @@ export interface SagaInfo {
   /** Why the saga is `parked`: what could not be journaled or what its machine rejected. */
   readonly problem?: string;
   /** For a fork (`runtime.fork`): the saga and entry number its journal was copied from. */
-  readonly forkedFrom?: { readonly sagaId: string; readonly entry: number };
+  readonly forkedFrom?: { readonly sagaId: string; readonly entry: number };  /** For a saga run as a child (a `child` step of another): its parent and that step. */
+  readonly parent?: ParentRef;
+  /** The children the saga started, by step (only in `runtime.show`, for machines with child steps). */
+  readonly children?: readonly ChildInfo[];
+}
+
+/** A child saga as its parent's `show` lists it. */
+export interface ChildInfo {
+  readonly sagaId: string;
+  /** The parent's step that runs it. */
+  readonly step: string;
+  readonly machine: string;
+  readonly status: SagaStatus;
 }
 
 /** What `start` answers: the saga, and whether this call created it. */
@@ -122,6 +135,8 @@ export interface SagaSummary {
   readonly owner: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** For a child saga: the id of the saga that runs it (`show` names the step too). */
+  readonly parentId?: string;
 }
 
 export interface RecoveryReport {

@@ -76,7 +76,7 @@ export const handlers = {
     const page = await c.runtime.list({ status: r.status, machine: r.machine, limit: r.limit, after: r.after });
     return { sagas: page.sagas, next: page.next ?? null };
   },
-  'sagas.get': async (r: z.output<typeof S.SagaIdRequest>, c: Coordinator) => c.runtime.get(r.id),
+  'sagas.get': async (r: z.output<typeof S.SagaIdRequest>, c: Coordinator) => c.runtime.show(r.id),
   'sagas.events': async (r: z.output<typeof S.SagaIdRequest>, c: Coordinator) => ({ id: r.id, events: await c.runtime.events(r.id) }),
   'sagas.cancel': async (r: z.output<typeof S.SagaIdRequest>, c: Coordinator) => {
     const sent = await c.runtime.send(r.id, { type: SagaEventType.Cancel });

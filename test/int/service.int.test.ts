@@ -210,8 +210,9 @@ describe('bad requests and unknown ids', () => {
 
 describe('a coordinator that cannot answer', () => {
   it('a hanging handler is answered TIMEOUT; one not admitted NOT_ADMITTED', async () => {
-    // runtime.get never settles: the handler is cut off by its timeout.
-    const hanging = { config: { namespace, owner: 'hanging' }, nats: nc, runtime: { get: () => new Promise(() => undefined) } } as unknown as Coordinator;
+    // runtime.get (and show, which sagas.get answers with) never settles: the handler is cut off by its timeout.
+    const never = (): Promise<never> => new Promise(() => undefined);
+    const hanging = { config: { namespace, owner: 'hanging' }, nats: nc, runtime: { get: never, show: never } } as unknown as Coordinator;
     const h1 = await startService(hanging, { prefix: `${namespace}.hang`, handlerTimeoutMs: 100 });
     // A coordinator whose runtime is not open answers with its own NOT_ADMITTED error.
     const closed = new Coordinator({ config: loadConfig({ nats: server.url, namespace, owner: 'closed', dataDir: tmpdir() }, {}), machines: [] });

@@ -20,10 +20,26 @@ function status(value: string): string {
 }
 
 /** The stable JSON shape of one saga (README, "Sagas from the command line"). */
-function sagaJson(s: { id: string; machine: string; status: string; owner?: unknown; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number; forkedFrom?: unknown }): Record<string, unknown> {
+interface Family {
+  parent?: unknown;
+  children?: unknown;
+}
+
+function sagaJson(s: { id: string; machine: string; status: string; owner?: unknown; state?: unknown; context?: unknown; entryNo?: number; updatedAt?: number; forkedFrom?: unknown } & Family): Record<string, unknown> {
   // owner: the coordinator driving the saga (or that last drove it), so a cluster shows who has what.
   const json = { id: s.id, machine: s.machine, status: s.status, owner: typeof s.owner === 'string' ? s.owner : null, state: s.state ?? null, context: s.context ?? null, seq: s.entryNo ?? null, updatedAt: s.updatedAt ?? null };
-  return s.forkedFrom ? { ...json, forkedFrom: s.forkedFrom } : json;
+  // A nested saga's parent and a parent's children: only where there are some.
+  return { ...json, ...(s.forkedFrom ? { forkedFrom: s.forkedFrom } : {}), ...(s.parent ? { parent: s.parent } : {}), ...(s.children ? { children: s.children } : {}) };
+}
+
+/** The lines `sagas show` prints for a nested saga's parent and a parent's children. */
+function familyLines(s: Family): string[] {
+  const lines: string[] = [];
+  const parent = s.parent as { sagaId: string; step: string } | undefined;
+  if (parent) lines.push(`parent:  ${parent.sagaId} (step ${parent.step})`);
+  const children = (s.children ?? []) as Array<{ sagaId: string; step: string; machine: string; status: string }>;
+  if (children.length > 0) lines.push('children:', ...children.map((c) => `  ${c.step}  ${c.sagaId}  ${c.machine}  ${c.status}`));
+  return lines;
 }
 
 function stateText(state: unknown): string {
@@ -85,6 +101,7 @@ export function register(program: Command): void {
           if (typeof s.owner === 'string') console.log(`owner:   ${s.owner}`);
           const forked = s.forkedFrom as { sagaId: string; entry: number } | undefined;
           if (forked) console.log(`forked from ${forked.sagaId} at entry ${forked.entry}`);
+          for (const line of familyLines(s)) console.log(line);
           console.log(`state:   ${stateText(s.state)}`);
           console.log(`context: ${JSON.stringify(s.context, null, 2)}`);
         }
