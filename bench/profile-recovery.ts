@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../src/log.js';
@@ -26,7 +28,21 @@ let done = 0;
 rt.subscribe((n) => {
   if (n.status === 'completed') done++;
 });
+// PROFILE=<file>: a CPU profile of recover() alone (the lease wait before it is idle time).
+const session = process.env.PROFILE ? new Session() : undefined;
+const post = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) => session!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+if (session) {
+  session.connect();
+  await post('Profiler.enable');
+  await post('Profiler.start');
+}
 const report = await rt.recover();
+if (session) {
+  const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+  writeFileSync(process.env.PROFILE!, JSON.stringify(profile));
+  session.disconnect();
+}
 const resumed = performance.now() - t0;
 while (done < N) await new Promise((r) => setTimeout(r, 5));
 console.log(JSON.stringify({ report, createMs: Math.round(created), resumedMs: Math.round(resumed), completedMs: Math.round(performance.now() - t0), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) }));

@@ -98,7 +98,7 @@ const MAX_FENCE_ROUNDS = 5;
 /** Takeover markers in flight at once in a bulk recovery (the appends are pipelined). */
 const MARK_CONCURRENCY = 512;
 /** Index claims (CAS round trips) in flight at once in a bulk recovery. */
-const CLAIM_CONCURRENCY = 64;
+const CLAIM_CONCURRENCY = 512;
 
 export class SagaLoader {
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -129,6 +129,7 @@ export class SagaLoader {
       entries.map((e) => e.record.sagaId),
       async () => {
         const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
         const outcomes = new Map<string, AcquireOutcome | Error>();
         // Only sagas it may claim are folded: a pass in a cluster lists every coordinator's.
         const candidates: IndexEntry[] = [];
@@ -211,7 +212,7 @@ export class SagaLoader {
         });
         const t2 = performance.now();
         this.deps.logger.info(
-          { sagas: entries.length, claimed: ready.length, fromSeq, ...stats, claimMs: ms(claimMs), foldMs: ms(foldMs), fencedMs: ms(t1 - t0), activateMs: ms(t2 - t1) },
+          { sagas: entries.length, claimed: ready.length, fromSeq, ...stats, claimMs: ms(claimMs), foldMs: ms(foldMs), fencedMs: ms(t1 - t0), activateMs: ms(t2 - t1), cpuMs: ms(process.cpuUsage(cpu0).user / 1000) },
           'bulk recovery',
         );
         return outcomes;
