@@ -19,5 +19,5 @@ RUN mkdir -p /var/lib/jetsaga && chown node:node /var/lib/jetsaga
 USER node
 VOLUME /var/lib/jetsaga
 # The package bin: without src/ in the image it runs the compiled dist/.
-ENTRYPOINT ["node", "bin/jetsaga.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "bin/jetsaga.js"]
 CMD ["serve"]

@@ -46,7 +46,7 @@ interface Child {
 }
 
 function spawnChild(script: string, args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   const lines = createInterface({ input: proc.stdout! });

@@ -4,6 +4,7 @@
  * owner is this coordinator or one whose lease has lapsed. Acquiring re-checks the journal,
  * so a stale index record never resumes a saga twice or a finished one at all.
  */
+import { performance } from 'node:perf_hooks';
 import type { IndexEntry, IndexStore } from '../journal/index-store.js';
 import type { Logger } from '../log.js';
 import { forEachLimit } from '../util/for-each-limit.js';
@@ -69,6 +70,7 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
   };
   // The whole candidate list first: many sagas are then folded with one journal scan.
   const todo: IndexEntry[] = [];
+  const t0 = performance.now();
   let after: string | undefined;
   do {
     if (deps.signal.aborted) return report;
@@ -81,6 +83,7 @@ export async function runRecovery(deps: RecoveryDeps): Promise<RecoveryReport> {
     }
     after = page.next;
   } while (after);
+  deps.logger.debug({ listed: report.listed, candidates: todo.length, ms: Math.round(performance.now() - t0) }, 'open sagas listed for recovery');
 
   // One liveness look-up per owner per pass, however many of its sagas are listed.
   const alive = new Map<string, Promise<boolean>>();
