@@ -1,0 +1,221 @@
+/**
+ * The PostgreSQL addon saga on a real coordinator (real nats-server and docker-registry) against
+ * a real PostgreSQL (test/helpers/postgres.ts): it makes a role and a database for the app, and
+ * the sealed URL it outputs opens to a password that connects; the journal never holds that
+ * password; a later saga for the same addon reuses it, and its undo leaves it in place; a saga
+ * that fails after provisioning compensates — database, role and record gone; undos repeated,
+ * or run when nothing was made, are no-ops; a role of the same name that jetsaga did not make is
+ * neither taken over nor dropped; the service API shows addons with the password redacted.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTGRES_ADDON_MACHINE_ID, type PostgresAddonInput } from '../../machines/postgres-addon.machine.js';
+import { addonIdentifier } from '../../src/addons/addon-names.js';
+import { addonSteps, type ProvisionedAddon } from '../../src/addons/addon-steps.js';
+import { scramMatches } from '../../src/addons/scram-verifier.js';
+import type { SagaError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import type { SagaInfo, StepContext } from '../../src/runtime/types.js';
+import { openEnv } from '../../src/secrets/index.js';
+import { JetsagaClient } from '../../src/service/client.js';
+import { startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { queryAt, startPostgres, uniqueApp, type PostgresHandle } from '../helpers/postgres.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+
+let server: NatsServerHandle;
+let registry: RegistryHandle;
+let postgres: PostgresHandle;
+let world: BuildWorld;
+let nc: NatsConnection;
+let client: JetsagaClient;
+/** Every role and database name a test may have made, dropped at the end whatever happened. */
+const made: string[] = [];
+let sagas = 0;
+
+beforeAll(async () => {
+  [server, registry, postgres] = await Promise.all([startNatsServer(), startRegistry(), startPostgres()]);
+  world = await startBuildWorld(server.url, registry.port, { service: true, addonPostgres: postgres.adminUrl });
+  nc = await connect({ servers: server.url });
+  client = JetsagaClient.connect(nc, { namespace: world.coordinator.config.namespace });
+}, 120_000);
+afterAll(async () => {
+  await nc?.close();
+  await world?.stop();
+  await postgres?.forget(made).catch(() => undefined);
+  await Promise.all([server?.stop(), registry?.stop(), postgres?.stop()]);
+});
+
+/** A new app whose addon `db` the test owns: its identifier is dropped at the end. */
+function newApp(prefix: string): { app: string; identifier: string } {
+  const app = uniqueApp(prefix);
+  const identifier = addonIdentifier(app, 'db');
+  made.push(identifier);
+  return { app, identifier };
+}
+
+async function provision(app: string, name = 'db'): Promise<{ id: string; info: SagaInfo }> {
+  const input: PostgresAddonInput = { app, name, kind: 'postgres' };
+  const id = `addon-${process.pid}-${sagas++}`;
+  await world.coordinator.runtime.start(POSTGRES_ADDON_MACHINE_ID, input, { id });
+  return { id, info: await world.coordinator.runtime.wait(id, { timeoutMs: 60_000 }) };
+}
+
+const outputsOf = (info: SagaInfo): Record<string, unknown> => (info.context as { outputs: Record<string, unknown> }).outputs;
+const addonOf = (info: SagaInfo): ProvisionedAddon => outputsOf(info).ready as ProvisionedAddon;
+
+/** The plain URL the app is given (what the sandbox opens for its process). */
+const urlOf = (addon: ProvisionedAddon): string => openEnv(world.coordinator.builds.secrets, addon.app, { [addon.env]: addon.url })[addon.env]!;
+
+async function exists(identifier: string): Promise<{ role: boolean; database: boolean }> {
+  const [r] = await postgres.query<{ role: boolean; database: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS role, EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS database',
+    [identifier],
+  );
+  return r!;
+}
+
+function stepContext(sagaId: string): StepContext {
+  return { sagaId, invocationId: 'direct', idempotencyKey: `${sagaId}:1:direct`, attempt: 1, signal: new AbortController().signal, logger: silentLogger };
+}
+
+describe('postgres addon saga', () => {
+  it('makes a role and a database whose sealed URL connects, and never journals the password', async () => {
+    const { app, identifier } = newApp('pga');
+    const { id, info } = await provision(app);
+    expect(info.status, JSON.stringify(info.context)).toBe('completed');
+    const addon = addonOf(info);
+    expect(addon).toMatchObject({ app, name: 'db', kind: 'postgres', role: identifier, database: identifier, env: 'DATABASE_URL', reused: false, createdBy: id });
+    expect(addon.url).toEqual({ $secret: expect.any(String) });
+
+    const url = urlOf(addon);
+    const password = decodeURIComponent(new URL(url).password);
+    expect(password.length).toBeGreaterThanOrEqual(32);
+    // The app's own connection: its role, its database, and it may make tables there.
+    const [who] = await queryAt<{ usr: string; db: string }>(url, 'SELECT current_user AS usr, current_database() AS db');
+    expect(who).toEqual({ usr: identifier, db: identifier });
+    await queryAt(url, 'CREATE TABLE visits (n int)');
+    // The server holds a SCRAM verifier of exactly that password (whatever the server's own auth rules).
+    const [auth] = await postgres.query<{ pw: string }>('SELECT rolpassword AS pw FROM pg_authid WHERE rolname = $1', [identifier]);
+    expect(auth!.pw.startsWith('SCRAM-SHA-256$')).toBe(true);
+    expect(scramMatches(auth!.pw, password)).toBe(true);
+    expect(scramMatches(auth!.pw, `${password}x`)).toBe(false);
+    if (postgres.own) {
+      const wrong = new URL(url);
+      wrong.password = 'wrong';
+      await expect(queryAt(wrong.href, 'SELECT 1')).rejects.toMatchObject({ code: '28P01' });
+    }
+    // No other role may connect: PUBLIC lost CONNECT.
+    const [pub] = await postgres.query<{ ok: boolean }>("SELECT has_database_privilege('pg_monitor', $1, 'CONNECT') AS ok", [identifier]);
+    expect(pub!.ok).toBe(false);
+
+    const journal = JSON.stringify(await world.coordinator.runtime.events(id));
+    expect(journal).not.toContain(password);
+    expect(journal).not.toContain(encodeURIComponent(password));
+    expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toMatchObject({ state: 'ready', createdBy: id });
+  });
+
+  it('reuses the addon for a later saga of the app; undoing that saga leaves it in place', async () => {
+    const { app, identifier } = newApp('pgr');
+    const first = await provision(app);
+    expect(first.info.status).toBe('completed');
+    const second = await provision(app);
+    expect(second.info.status).toBe('completed');
+    const reused = addonOf(second.info);
+    expect(reused).toMatchObject({ reused: true, createdBy: first.id, role: identifier });
+    expect(urlOf(reused)).toBe(urlOf(addonOf(first.info)));
+    expect(outputsOf(second.info)).toMatchObject({ role: { outcome: 'reused' }, database: { outcome: 'reused' } });
+
+    // A third saga that fails after its last step compensates — and must not drop the app's database.
+    await queryAt(urlOf(reused), 'CREATE TABLE kept (n int)');
+    world.failAfter = 'markAddonReady';
+    try {
+      const third = await provision(app);
+      expect(third.info.status).toBe('compensated');
+    } finally {
+      world.failAfter = undefined;
+    }
+    expect(await exists(identifier)).toEqual({ role: true, database: true });
+    expect(await queryAt(urlOf(reused), 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 0 }]);
+    expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toMatchObject({ state: 'ready', createdBy: first.id });
+  });
+
+  it('compensates a saga that fails after provisioning: database, role and record are gone', async () => {
+    const { app, identifier } = newApp('pgc');
+    world.failAfter = 'markAddonReady';
+    let id: string;
+    try {
+      const run = await provision(app);
+      id = run.id;
+      expect(run.info.status).toBe('compensated');
+      expect(outputsOf(run.info)).toMatchObject({ role: { outcome: 'created' }, database: { outcome: 'created' } });
+    } finally {
+      world.failAfter = undefined;
+    }
+    expect(await exists(identifier)).toEqual({ role: false, database: false });
+    expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toBeNull();
+
+    // The undos again, as a recovered saga would run them: nothing left to do, no error.
+    const steps = addonSteps(() => world.coordinator.builds);
+    const claim = { outcome: 'created' as const, role: identifier, database: identifier, createdBy: id };
+    const input = { app, name: 'db', claim };
+    expect(await steps.dropAddonDatabase({ input, output: null }, stepContext(id))).toBeNull();
+    expect(await steps.dropAddonRole({ input, output: null }, stepContext(id))).toBeNull();
+    expect(await steps.releaseAddon({ input, output: null }, stepContext(id))).toBeNull();
+    // A later deploy makes it anew.
+    const again = await provision(app);
+    expect(again.info.status).toBe('completed');
+    expect(addonOf(again.info)).toMatchObject({ reused: false, createdBy: again.id });
+  });
+
+  it('undoes a claim whose role and database were never made, and repeats every undo as a no-op', async () => {
+    const { app, identifier } = newApp('pgn');
+    const steps = addonSteps(() => world.coordinator.builds);
+    const sagaId = `addon-direct-${process.pid}`;
+    const claim = await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
+    expect(claim).toMatchObject({ outcome: 'created', role: identifier, createdBy: sagaId });
+    const input = { app, name: 'db', claim };
+    for (let i = 0; i < 2; i++) {
+      expect(await steps.dropAddonDatabase({ input, output: null }, stepContext(sagaId))).toEqual({ database: identifier, outcome: 'absent' });
+      expect(await steps.dropAddonRole({ input, output: null }, stepContext(sagaId))).toEqual({ role: identifier, outcome: 'absent' });
+    }
+    await steps.releaseAddon({ input, output: null }, stepContext(sagaId));
+    await steps.releaseAddon({ input, output: null }, stepContext(sagaId));
+    expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toBeNull();
+    expect(await exists(identifier)).toEqual({ role: false, database: false });
+
+    // A repeated claim (the same saga) keeps the password it recorded first.
+    const once = await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
+    const url = (await world.coordinator.builds.entities.addons.get(app, 'db'))!.url;
+    await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
+    expect((await world.coordinator.builds.entities.addons.get(app, 'db'))!.url).toEqual(url);
+    await steps.releaseAddon({ input: { app, name: 'db' }, output: once }, stepContext(sagaId));
+  });
+
+  it('neither takes over nor drops a role of the same name that jetsaga did not make', async () => {
+    const { app, identifier } = newApp('pgt');
+    await postgres.query(`CREATE ROLE "${identifier}" LOGIN`);
+    const { info } = await provision(app);
+    expect(info.status).toBe('compensated');
+    expect((info.context as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ADDON_NAME_TAKEN', step: 'role' });
+    expect(await exists(identifier)).toEqual({ role: true, database: false });
+    expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toBeNull();
+  });
+
+  it('shows addons through the service API with the password redacted', async () => {
+    const { app, identifier } = newApp('pgs');
+    const { id, info } = await provision(app);
+    const password = decodeURIComponent(new URL(urlOf(addonOf(info))).password);
+    const listed = await client.listAddons(app);
+    expect(listed.addons).toHaveLength(1);
+    expect(listed.addons[0]).toMatchObject({ name: 'db', kind: 'postgres', state: 'ready', env: 'DATABASE_URL', createdBy: id });
+    expect(listed.addons[0]!.url).toBe(`postgresql://${identifier}:[redacted]@127.0.0.1:${postgres.port}/${identifier}`);
+    const shown = await client.getAddon(app, 'db');
+    expect(shown.addon.url).toBe(listed.addons[0]!.url);
+    expect(JSON.stringify([listed, shown])).not.toContain(password);
+    expect(JSON.stringify([listed, shown])).not.toContain('$secret');
+    const missing = await client.getAddon(app, 'other').catch((e: SagaError) => e);
+    expect(missing).toMatchObject({ code: 'UNKNOWN_ADDON', status: 404 });
+    expect((await client.listAddons(uniqueApp('none'))).addons).toEqual([]);
+  });
+});
