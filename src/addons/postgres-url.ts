@@ -3,7 +3,7 @@
  * admin URL that may hold a password, so it is checked here once, shown only redacted, and
  * never journaled. The apps' own URLs (`DATABASE_URL`) point at the same host and port.
  */
-import { REDACTED } from '../secrets/index.js';
+import { REDACTED } from '../secrets/redact.js';
 
 /** What the admin URL says, parsed. */
 export interface PostgresServer {
