@@ -40,6 +40,9 @@ import type { StagedSource } from './source/index.js';
 import { registryStep, say } from './step-support.js';
 import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
 import { openEnv, type SealedEnv } from '../secrets/index.js';
+import { offeredAddonKinds } from '../addons/addon-providers.js';
+import { withAddonSecrets } from '../addons/addon-env.js';
+import type { ProvisionedAddon } from '../addons/addon-steps.js';
 
 /** What the push step records: where the image is. */
 export interface PushedImage {
@@ -227,9 +230,28 @@ export function buildSteps(host: () => BuildHost) {
       return { processes: processesOf(web.argv, procfile), web: web.from, hasWorker: findProcess(procfile, 'worker') !== undefined };
     },
 
-    prepareConfig: async ({ app, config, env, secretEnv }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv }): Promise<PreparedConfig> => {
+    /**
+     * `addons`: what the app's addon sagas provisioned (their `outputs.ready`), whose sealed URLs
+     * join the version's secrets; absent in builds that provision none.
+     */
+    prepareConfig: async ({
+      app,
+      config,
+      env,
+      secretEnv,
+      addons,
+    }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv; addons?: readonly ProvisionedAddon[] }): Promise<PreparedConfig> => {
       const x = h();
-      const prepared = await prepareConfig({ config, requestEnv: env, requestSecrets: secretEnv, services: x.services, appName: app, portFree: (port) => portFree(x, app, port) });
+      const checked = await prepareConfig({
+        config,
+        requestEnv: env,
+        requestSecrets: secretEnv,
+        services: x.services,
+        offeredAddons: offeredAddonKinds(x.addons),
+        appName: app,
+        portFree: (port) => portFree(x, app, port),
+      });
+      const prepared = withAddonSecrets(checked, addons ?? []);
       // Opened and dropped: a coordinator without the key the secrets were sealed with fails
       // the build here (terminal, naming the key), early, rather than at its last step.
       if (prepared.secrets) openEnv(x.secrets, app, prepared.secrets);
