@@ -5,8 +5,11 @@
  * password; a later saga for the same addon reuses it, and its undo leaves it in place; a saga
  * that fails after provisioning compensates — database, role and record gone; undos repeated,
  * or run when nothing was made, are no-ops; a role of the same name that jetsaga did not make is
- * neither taken over nor dropped; the service API shows addons with the password redacted.
+ * neither taken over nor dropped; the service API shows addons with the password redacted; a
+ * coordinator without a provider refuses an app with `[[addons]]` in config preparation, naming
+ * `--addon-postgres`.
  */
+import { Readable } from 'node:stream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_ADDON_MACHINE_ID, type PostgresAddonInput } from '../../machines/postgres-addon.machine.js';
@@ -18,6 +21,7 @@ import { silentLogger } from '../../src/log.js';
 import type { SagaInfo, StepContext } from '../../src/runtime/types.js';
 import { openEnv } from '../../src/secrets/index.js';
 import { JetsagaClient } from '../../src/service/client.js';
+import { tarOf } from '../fixtures/tars/tar-builder.js';
 import { startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { queryAt, startPostgres, uniqueApp, type PostgresHandle } from '../helpers/postgres.js';
@@ -217,5 +221,26 @@ describe('postgres addon saga', () => {
     const missing = await client.getAddon(app, 'other').catch((e: SagaError) => e);
     expect(missing).toMatchObject({ code: 'UNKNOWN_ADDON', status: 404 });
     expect((await client.listAddons(uniqueApp('none'))).addons).toEqual([]);
+  });
+});
+
+describe('a coordinator without a PostgreSQL provider', () => {
+  it('refuses a deploy of an app with [[addons]] in config preparation, naming --addon-postgres', async () => {
+    const bare = await startBuildWorld(server.url, registry.port);
+    try {
+      const app = uniqueApp('pgm');
+      const appToml = `name = "${app}"\n\n[[addons]]\nkind = "postgres"\n`;
+      const tar = Readable.from([tarOf([{ name: 'app.toml', data: appToml }, { name: 'index.html', data: '<h1>hi</h1>\n' }])]);
+      const { info } = await bare.deploy({ app, tar });
+      expect(info.status).toBe('compensated');
+      const error = (info.context as { error: { code: string; message: string; step: string } }).error;
+      expect(error).toMatchObject({ code: 'APP_CONFIG_INVALID', step: 'settings' });
+      expect(error.message).toBe(
+        'app.toml:4: addons[0].kind asks for a postgres addon ("db"), but this coordinator has no postgres provider: start it with --addon-postgres <url> (or JETSAGA_ADDON_POSTGRES)',
+      );
+      expect(await bare.coordinator.builds.entities.addons.list(app)).toEqual([]);
+    } finally {
+      await bare.stop();
+    }
   });
 });
