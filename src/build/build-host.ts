@@ -98,6 +98,7 @@ export class BuildHost {
     // First: a key file that cannot be read stops the coordinator before anything is opened.
     const secrets = options.secrets ?? (await loadSecretKeys({ keyFile: options.secretsKeyFile, dataDir: options.dataDir, logger })).ring;
     const addons = openAddonProviders({ namespace, postgresUrl: options.addonPostgres });
+    if (addons.postgres) logger.info({ addonPostgres: addons.postgres.server.redacted }, 'PostgreSQL addons are made on this server');
     const sources = await SourceStore.open(nc, { namespace, replicas });
     const entities = await openEntityStores(nc, namespace, { isFinished: options.isFinished, lockTtlMs: options.lockTtlMs, logger, replicas });
     const progress = await ProgressLog.open(nc, { namespace, logger, replicas });

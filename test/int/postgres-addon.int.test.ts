@@ -23,7 +23,9 @@ import { openEnv } from '../../src/secrets/index.js';
 import { JetsagaClient } from '../../src/service/client.js';
 import { tarOf } from '../fixtures/tars/tar-builder.js';
 import { startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
+import { runCli } from '../helpers/cli.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import pg from 'pg';
 import { queryAt, startPostgres, uniqueApp, type PostgresHandle } from '../helpers/postgres.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
@@ -144,15 +146,28 @@ describe('postgres addon saga', () => {
     expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toMatchObject({ state: 'ready', createdBy: first.id });
   });
 
-  it('compensates a saga that fails after provisioning: database, role and record are gone', async () => {
+  it('compensates a saga that fails after provisioning: database (with a session still on it), role and record are gone', async () => {
     const { app, identifier } = newApp('pgc');
     world.failAfter = 'markAddonReady';
+    const hold = world.holdAt('markAddonReady');
     let id: string;
     try {
-      const run = await provision(app);
+      const running = provision(app);
+      await hold.reached;
+      const record = (await world.coordinator.builds.entities.addons.get(app, 'db'))!;
+      const url = openEnv(world.coordinator.builds.secrets, app, { [record.env]: record.url })[record.env]!;
+      // The app is connected when the undo drops its database: its session is ended, not waited for.
+      const open = new pg.Client({ connectionString: url });
+      open.on('error', () => undefined);
+      await open.connect();
+      await open.query('CREATE TABLE visits (n int)');
+      hold.release();
+      const run = await running;
       id = run.id;
       expect(run.info.status).toBe('compensated');
       expect(outputsOf(run.info)).toMatchObject({ role: { outcome: 'created' }, database: { outcome: 'created' } });
+      await expect(open.query('SELECT 1')).rejects.toThrow();
+      await open.end().catch(() => undefined);
     } finally {
       world.failAfter = undefined;
     }
@@ -221,6 +236,19 @@ describe('postgres addon saga', () => {
     const missing = await client.getAddon(app, 'other').catch((e: SagaError) => e);
     expect(missing).toMatchObject({ code: 'UNKNOWN_ADDON', status: 404 });
     expect((await client.listAddons(uniqueApp('none'))).addons).toEqual([]);
+
+    // The CLI over the same API.
+    const at = ['--nats', server.url, '--namespace', world.coordinator.config.namespace];
+    const list = await runCli(['addons', 'list', '--app', app, ...at]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`^db +postgres +ready +DATABASE_URL +postgresql://${identifier}:\\[redacted\\]@127\\.0\\.0\\.1:${postgres.port}/${identifier}$`, 'm'));
+    const show = await runCli(['addons', 'show', app, 'db', '--json', ...at]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ name: 'db', state: 'ready', createdBy: id, url: listed.addons[0]!.url });
+    for (const out of [list.stdout, show.stdout]) expect(out).not.toContain(password);
+    const unknown = await runCli(['addons', 'show', app, 'other', ...at]);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toContain(`app "${app}" has no addon "other"`);
   });
 });
 

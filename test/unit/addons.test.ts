@@ -1,13 +1,15 @@
 /**
- * app.toml's `[[addons]]` (parsed, defaulted, every mistake pointed at), the deploy-time addon
- * checks (a kind without a provider names `--addon-postgres`; an addon's variable set by the
- * request is refused; it satisfies `[require] env`), the names derived from an addon, the
- * provider URL (checked, shown redacted), the addon records in memory and the merge of the
- * addons' sealed URLs into a version's secret env.
+ * Addons without a server: app.toml's `[[addons]]` (parsed, defaulted, every mistake pointed
+ * at), the deploy-time addon checks (a kind without a provider names `--addon-postgres`; an
+ * addon's variable set by the request is refused; it satisfies `[require] env`), the names
+ * derived from an addon, the provider URL (checked, shown redacted), how the provider's failures
+ * are classified, the addon records in memory and the merge of the addons' sealed URLs into a
+ * version's secret env.
  */
 import { describe, expect, it } from 'vitest';
 import { addonEnvName, addonIdentifier } from '../../src/addons/addon-names.js';
 import { withAddonSecrets } from '../../src/addons/addon-env.js';
+import { providerError } from '../../src/addons/addon-errors.js';
 import { provisionedAddonOf } from '../../src/addons/addon-output.js';
 import { parsePostgresUrl, redactedDatabaseUrl } from '../../src/addons/postgres-url.js';
 import { scramMatches, scramVerifier } from '../../src/addons/scram-verifier.js';
@@ -111,6 +113,16 @@ describe('the provider URL', () => {
     expect(() => loadConfig({}, { JETSAGA_ADDON_POSTGRES: 'not a url s3cret' })).not.toThrow(/s3cret/);
     expect(loadConfig({}, { JETSAGA_ADDON_POSTGRES: 'postgres://postgres@127.0.0.1/postgres' }).addonPostgres).toBe('postgres://postgres@127.0.0.1/postgres');
     expect(redactedDatabaseUrl({ role: 'shop_db', host: '127.0.0.1', port: 5432, database: 'shop_db' })).toBe('postgresql://shop_db:[redacted]@127.0.0.1:5432/shop_db');
+  });
+
+  it('turns what the server said into a retry or a refusal, naming the server redacted', () => {
+    const server = 'postgres://admin:[redacted]@127.0.0.1:5432/postgres';
+    const refused = providerError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 'create role shop_db', server);
+    expect(refused).toMatchObject({ code: 'ADDON_PROVIDER_UNAVAILABLE', retryable: true, message: `cannot create role shop_db on ${server}: connect ECONNREFUSED 127.0.0.1:5432` });
+    expect(providerError(Object.assign(new Error('the database system is starting up'), { code: '57P03' }), 'x', server).retryable).toBe(true);
+    const auth = providerError(Object.assign(new Error('password authentication failed for user "admin"'), { code: '28P01' }), 'create role shop_db', server);
+    expect(auth).toMatchObject({ code: 'ADDON_PROVIDER_FAILED', retryable: false });
+    expect(providerError(Object.assign(new Error('permission denied to create role'), { code: '42501' }), 'x', server).retryable).toBe(false);
   });
 
   it('gets a SCRAM verifier of the password, never the password', () => {
