@@ -4,6 +4,7 @@
  * sealed like the deploy's own secrets, opened only for the sandbox's processes.
  */
 import { TerminalError } from '../errors.js';
+import { AddonErrorCode } from './addon-errors.js';
 import type { PreparedConfig } from '../build/app/prepare-config.js';
 import { isSealedSecret, type SealedEnv, type SealedSecret } from '../secrets/index.js';
 import type { ProvisionedAddon } from './addon-steps.js';
@@ -24,9 +25,9 @@ export function withAddonSecrets(prepared: PreparedConfig, addons: readonly Pick
   if (addons.length === 0) return prepared;
   const secrets: Record<string, SealedSecret> = { ...(prepared.secrets ?? {}) };
   for (const a of addons) {
-    if (!isSealedSecret(a.url)) throw new TerminalError(`addon "${a.name}" has no sealed URL`, { code: 'ADDON_ENV_CONFLICT', details: { name: a.name } });
+    if (!isSealedSecret(a.url)) throw new TerminalError(`addon "${a.name}" has no sealed URL`, { code: AddonErrorCode.EnvConflict, details: { name: a.name } });
     if (Object.hasOwn(secrets, a.env) || Object.hasOwn(prepared.env, a.env)) {
-      throw new TerminalError(`${a.env} is set both by the deploy and by the addon "${a.name}"`, { code: 'ADDON_ENV_CONFLICT', status: 400, details: { name: a.name, env: a.env } });
+      throw new TerminalError(`${a.env} is set both by the deploy and by the addon "${a.name}"`, { code: AddonErrorCode.EnvConflict, status: 400, details: { name: a.name, env: a.env } });
     }
     secrets[a.env] = a.url;
   }

@@ -17,6 +17,10 @@ export const AddonErrorCode = {
   NameTaken: 'ADDON_NAME_TAKEN',
   /** Another saga is provisioning the same addon (retryable: it finishes or rolls back). */
   Busy: 'ADDON_BUSY',
+  /** An addon's env var is set twice, or its URL was provisioned for another app. */
+  EnvConflict: 'ADDON_ENV_CONFLICT',
+  /** The addon was made on another server than the one the provider is configured with now. */
+  ServerChanged: 'ADDON_SERVER_CHANGED',
   /** No such addon (the CLI's `addons show`). */
   UnknownAddon: 'UNKNOWN_ADDON',
 } as const;

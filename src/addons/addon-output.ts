@@ -23,8 +23,12 @@ const ProvisionedSchema = z.looseObject({
 
 /** The addon a completed postgres-addon saga made or reused. INVALID_ARGUMENT when it holds none. */
 export function provisionedAddonOf(sagaOutput: unknown): ProvisionedAddon {
-  const ready = (sagaOutput as { outputs?: { ready?: unknown } } | null)?.outputs?.ready;
-  const parsed = ProvisionedSchema.safeParse(ready);
-  if (!parsed.success) throw new InvalidArgumentError(`not the output of a completed postgres-addon saga: ${z.prettifyError(parsed.error)}`);
+  return parseProvisionedAddon((sagaOutput as { outputs?: { ready?: unknown } } | null)?.outputs?.ready, 'the output of a completed postgres-addon saga');
+}
+
+/** `value` checked as a provisioned addon (a `ready` step's output). INVALID_ARGUMENT otherwise. */
+export function parseProvisionedAddon(value: unknown, what = 'a provisioned addon'): ProvisionedAddon {
+  const parsed = ProvisionedSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(`not ${what}: ${z.prettifyError(parsed.error)}`);
   return parsed.data as ProvisionedAddon;
 }

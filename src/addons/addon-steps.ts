@@ -13,7 +13,7 @@ import type { StepContext } from '../runtime/types.js';
 import { openEnv, sealEnv, type SealedSecret } from '../secrets/index.js';
 import type { BuildHost } from '../build/build-host.js';
 import { say } from '../build/step-support.js';
-import { providerMissing } from './addon-errors.js';
+import { AddonErrorCode, providerMissing } from './addon-errors.js';
 import { addonEnvName, addonIdentifier, AddonKind } from './addon-names.js';
 import type { AddonOwner, PostgresAdmin } from './postgres-admin.js';
 import { appDatabaseUrl } from './postgres-url.js';
@@ -85,7 +85,7 @@ export function addonSteps(host: () => BuildHost) {
     if (record.host !== server.host || record.port !== server.port) {
       throw new TerminalError(
         `addon "${input.name}" of app "${input.app}" was recorded on ${record.host}:${record.port}, but the PostgreSQL provider is now ${server.redacted}`,
-        { code: 'ADDON_SERVER_CHANGED', status: 409, details: { app: input.app, name: input.name } },
+        { code: AddonErrorCode.ServerChanged, status: 409, details: { app: input.app, name: input.name } },
       );
     }
     return record;

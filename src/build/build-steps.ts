@@ -42,7 +42,8 @@ import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-run
 import { openEnv, type SealedEnv } from '../secrets/index.js';
 import { offeredAddonKinds } from '../addons/addon-providers.js';
 import { withAddonSecrets } from '../addons/addon-env.js';
-import type { ProvisionedAddon } from '../addons/addon-steps.js';
+import { parseProvisionedAddon } from '../addons/addon-output.js';
+import { AddonErrorCode } from '../addons/addon-errors.js';
 
 /** What the push step records: where the image is. */
 export interface PushedImage {
@@ -231,8 +232,9 @@ export function buildSteps(host: () => BuildHost) {
     },
 
     /**
-     * `addons`: what the app's addon sagas provisioned (their `outputs.ready`), whose sealed URLs
-     * join the version's secrets; absent in builds that provision none.
+     * `addons`: what the app's addon sagas provisioned (each one's `outputs.ready`), whose sealed
+     * URLs join the version's secrets; absent in builds that provision none. Checked here: the
+     * machine maps them from journaled outputs without looking inside.
      */
     prepareConfig: async ({
       app,
@@ -240,7 +242,7 @@ export function buildSteps(host: () => BuildHost) {
       env,
       secretEnv,
       addons,
-    }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv; addons?: readonly ProvisionedAddon[] }): Promise<PreparedConfig> => {
+    }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv; addons?: readonly unknown[] }): Promise<PreparedConfig> => {
       const x = h();
       const checked = await prepareConfig({
         config,
@@ -251,7 +253,10 @@ export function buildSteps(host: () => BuildHost) {
         appName: app,
         portFree: (port) => portFree(x, app, port),
       });
-      const prepared = withAddonSecrets(checked, addons ?? []);
+      const provisioned = (addons ?? []).map((a) => parseProvisionedAddon(a));
+      const foreign = provisioned.find((a) => a.app !== app);
+      if (foreign) throw new TerminalError(`addon "${foreign.name}" was provisioned for app "${foreign.app}", not "${app}"`, { code: AddonErrorCode.EnvConflict, status: 400 });
+      const prepared = withAddonSecrets(checked, provisioned);
       // Opened and dropped: a coordinator without the key the secrets were sealed with fails
       // the build here (terminal, naming the key), early, rather than at its last step.
       if (prepared.secrets) openEnv(x.secrets, app, prepared.secrets);

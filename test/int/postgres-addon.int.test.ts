@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_ADDON_MACHINE_ID, type PostgresAddonInput } from '../../machines/postgres-addon.machine.js';
 import { addonIdentifier } from '../../src/addons/addon-names.js';
 import { addonSteps, type ProvisionedAddon } from '../../src/addons/addon-steps.js';
+import { parseAppConfig } from '../../src/build/app/app-config.js';
+import { buildSteps } from '../../src/build/build-steps.js';
 import { scramMatches } from '../../src/addons/scram-verifier.js';
 import type { SagaError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -119,6 +121,19 @@ describe('postgres addon saga', () => {
     expect(journal).not.toContain(password);
     expect(journal).not.toContain(encodeURIComponent(password));
     expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toMatchObject({ state: 'ready', createdBy: id });
+  });
+
+  it("gives the build's settings step the addon's sealed URL for the version's secrets", async () => {
+    const { app } = newApp('pgb');
+    const { info } = await provision(app);
+    const addon = addonOf(info);
+    const config = parseAppConfig(`[require]\nenv = ["DATABASE_URL"]\n[[addons]]\nkind = "postgres"\n`);
+    const settings = buildSteps(() => world.coordinator.builds).prepareConfig;
+    const prepared = await settings({ app, config, env: {}, addons: [addon] });
+    expect(prepared.secrets).toEqual({ DATABASE_URL: addon.url });
+    expect(openEnv(world.coordinator.builds.secrets, app, prepared.secrets!)).toEqual({ DATABASE_URL: urlOf(addon) });
+    await expect(settings({ app: uniqueApp('other'), config, env: {}, addons: [addon] })).rejects.toMatchObject({ code: 'ADDON_ENV_CONFLICT' });
+    await expect(settings({ app, config, env: {}, addons: [{ ...addon, url: 'plain' }] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('reuses the addon for a later saga of the app; undoing that saga leaves it in place', async () => {
