@@ -218,12 +218,43 @@ describe('postgres addon saga', () => {
     expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toBeNull();
     expect(await exists(identifier)).toEqual({ role: false, database: false });
 
-    // A repeated claim (the same saga) keeps the password it recorded first.
-    const once = await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
+    // Every step again, twice (at-least-once): a repeated claim keeps the password it recorded
+    // first, and the repeated role and database steps converge on it.
+    const again = await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
     const url = (await world.coordinator.builds.entities.addons.get(app, 'db'))!.url;
-    await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
+    expect(await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId))).toEqual({ ...again, outcome: 'own' });
     expect((await world.coordinator.builds.entities.addons.get(app, 'db'))!.url).toEqual(url);
-    await steps.releaseAddon({ input: { app, name: 'db' }, output: once }, stepContext(sagaId));
+    const claimed = { app, name: 'db', claim: again };
+    expect(await steps.ensureAddonRole(claimed, stepContext(sagaId))).toEqual({ role: identifier, outcome: 'created' });
+    expect(await steps.ensureAddonRole(claimed, stepContext(sagaId))).toEqual({ role: identifier, outcome: 'updated' });
+    expect(await steps.ensureAddonDatabase(claimed, stepContext(sagaId))).toEqual({ database: identifier, outcome: 'created' });
+    expect(await steps.ensureAddonDatabase(claimed, stepContext(sagaId))).toEqual({ database: identifier, outcome: 'exists' });
+    const plain = openEnv(world.coordinator.builds.secrets, app, { DATABASE_URL: url }).DATABASE_URL!;
+    expect(await queryAt(plain, 'SELECT current_user AS usr')).toEqual([{ usr: identifier }]);
+    const [auth] = await postgres.query<{ pw: string }>('SELECT rolpassword AS pw FROM pg_authid WHERE rolname = $1', [identifier]);
+    expect(scramMatches(auth!.pw, decodeURIComponent(new URL(plain).password))).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      expect(await steps.dropAddonDatabase({ input: claimed, output: null }, stepContext(sagaId))).toEqual({ database: identifier, outcome: i === 0 ? 'dropped' : 'absent' });
+      expect(await steps.dropAddonRole({ input: claimed, output: null }, stepContext(sagaId))).toEqual({ role: identifier, outcome: i === 0 ? 'dropped' : 'absent' });
+    }
+    await steps.releaseAddon({ input: { app, name: 'db' }, output: again }, stepContext(sagaId));
+    expect(await exists(identifier)).toEqual({ role: false, database: false });
+  });
+
+  it('goes on after a coordinator restart in the middle, with the password it recorded', async () => {
+    const { app, identifier } = newApp('pgk');
+    const hold = world.holdAt('ensureAddonDatabase');
+    const id = `addon-restart-${process.pid}`;
+    await world.coordinator.runtime.start(POSTGRES_ADDON_MACHINE_ID, { app, name: 'db', kind: 'postgres' } satisfies PostgresAddonInput, { id });
+    expect(await hold.reached).toBe(id);
+    const before = (await world.coordinator.builds.entities.addons.get(app, 'db'))!.url;
+    await world.restart();
+    hold.release();
+    const info = await world.coordinator.runtime.wait(id, { timeoutMs: 60_000 });
+    expect(info.status).toBe('completed');
+    const addon = addonOf(info);
+    expect(addon.url).toEqual(before);
+    expect(await queryAt(urlOf(addon), 'SELECT current_database() AS db')).toEqual([{ db: identifier }]);
   });
 
   it('neither takes over nor drops a role of the same name that jetsaga did not make', async () => {
