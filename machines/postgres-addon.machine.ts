@@ -1,39 +1,49 @@
 /**
- * The PostgreSQL addon saga: an app gets a database of its own on the coordinator's PostgreSQL
- * server — a role (login, a generated password) and a database it owns that no other role may
- * connect to — and its connection URL, sealed, for the app's environment.
+ * The PostgreSQL addon saga: each addon an app asks for (app.toml `[[addons]] kind =
+ * "postgres"`) becomes a database of the app's own on the coordinator's PostgreSQL server — a
+ * role (login, a generated password) and a database it owns that no other role may connect to —
+ * and its connection URL, sealed, for the app's environment.
  *
- *   claim (record the addon, or find it made) → role → database → ready
+ *   claim (record each addon, or find it made) → roles → databases → ready
  *
- * An addon outlives the deploy that made it: a later deploy of the app finds it `ready` and
- * reuses it, and every step of that deploy is then a no-op, undos included. Undone, an addon
- * this saga made is dropped (database, role, record: the reverse of the order they were made
- * in); one it reused is left alone. A build saga runs it as a child; a coordinator can also run
- * it on its own.
+ * All of the app's addons in one saga, so that a build runs it as one child step however many
+ * the app has (none: every step does nothing). An addon outlives the deploy that made it: a
+ * later deploy of the app finds it `ready` and reuses it, and this saga's steps and undos leave
+ * it alone. Undone, the addons this saga made are dropped (databases, roles, records: the
+ * reverse of the order they were made in).
+ *
+ * Addons of a kind the coordinator has no provider for are not made: the claim lists them as
+ * `unprovided`, and the build's config preparation refuses the app, naming the flag to set.
  */
 import type { AnyStateMachine } from 'xstate';
 import { defineSaga } from './kit/define-saga.js';
+
+/** One addon of the app, as app.toml gives it. */
+export interface PostgresAddonRequest {
+  readonly kind: 'postgres';
+  /** Its name within the app (`[a-z][a-z0-9-]{0,19}`; app.toml's default is `db`). */
+  readonly name: string;
+}
 
 /** What the saga is started with. */
 export interface PostgresAddonInput {
   /** The app (`[a-z0-9][a-z0-9-]{0,62}`). */
   readonly app: string;
-  /** The addon's name within the app (`[a-z][a-z0-9-]{0,19}`; app.toml's default is `db`). */
-  readonly name: string;
-  readonly kind: 'postgres';
+  /** Its addons, names unique (app.toml `[[addons]]`, in file order); may be empty. */
+  readonly addons: readonly PostgresAddonRequest[];
 }
 
 export const POSTGRES_ADDON_MACHINE_ID = 'postgres-addon';
 export const POSTGRES_ADDON_MACHINE_VERSION = 1;
 
 type Outputs = Readonly<Record<string, unknown>>;
-/** Every step names the addon the same way, and the later ones know what the claim found. */
-const addonOf = (input: unknown): Pick<PostgresAddonInput, 'app' | 'name'> => ({ app: (input as PostgresAddonInput).app, name: (input as PostgresAddonInput).name });
-const withClaim = ({ input, outputs }: { input: unknown; outputs: Outputs }): unknown => ({ ...addonOf(input), claim: outputs.claim ?? null });
+const given = (input: unknown): PostgresAddonInput => input as PostgresAddonInput;
+/** The later steps act on what the claim found: the app and the claimed addons. */
+const withClaims = ({ input, outputs }: { input: unknown; outputs: Outputs }): unknown => ({ app: given(input).app, claim: outputs.claim ?? null });
 
 export const postgresAddonMachine: AnyStateMachine = defineSaga({
   id: POSTGRES_ADDON_MACHINE_ID,
-  description: 'gives an app a PostgreSQL database of its own (role, database, sealed URL), or reuses the one an earlier deploy made',
+  description: "gives an app the PostgreSQL databases its app.toml asks for (role, database, sealed URL each), reusing the ones an earlier deploy made",
   // A server that restarts or is briefly away is waited out; a refusal (bad admin
   // credentials, a name in use) is terminal at once.
   retry: { maxAttempts: 6, initialDelayMs: 500, maxDelayMs: 30_000 },
@@ -41,30 +51,30 @@ export const postgresAddonMachine: AnyStateMachine = defineSaga({
   steps: [
     {
       name: 'claim',
-      run: 'claimAddon',
-      undo: 'releaseAddon',
-      description: "records the addon for this saga before anything is made (its sealed URL, password included), or finds the app's ready one to reuse",
-      input: ({ input }) => ({ ...addonOf(input), kind: (input as PostgresAddonInput).kind }),
+      run: 'claimAddons',
+      undo: 'releaseAddons',
+      description: "records each addon for this saga before anything is made (its sealed URL, password included), or finds the app's ready one to reuse",
+      input: ({ input }) => ({ app: given(input).app, addons: given(input).addons }),
     },
     {
-      name: 'role',
-      run: 'ensureAddonRole',
-      undo: 'dropAddonRole',
-      description: "makes the addon's login role with the recorded password (nothing when reused)",
-      input: withClaim,
+      name: 'roles',
+      run: 'ensureAddonRoles',
+      undo: 'dropAddonRoles',
+      description: 'makes the login role of each addon this saga claimed, with its recorded password',
+      input: withClaims,
     },
     {
-      name: 'database',
-      run: 'ensureAddonDatabase',
-      undo: 'dropAddonDatabase',
-      description: 'makes the database, owned by the role and closed to every other role (nothing when reused)',
-      input: withClaim,
+      name: 'databases',
+      run: 'ensureAddonDatabases',
+      undo: 'dropAddonDatabases',
+      description: 'makes the database of each addon this saga claimed, owned by its role and closed to every other role',
+      input: withClaims,
     },
     {
       name: 'ready',
-      run: 'markAddonReady',
-      description: "marks the addon ready for the app's later deploys and outputs it: names, where it is, the sealed URL",
-      input: withClaim,
+      run: 'markAddonsReady',
+      description: "marks the addons ready for the app's later deploys and outputs them: names, where they are, the sealed URLs",
+      input: withClaims,
     },
   ],
 });

@@ -1,7 +1,7 @@
 /**
  * Reads what a finished postgres-addon saga handed its parent: its output (a kit saga's
- * `{ outputs, error, warnings }`) holds the provisioned addon under `outputs.ready`. Checked
- * here, so a parent never seals a malformed value into a version's env.
+ * `{ outputs, error, warnings }`) holds the provisioned addons under `outputs.ready.addons`.
+ * Checked here, so a parent never seals a malformed value into a version's env.
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
@@ -21,14 +21,21 @@ const ProvisionedSchema = z.looseObject({
   createdBy: z.string(),
 });
 
-/** The addon a completed postgres-addon saga made or reused. INVALID_ARGUMENT when it holds none. */
-export function provisionedAddonOf(sagaOutput: unknown): ProvisionedAddon {
-  return parseProvisionedAddon((sagaOutput as { outputs?: { ready?: unknown } } | null)?.outputs?.ready, 'the output of a completed postgres-addon saga');
+/**
+ * The addons a completed postgres-addon saga made or reused, from what its parent was given:
+ * the saga's output or a child step's result (`{ outputs: { ready: { addons } } }`), or the list
+ * itself. INVALID_ARGUMENT when it holds none.
+ */
+export function provisionedAddonsOf(value: unknown): ProvisionedAddon[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : (value as { outputs?: { ready?: { addons?: unknown } } }).outputs?.ready?.addons;
+  if (!Array.isArray(list)) throw new InvalidArgumentError('not the output of a completed postgres-addon saga: it has no outputs.ready.addons');
+  return list.map((a) => parseProvisionedAddon(a));
 }
 
-/** `value` checked as a provisioned addon (a `ready` step's output). INVALID_ARGUMENT otherwise. */
-export function parseProvisionedAddon(value: unknown, what = 'a provisioned addon'): ProvisionedAddon {
+/** `value` checked as a provisioned addon (an element of the `ready` step's `addons`). INVALID_ARGUMENT otherwise. */
+export function parseProvisionedAddon(value: unknown): ProvisionedAddon {
   const parsed = ProvisionedSchema.safeParse(value);
-  if (!parsed.success) throw new InvalidArgumentError(`not ${what}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new InvalidArgumentError(`not a provisioned addon: ${z.prettifyError(parsed.error)}`);
   return parsed.data as ProvisionedAddon;
 }

@@ -70,8 +70,8 @@ export class BuildService {
   }
 
   /**
-   * The PostgreSQL addon saga (a build runs it as a child for each `[[addons]]` of app.toml; it
-   * also runs on its own). Its claim is its own: a fork claims the addon for itself.
+   * The PostgreSQL addon saga (a build runs it as a child for the `[[addons]]` of app.toml; it
+   * also runs on its own). Its claim is its own: a fork claims the addons for itself.
    */
   addonBinding(): SagaBinding {
     return {

@@ -42,7 +42,7 @@ import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-run
 import { openEnv, type SealedEnv } from '../secrets/index.js';
 import { offeredAddonKinds } from '../addons/addon-providers.js';
 import { withAddonSecrets } from '../addons/addon-env.js';
-import { parseProvisionedAddon } from '../addons/addon-output.js';
+import { provisionedAddonsOf } from '../addons/addon-output.js';
 import { AddonErrorCode } from '../addons/addon-errors.js';
 
 /** What the push step records: where the image is. */
@@ -232,9 +232,10 @@ export function buildSteps(host: () => BuildHost) {
     },
 
     /**
-     * `addons`: what the app's addon sagas provisioned (each one's `outputs.ready`), whose sealed
-     * URLs join the version's secrets; absent in builds that provision none. Checked here: the
-     * machine maps them from journaled outputs without looking inside.
+     * `addons`: what the app's addon saga provisioned — its child step's result, its
+     * `outputs.ready.addons`, or that list — whose sealed URLs join the version's secrets; absent
+     * in builds that provision none. Checked here: the machine maps it from journaled outputs
+     * without looking inside.
      */
     prepareConfig: async ({
       app,
@@ -242,7 +243,7 @@ export function buildSteps(host: () => BuildHost) {
       env,
       secretEnv,
       addons,
-    }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv; addons?: readonly unknown[] }): Promise<PreparedConfig> => {
+    }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv; addons?: unknown }): Promise<PreparedConfig> => {
       const x = h();
       const checked = await prepareConfig({
         config,
@@ -253,7 +254,7 @@ export function buildSteps(host: () => BuildHost) {
         appName: app,
         portFree: (port) => portFree(x, app, port),
       });
-      const provisioned = (addons ?? []).map((a) => parseProvisionedAddon(a));
+      const provisioned = provisionedAddonsOf(addons);
       const foreign = provisioned.find((a) => a.app !== app);
       if (foreign) throw new TerminalError(`addon "${foreign.name}" was provisioned for app "${foreign.app}", not "${app}"`, { code: AddonErrorCode.EnvConflict, status: 400 });
       const prepared = withAddonSecrets(checked, provisioned);

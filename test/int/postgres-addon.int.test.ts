@@ -1,20 +1,22 @@
 /**
  * The PostgreSQL addon saga on a real coordinator (real nats-server and docker-registry) against
- * a real PostgreSQL (test/helpers/postgres.ts): it makes a role and a database for the app, and
- * the sealed URL it outputs opens to a password that connects; the journal never holds that
- * password; a later saga for the same addon reuses it, and its undo leaves it in place; a saga
- * that fails after provisioning compensates — database, role and record gone; undos repeated,
- * or run when nothing was made, are no-ops; a role of the same name that jetsaga did not make is
- * neither taken over nor dropped; the service API shows addons with the password redacted; a
- * coordinator without a provider refuses an app with `[[addons]]` in config preparation, naming
- * `--addon-postgres`.
+ * a real PostgreSQL (test/helpers/postgres.ts): it makes a role and a database for each addon of
+ * the app, and the sealed URLs it outputs open to passwords that connect; the journal never
+ * holds them; the build's settings step takes them into the version's secrets; a later saga for
+ * the same addon reuses it, and its undo leaves it in place; a saga that fails after
+ * provisioning compensates — databases (with a session open), roles and records gone; every
+ * step and undo repeated, or an undo run when nothing was made, is safe; a coordinator restart
+ * in the middle loses nothing; a role of the same name that jetsaga did not make is neither
+ * taken over nor dropped; the service API and the CLI show addons with the password redacted; a
+ * coordinator without a provider makes nothing and refuses an app with `[[addons]]` in config
+ * preparation, naming `--addon-postgres`.
  */
 import { Readable } from 'node:stream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_ADDON_MACHINE_ID, type PostgresAddonInput } from '../../machines/postgres-addon.machine.js';
 import { addonIdentifier } from '../../src/addons/addon-names.js';
-import { addonSteps, type ProvisionedAddon } from '../../src/addons/addon-steps.js';
+import { addonSteps, type AddonsReady, type ProvisionedAddon } from '../../src/addons/addon-steps.js';
 import { parseAppConfig } from '../../src/build/app/app-config.js';
 import { buildSteps } from '../../src/build/build-steps.js';
 import { scramMatches } from '../../src/addons/scram-verifier.js';
@@ -62,15 +64,21 @@ function newApp(prefix: string): { app: string; identifier: string } {
   return { app, identifier };
 }
 
-async function provision(app: string, name = 'db'): Promise<{ id: string; info: SagaInfo }> {
-  const input: PostgresAddonInput = { app, name, kind: 'postgres' };
+/** Runs the saga for the app's addons (by name) on `on`'s coordinator and waits for its end. */
+async function provision(app: string, names: readonly string[] = ['db'], on: BuildWorld = world): Promise<{ id: string; info: SagaInfo }> {
+  const input: PostgresAddonInput = { app, addons: names.map((name) => ({ kind: 'postgres', name })) };
   const id = `addon-${process.pid}-${sagas++}`;
-  await world.coordinator.runtime.start(POSTGRES_ADDON_MACHINE_ID, input, { id });
-  return { id, info: await world.coordinator.runtime.wait(id, { timeoutMs: 60_000 }) };
+  await on.coordinator.runtime.start(POSTGRES_ADDON_MACHINE_ID, input, { id });
+  return { id, info: await on.coordinator.runtime.wait(id, { timeoutMs: 60_000 }) };
 }
 
 const outputsOf = (info: SagaInfo): Record<string, unknown> => (info.context as { outputs: Record<string, unknown> }).outputs;
-const addonOf = (info: SagaInfo): ProvisionedAddon => outputsOf(info).ready as ProvisionedAddon;
+const readyOf = (info: SagaInfo): AddonsReady => outputsOf(info).ready as AddonsReady;
+/** The saga's one addon (the tests that provision one). */
+const addonOf = (info: SagaInfo): ProvisionedAddon => {
+  expect(readyOf(info).addons).toHaveLength(1);
+  return readyOf(info).addons[0]!;
+};
 
 /** The plain URL the app is given (what the sandbox opens for its process). */
 const urlOf = (addon: ProvisionedAddon): string => openEnv(world.coordinator.builds.secrets, addon.app, { [addon.env]: addon.url })[addon.env]!;
@@ -88,17 +96,22 @@ function stepContext(sagaId: string): StepContext {
 }
 
 describe('postgres addon saga', () => {
-  it('makes a role and a database whose sealed URL connects, and never journals the password', async () => {
+  it('makes a role and a database for each addon, whose sealed URL connects, and never journals the password', async () => {
     const { app, identifier } = newApp('pga');
-    const { id, info } = await provision(app);
+    const analytics = addonIdentifier(app, 'analytics');
+    made.push(analytics);
+    const { id, info } = await provision(app, ['db', 'analytics']);
     expect(info.status, JSON.stringify(info.context)).toBe('completed');
-    const addon = addonOf(info);
-    expect(addon).toMatchObject({ app, name: 'db', kind: 'postgres', role: identifier, database: identifier, env: 'DATABASE_URL', reused: false, createdBy: id });
-    expect(addon.url).toEqual({ $secret: expect.any(String) });
+    const [db, second] = readyOf(info).addons;
+    expect(readyOf(info).unprovided).toEqual([]);
+    expect(db).toMatchObject({ app, name: 'db', kind: 'postgres', role: identifier, database: identifier, env: 'DATABASE_URL', reused: false, createdBy: id });
+    expect(second).toMatchObject({ name: 'analytics', role: analytics, database: analytics, env: 'ANALYTICS_DATABASE_URL', reused: false });
+    expect(db!.url).toEqual({ $secret: expect.any(String) });
 
-    const url = urlOf(addon);
+    const url = urlOf(db!);
     const password = decodeURIComponent(new URL(url).password);
     expect(password.length).toBeGreaterThanOrEqual(32);
+    expect(decodeURIComponent(new URL(urlOf(second!)).password)).not.toBe(password);
     // The app's own connection: its role, its database, and it may make tables there.
     const [who] = await queryAt<{ usr: string; db: string }>(url, 'SELECT current_user AS usr, current_database() AS db');
     expect(who).toEqual({ usr: identifier, db: identifier });
@@ -121,6 +134,13 @@ describe('postgres addon saga', () => {
     expect(journal).not.toContain(password);
     expect(journal).not.toContain(encodeURIComponent(password));
     expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toMatchObject({ state: 'ready', createdBy: id });
+    expect((await world.coordinator.builds.entities.addons.list(app)).map((a) => a.name)).toEqual(['analytics', 'db']);
+  });
+
+  it('does nothing for an app without addons', async () => {
+    const { info } = await provision(uniqueApp('pge'), []);
+    expect(info.status).toBe('completed');
+    expect(readyOf(info)).toEqual({ addons: [], unprovided: [] });
   });
 
   it("gives the build's settings step the addon's sealed URL for the version's secrets", async () => {
@@ -129,7 +149,9 @@ describe('postgres addon saga', () => {
     const addon = addonOf(info);
     const config = parseAppConfig(`[require]\nenv = ["DATABASE_URL"]\n[[addons]]\nkind = "postgres"\n`);
     const settings = buildSteps(() => world.coordinator.builds).prepareConfig;
-    const prepared = await settings({ app, config, env: {}, addons: [addon] });
+    // As a child step's result holds it (the saga's outputs), or as the list.
+    const prepared = await settings({ app, config, env: {}, addons: info.output });
+    expect(await settings({ app, config, env: {}, addons: [addon] })).toEqual(prepared);
     expect(prepared.secrets).toEqual({ DATABASE_URL: addon.url });
     expect(openEnv(world.coordinator.builds.secrets, app, prepared.secrets!)).toEqual({ DATABASE_URL: urlOf(addon) });
     await expect(settings({ app: uniqueApp('other'), config, env: {}, addons: [addon] })).rejects.toMatchObject({ code: 'ADDON_ENV_CONFLICT' });
@@ -145,11 +167,11 @@ describe('postgres addon saga', () => {
     const reused = addonOf(second.info);
     expect(reused).toMatchObject({ reused: true, createdBy: first.id, role: identifier });
     expect(urlOf(reused)).toBe(urlOf(addonOf(first.info)));
-    expect(outputsOf(second.info)).toMatchObject({ role: { outcome: 'reused' }, database: { outcome: 'reused' } });
+    expect(outputsOf(second.info)).toMatchObject({ roles: { roles: [{ name: 'db', outcome: 'reused' }] }, databases: { databases: [{ name: 'db', outcome: 'reused' }] } });
 
     // A third saga that fails after its last step compensates — and must not drop the app's database.
     await queryAt(urlOf(reused), 'CREATE TABLE kept (n int)');
-    world.failAfter = 'markAddonReady';
+    world.failAfter = 'markAddonsReady';
     try {
       const third = await provision(app);
       expect(third.info.status).toBe('compensated');
@@ -163,8 +185,8 @@ describe('postgres addon saga', () => {
 
   it('compensates a saga that fails after provisioning: database (with a session still on it), role and record are gone', async () => {
     const { app, identifier } = newApp('pgc');
-    world.failAfter = 'markAddonReady';
-    const hold = world.holdAt('markAddonReady');
+    world.failAfter = 'markAddonsReady';
+    const hold = world.holdAt('markAddonsReady');
     let id: string;
     try {
       const running = provision(app);
@@ -180,7 +202,7 @@ describe('postgres addon saga', () => {
       const run = await running;
       id = run.id;
       expect(run.info.status).toBe('compensated');
-      expect(outputsOf(run.info)).toMatchObject({ role: { outcome: 'created' }, database: { outcome: 'created' } });
+      expect(outputsOf(run.info)).toMatchObject({ roles: { roles: [{ outcome: 'created' }] }, databases: { databases: [{ outcome: 'created' }] } });
       await expect(open.query('SELECT 1')).rejects.toThrow();
       await open.end().catch(() => undefined);
     } finally {
@@ -191,61 +213,65 @@ describe('postgres addon saga', () => {
 
     // The undos again, as a recovered saga would run them: nothing left to do, no error.
     const steps = addonSteps(() => world.coordinator.builds);
-    const claim = { outcome: 'created' as const, role: identifier, database: identifier, createdBy: id };
-    const input = { app, name: 'db', claim };
-    expect(await steps.dropAddonDatabase({ input, output: null }, stepContext(id))).toBeNull();
-    expect(await steps.dropAddonRole({ input, output: null }, stepContext(id))).toBeNull();
-    expect(await steps.releaseAddon({ input, output: null }, stepContext(id))).toBeNull();
+    const claim = { addons: [{ name: 'db', outcome: 'created' as const, role: identifier, database: identifier, createdBy: id }], unprovided: [] };
+    const input = { app, claim };
+    expect(await steps.dropAddonDatabases({ input, output: null }, stepContext(id))).toEqual({ databases: [] });
+    expect(await steps.dropAddonRoles({ input, output: null }, stepContext(id))).toEqual({ roles: [] });
+    expect(await steps.releaseAddons({ input: { app, addons: [{ kind: 'postgres', name: 'db' }] }, output: null }, stepContext(id))).toBeNull();
     // A later deploy makes it anew.
     const again = await provision(app);
     expect(again.info.status).toBe('completed');
     expect(addonOf(again.info)).toMatchObject({ reused: false, createdBy: again.id });
   });
 
-  it('undoes a claim whose role and database were never made, and repeats every undo as a no-op', async () => {
+  it('undoes a claim whose role and database were never made, and repeats every step and undo safely', async () => {
     const { app, identifier } = newApp('pgn');
     const steps = addonSteps(() => world.coordinator.builds);
     const sagaId = `addon-direct-${process.pid}`;
-    const claim = await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
-    expect(claim).toMatchObject({ outcome: 'created', role: identifier, createdBy: sagaId });
-    const input = { app, name: 'db', claim };
+    const asked = { app, addons: [{ kind: 'postgres', name: 'db' }] };
+    const claim = await steps.claimAddons(asked, stepContext(sagaId));
+    expect(claim).toEqual({ addons: [{ name: 'db', outcome: 'created', role: identifier, database: identifier, createdBy: sagaId }], unprovided: [] });
+    const input = { app, claim };
+    const absent = { name: 'db', identifier, outcome: 'absent' };
     for (let i = 0; i < 2; i++) {
-      expect(await steps.dropAddonDatabase({ input, output: null }, stepContext(sagaId))).toEqual({ database: identifier, outcome: 'absent' });
-      expect(await steps.dropAddonRole({ input, output: null }, stepContext(sagaId))).toEqual({ role: identifier, outcome: 'absent' });
+      expect(await steps.dropAddonDatabases({ input, output: null }, stepContext(sagaId))).toEqual({ databases: [absent] });
+      expect(await steps.dropAddonRoles({ input, output: null }, stepContext(sagaId))).toEqual({ roles: [absent] });
     }
-    await steps.releaseAddon({ input, output: null }, stepContext(sagaId));
-    await steps.releaseAddon({ input, output: null }, stepContext(sagaId));
+    await steps.releaseAddons({ input: asked, output: claim }, stepContext(sagaId));
+    await steps.releaseAddons({ input: asked, output: claim }, stepContext(sagaId));
     expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toBeNull();
     expect(await exists(identifier)).toEqual({ role: false, database: false });
 
     // Every step again, twice (at-least-once): a repeated claim keeps the password it recorded
     // first, and the repeated role and database steps converge on it.
-    const again = await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId));
+    const again = await steps.claimAddons(asked, stepContext(sagaId));
     const url = (await world.coordinator.builds.entities.addons.get(app, 'db'))!.url;
-    expect(await steps.claimAddon({ app, name: 'db', kind: 'postgres' }, stepContext(sagaId))).toEqual({ ...again, outcome: 'own' });
+    expect((await steps.claimAddons(asked, stepContext(sagaId))).addons).toEqual([{ ...again.addons[0], outcome: 'own' }]);
     expect((await world.coordinator.builds.entities.addons.get(app, 'db'))!.url).toEqual(url);
-    const claimed = { app, name: 'db', claim: again };
-    expect(await steps.ensureAddonRole(claimed, stepContext(sagaId))).toEqual({ role: identifier, outcome: 'created' });
-    expect(await steps.ensureAddonRole(claimed, stepContext(sagaId))).toEqual({ role: identifier, outcome: 'updated' });
-    expect(await steps.ensureAddonDatabase(claimed, stepContext(sagaId))).toEqual({ database: identifier, outcome: 'created' });
-    expect(await steps.ensureAddonDatabase(claimed, stepContext(sagaId))).toEqual({ database: identifier, outcome: 'exists' });
+    const claimed = { app, claim: again };
+    const outcome = (o: string) => [{ name: 'db', identifier, outcome: o }];
+    expect(await steps.ensureAddonRoles(claimed, stepContext(sagaId))).toEqual({ roles: outcome('created') });
+    expect(await steps.ensureAddonRoles(claimed, stepContext(sagaId))).toEqual({ roles: outcome('updated') });
+    expect(await steps.ensureAddonDatabases(claimed, stepContext(sagaId))).toEqual({ databases: outcome('created') });
+    expect(await steps.ensureAddonDatabases(claimed, stepContext(sagaId))).toEqual({ databases: outcome('exists') });
     const plain = openEnv(world.coordinator.builds.secrets, app, { DATABASE_URL: url }).DATABASE_URL!;
     expect(await queryAt(plain, 'SELECT current_user AS usr')).toEqual([{ usr: identifier }]);
     const [auth] = await postgres.query<{ pw: string }>('SELECT rolpassword AS pw FROM pg_authid WHERE rolname = $1', [identifier]);
     expect(scramMatches(auth!.pw, decodeURIComponent(new URL(plain).password))).toBe(true);
-    for (let i = 0; i < 2; i++) {
-      expect(await steps.dropAddonDatabase({ input: claimed, output: null }, stepContext(sagaId))).toEqual({ database: identifier, outcome: i === 0 ? 'dropped' : 'absent' });
-      expect(await steps.dropAddonRole({ input: claimed, output: null }, stepContext(sagaId))).toEqual({ role: identifier, outcome: i === 0 ? 'dropped' : 'absent' });
+    for (const o of ['dropped', 'absent']) {
+      expect(await steps.dropAddonDatabases({ input: claimed, output: null }, stepContext(sagaId))).toEqual({ databases: outcome(o) });
+      expect(await steps.dropAddonRoles({ input: claimed, output: null }, stepContext(sagaId))).toEqual({ roles: outcome(o) });
     }
-    await steps.releaseAddon({ input: { app, name: 'db' }, output: again }, stepContext(sagaId));
+    await steps.releaseAddons({ input: asked, output: again }, stepContext(sagaId));
     expect(await exists(identifier)).toEqual({ role: false, database: false });
+    await expect(steps.claimAddons({ app, addons: [{ kind: 'postgres', name: 'db' }, { kind: 'postgres', name: 'db' }] }, stepContext(sagaId))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('goes on after a coordinator restart in the middle, with the password it recorded', async () => {
     const { app, identifier } = newApp('pgk');
-    const hold = world.holdAt('ensureAddonDatabase');
+    const hold = world.holdAt('ensureAddonDatabases');
     const id = `addon-restart-${process.pid}`;
-    await world.coordinator.runtime.start(POSTGRES_ADDON_MACHINE_ID, { app, name: 'db', kind: 'postgres' } satisfies PostgresAddonInput, { id });
+    await world.coordinator.runtime.start(POSTGRES_ADDON_MACHINE_ID, { app, addons: [{ kind: 'postgres', name: 'db' }] } satisfies PostgresAddonInput, { id });
     expect(await hold.reached).toBe(id);
     const before = (await world.coordinator.builds.entities.addons.get(app, 'db'))!.url;
     await world.restart();
@@ -259,12 +285,16 @@ describe('postgres addon saga', () => {
 
   it('neither takes over nor drops a role of the same name that jetsaga did not make', async () => {
     const { app, identifier } = newApp('pgt');
-    await postgres.query(`CREATE ROLE "${identifier}" LOGIN`);
-    const { info } = await provision(app);
+    const taken = addonIdentifier(app, 'cache');
+    made.push(taken);
+    await postgres.query(`CREATE ROLE "${taken}" LOGIN`);
+    const { info } = await provision(app, ['db', 'cache']);
     expect(info.status).toBe('compensated');
-    expect((info.context as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ADDON_NAME_TAKEN', step: 'role' });
-    expect(await exists(identifier)).toEqual({ role: true, database: false });
-    expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toBeNull();
+    expect((info.context as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ADDON_NAME_TAKEN', step: 'roles' });
+    // The addon it did make is undone; the role it found is left as it was.
+    expect(await exists(identifier)).toEqual({ role: false, database: false });
+    expect(await exists(taken)).toEqual({ role: true, database: false });
+    expect(await world.coordinator.builds.entities.addons.list(app)).toEqual([]);
   });
 
   it('shows addons through the service API with the password redacted', async () => {
@@ -313,6 +343,11 @@ describe('a coordinator without a PostgreSQL provider', () => {
         'app.toml:4: addons[0].kind asks for a postgres addon ("db"), but this coordinator has no postgres provider: start it with --addon-postgres <url> (or JETSAGA_ADDON_POSTGRES)',
       );
       expect(await bare.coordinator.builds.entities.addons.list(app)).toEqual([]);
+
+      // The addon saga itself makes nothing there and says which addons it could not make.
+      const { info: addons } = await provision(app, ['db'], bare);
+      expect(addons.status).toBe('completed');
+      expect(readyOf(addons)).toEqual({ addons: [], unprovided: ['db'] });
     } finally {
       await bare.stop();
     }

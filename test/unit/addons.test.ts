@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { addonEnvName, addonIdentifier } from '../../src/addons/addon-names.js';
 import { withAddonSecrets } from '../../src/addons/addon-env.js';
 import { providerError } from '../../src/addons/addon-errors.js';
-import { provisionedAddonOf } from '../../src/addons/addon-output.js';
+import { provisionedAddonsOf } from '../../src/addons/addon-output.js';
 import { parsePostgresUrl, redactedDatabaseUrl } from '../../src/addons/postgres-url.js';
 import { scramMatches, scramVerifier } from '../../src/addons/scram-verifier.js';
 import { AppConfigError } from '../../src/build/app/app-config-error.js';
@@ -167,7 +167,10 @@ describe('withAddonSecrets', () => {
 
   it('reads the addon from a finished saga’s output, and refuses anything else', () => {
     const ready = { app: 'shop', name: 'db', kind: 'postgres', role: 'r', database: 'd', host: 'h', port: 5432, env: 'DATABASE_URL', url, reused: false, createdBy: 's1' };
-    expect(provisionedAddonOf({ outputs: { ready }, error: null, warnings: [] })).toEqual(ready);
-    expect(() => provisionedAddonOf({ outputs: {} })).toThrow(/not the output of a completed postgres-addon saga/);
+    expect(provisionedAddonsOf({ outputs: { ready: { addons: [ready], unprovided: [] } }, error: null, warnings: [] })).toEqual([ready]);
+    expect(provisionedAddonsOf([ready])).toEqual([ready]);
+    expect(provisionedAddonsOf(undefined)).toEqual([]);
+    expect(() => provisionedAddonsOf({ outputs: {} })).toThrow(/not the output of a completed postgres-addon saga/);
+    expect(() => provisionedAddonsOf([{ ...ready, url: 'plain' }])).toThrow(/not a provisioned addon/);
   });
 });
