@@ -14,7 +14,6 @@ import { defineSteps, type UndoInput } from '../runtime/define-steps.js';
 import type { StepContext } from '../runtime/types.js';
 import { openEnv, sealEnv, type SealedSecret } from '../secrets/index.js';
 import type { BuildHost } from '../build/build-host.js';
-import { say } from '../build/step-support.js';
 import { AddonErrorCode } from './addon-errors.js';
 import { addonEnvName, addonIdentifier, AddonKind, assertAddonName } from './addon-names.js';
 import type { AddonOwner, PostgresAdmin } from './postgres-admin.js';
@@ -80,6 +79,14 @@ type Outcomes = Array<{ readonly name: string; readonly identifier: string; read
 /** The bytes of entropy in a generated password (base64url: 32 characters). */
 const PASSWORD_BYTES = 24;
 
+export interface AddonStepOptions {
+  /**
+   * Whose progress stream a saga's lines go to: its parent's when it runs as a child of a build
+   * (so `jetsaga deploy` shows them), else its own. Default: its own.
+   */
+  readonly progressTarget?: (sagaId: string) => Promise<string>;
+}
+
 /** The saga's input, checked: it is journaled as given, and a start may come from any client. */
 function checkInput(input: AddonsIn): void {
   assertAppName(input.app);
@@ -93,11 +100,19 @@ function checkInput(input: AddonsIn): void {
   }
 }
 
-export function addonSteps(host: () => BuildHost) {
+export function addonSteps(host: () => BuildHost, options: AddonStepOptions = {}) {
   const h = (): BuildHost => {
     const x = host();
     x.assertOpen();
     return x;
+  };
+  /** A progress line, best-effort like every progress line: it never fails or holds up a step. */
+  const say = (x: BuildHost, ctx: StepContext, text: string): void => {
+    const target = options.progressTarget?.(ctx.sagaId) ?? Promise.resolve(ctx.sagaId);
+    void target
+      .catch(() => ctx.sagaId)
+      .then((id) => x.progress.publish(id, { kind: 'log', step: 'addons', stream: 'info', text, key: ctx.idempotencyKey }))
+      .catch(() => undefined);
   };
   const ownerOf = (x: BuildHost, app: string, name: string): AddonOwner => ({ namespace: x.addons.namespace, app, name });
 
@@ -139,7 +154,7 @@ export function addonSteps(host: () => BuildHost) {
       const { app } = input;
       const pg = x.addons.postgres;
       if (!pg) {
-        if (input.addons.length > 0) say(x, ctx, 'addons', `no PostgreSQL provider on this coordinator (--addon-postgres): ${input.addons.map((a) => `"${a.name}"`).join(', ')} not made`);
+        if (input.addons.length > 0) say(x, ctx, `no PostgreSQL provider on this coordinator (--addon-postgres): ${input.addons.map((a) => `"${a.name}"`).join(', ')} not made`);
         return { addons: [], unprovided: input.addons.map((a) => a.name) };
       }
       const claims: AddonClaim[] = [];
@@ -161,7 +176,7 @@ export function addonSteps(host: () => BuildHost) {
           sagaId: ctx.sagaId,
         });
         const how = outcome === 'reused' ? `reusing database "${record.database}" (made by ${record.createdBy})` : `provisioning database "${record.database}" on ${pg.server.redacted}`;
-        say(x, ctx, 'addons', `postgres addon "${name}": ${how}`);
+        say(x, ctx, `postgres addon "${name}": ${how}`);
         claims.push({ name, outcome, role: record.role, database: record.database, createdBy: record.createdBy });
       }
       return { addons: claims, unprovided: [] };
@@ -201,7 +216,7 @@ export function addonSteps(host: () => BuildHost) {
       const databases: Outcomes = reusedOf(input, 'database');
       for (const r of records) {
         const outcome = await pg!.ensureDatabase(r.database, r.role, ownerOf(x, input.app, r.name), ctx.signal);
-        say(x, ctx, 'addons', `postgres addon "${r.name}": database "${r.database}" ${outcome === 'created' ? 'created' : 'ready'}`);
+        say(x, ctx, `postgres addon "${r.name}": database "${r.database}" ${outcome === 'created' ? 'created' : 'ready'}`);
         databases.push({ name: r.name, identifier: r.database, outcome });
       }
       return { databases };

@@ -79,7 +79,7 @@ export class BuildService {
       version: POSTGRES_ADDON_MACHINE_VERSION,
       ownedSteps: ['claim'],
       machine: postgresAddonMachine,
-      steps: this.#wrap(addonSteps(() => this.host)),
+      steps: this.#wrap(addonSteps(() => this.host, { progressTarget: (id) => this.#progressTarget(id) })),
     };
   }
 
@@ -148,6 +148,14 @@ export class BuildService {
       if (err instanceof UnknownSagaError) return true;
       throw err;
     }
+  }
+
+  /** The saga whose progress stream a saga's lines belong on: its parent's (a build's), if it runs as a child. */
+  async #progressTarget(sagaId: string): Promise<string> {
+    const runtime = this.#runtime;
+    if (!runtime) return sagaId;
+    const parent = ((await runtime.get(sagaId)).context as { parent?: { sagaId?: unknown } } | null)?.parent?.sagaId;
+    return typeof parent === 'string' ? parent : sagaId;
   }
 
   /** The port and health a build journaled (its `settings` output): what a rollback to its version runs with. */

@@ -32,6 +32,7 @@ import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.j
 import pg from 'pg';
 import { queryAt, startPostgres, uniqueApp, type PostgresHandle } from '../helpers/postgres.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { until } from '../helpers/until.js';
 
 let server: NatsServerHandle;
 let registry: RegistryHandle;
@@ -135,6 +136,17 @@ describe('postgres addon saga', () => {
     expect(journal).not.toContain(encodeURIComponent(password));
     expect(await world.coordinator.builds.entities.addons.get(app, 'db')).toMatchObject({ state: 'ready', createdBy: id });
     expect((await world.coordinator.builds.entities.addons.list(app)).map((a) => a.name)).toEqual(['analytics', 'db']);
+
+    // Progress lines (a build's, when the saga runs as its child; here its own), best-effort.
+    const lines = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const r of world.coordinator.builds.progress.read(id)) if (r.kind === 'log') out.push(r.text);
+      return out;
+    };
+    await until(async () => (await lines()).length >= 4, 20_000, 'progress lines');
+    expect(await lines()).toEqual(
+      expect.arrayContaining([`postgres addon "db": provisioning database "${identifier}" on ${postgres.adminUrl}`, `postgres addon "analytics": database "${analytics}" created`]),
+    );
   });
 
   it('does nothing for an app without addons', async () => {
