@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what jetsaga needs on a Debian machine, idempotently: nats-server, docker-registry
 # (the embedded defaults and the test servers), skopeo and umoci (image inspection), python3
-# (the python sample), chromium (the visualizer's browser tests), and the
-# npm dependencies. Safe to run again: it only installs what is missing.
+# (the python sample), chromium (the visualizer's browser tests), postgresql (the addon
+# tests start their own server when none answers on 127.0.0.1:5432), and the npm dependencies. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # The visualizer's browser tests drive Debian's Chromium through playwright-core (never a
 # downloaded browser).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# PostgreSQL addon tests: initdb and postgres from Debian's server package (any major version).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}" >&2
   sudo_cmd=()

@@ -9,6 +9,7 @@ import { ErrorCode, InvalidArgumentError, SagaError } from './errors.js';
 import { parseNatsServers } from './nats/server-urls.js';
 import { loadNatsAuth, NatsAuthSettingError, type NatsAuth, type NatsAuthSettings } from './nats/nats-auth.js';
 import { parseDuration } from './util/duration.js';
+import { parsePostgresUrl } from './addons/postgres-url.js';
 
 export class ConfigError extends SagaError {
   override name = 'ConfigError';
@@ -61,6 +62,12 @@ export interface CoordinatorConfig {
   readonly retainMs?: number;
   /** The secrets key file (absolute); absent: JETSAGA_SECRETS_KEY, else `<dataDir>/secrets.key` (src/secrets/key-source.ts). */
   readonly secretsKeyFile?: string;
+  /**
+   * The PostgreSQL server app addons are made on: an admin URL (a role that may create roles
+   * and databases). It may hold a password: show it only through `parsePostgresUrl(…).redacted`.
+   * Absent: apps that ask for a postgres addon are refused.
+   */
+  readonly addonPostgres?: string;
 }
 
 /** Settings a caller may pass; each falls back to its environment variable, then its default. */
@@ -78,6 +85,8 @@ export interface ConfigInput {
   retain?: string;
   leaseTtlMs?: string | number;
   secretsKeyFile?: string;
+  /** The PostgreSQL addon server's admin URL (`postgres://user[:password]@host[:port]/db`). */
+  addonPostgres?: string;
   /** NATS credentials and TLS (see src/nats/nats-auth.ts): file paths, or the secret itself for password and token. */
   natsCreds?: string;
   natsNkey?: string;
@@ -105,6 +114,7 @@ export const CONFIG_ENV = {
   retain: 'JETSAGA_RETAIN',
   leaseTtlMs: 'JETSAGA_LEASE_TTL_MS',
   secretsKeyFile: 'JETSAGA_SECRETS_KEY_FILE',
+  addonPostgres: 'JETSAGA_ADDON_POSTGRES',
   natsCreds: 'JETSAGA_NATS_CREDS',
   natsNkey: 'JETSAGA_NATS_NKEY',
   natsUser: 'JETSAGA_NATS_USER',
@@ -171,6 +181,13 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
 
   const keyFile = pick('secretsKeyFile').value;
 
+  const addonPostgres = pick('addonPostgres');
+  if (addonPostgres.value !== undefined) {
+    // The message never repeats the URL: it may hold a password.
+    const server = parsePostgresUrl(addonPostgres.value);
+    if (typeof server === 'string') throw new ConfigError(`${addonPostgres.from}: the PostgreSQL addon URL ${server}`);
+  }
+
   return {
     owner: ownerValue,
     namespace: ns,
@@ -181,6 +198,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     registry: { address: registry.value, port: port(pick('registryPort'), 5000), name, bin: env.JETSAGA_REGISTRY_BIN || '/usr/bin/docker-registry' },
     ...(retainMs === undefined ? {} : { retainMs }),
     ...(keyFile === undefined ? {} : { secretsKeyFile: resolve(keyFile) }),
+    ...(addonPostgres.value === undefined ? {} : { addonPostgres: addonPostgres.value }),
   };
 }
 

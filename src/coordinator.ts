@@ -53,7 +53,8 @@ export interface CoordinatorOptions {
   /** Extra dependencies (e.g. a service of your own); they may depend on the built-in ones. */
   readonly dependencies?: readonly BootDependency[];
   /**
-   * Runs the build-from-tar saga (machine `build`) and the rollback saga (machine `rollback`): sources, staging, entities, progress,
+   * Runs the build-from-tar saga (machine `build`), the rollback saga (machine `rollback`) and the
+   * PostgreSQL addon saga (machine `postgres-addon`, with config `addonPostgres`): sources, staging, entities, progress,
    * the registry client and the local sandboxes are opened at admission. `jetsaga serve` turns
    * it on; `true` takes the defaults.
    */
@@ -224,6 +225,7 @@ export class Coordinator {
         controller: build.controller,
         secretsKeyFile: this.config.secretsKeyFile,
         secrets: build.secrets,
+        addonPostgres: this.config.addonPostgres,
       });
     }
     const stores = this.resources.stores!;

@@ -38,6 +38,8 @@ export { BootState, bootDependencyMachine } from '../machines/boot.machine.js';
 export { type CoordinatorBuildOptions } from './coordinator.js';
 export { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, type BuildInput } from '../machines/build.machine.js';
 export { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, type RollbackInput } from '../machines/rollback.machine.js';
+export { postgresAddonMachine, POSTGRES_ADDON_MACHINE_ID, POSTGRES_ADDON_MACHINE_VERSION, type PostgresAddonInput, type PostgresAddonRequest } from '../machines/postgres-addon.machine.js';
+export { AddonErrorCode, AddonKind, addonEnvName, provisionedAddonsOf, withAddonSecrets, type AddonsReady, type ProvisionedAddon } from './addons/index.js';
 export { deploy, newBuildId, type DeployRequest, type DeployStarted } from './build/deploy.js';
 export { BuildHost, type BuildHostOptions } from './build/build-host.js';
 export { ProgressLog, type ProgressEvent, type ProgressRecord } from './build/progress.js';

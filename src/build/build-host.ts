@@ -17,6 +17,7 @@ import { BuildWorkspace } from './build-workspace.js';
 import { ProgressLog } from './progress.js';
 import { SourceStore, StagingArea } from './source/index.js';
 import { VersionRunner } from './version-runner.js';
+import { openAddonProviders, type AddonProviders } from '../addons/addon-providers.js';
 
 export interface BuildHostOptions {
   readonly nc: NatsConnection;
@@ -41,6 +42,8 @@ export interface BuildHostOptions {
   readonly secretsKeyFile?: string;
   /** A key ring to use instead of loading one. */
   readonly secrets?: SecretKeyRing;
+  /** The PostgreSQL server addons are made on (an admin URL; config `addonPostgres`); absent: none. */
+  readonly addonPostgres?: string;
 }
 
 export class BuildHost {
@@ -55,6 +58,8 @@ export class BuildHost {
   readonly runner: VersionRunner;
   /** Seals secrets on receipt and opens them for a sandbox's process. */
   readonly secrets: SecretKeyRing;
+  /** The addon providers this coordinator offers apps (app.toml `[[addons]]`). */
+  readonly addons: AddonProviders;
   readonly services: readonly string[];
   readonly logger: Logger;
   readonly lockTtlMs: number | undefined;
@@ -69,6 +74,7 @@ export class BuildHost {
     controller: SandboxController;
     runner: VersionRunner;
     secrets: SecretKeyRing;
+    addons: AddonProviders;
     options: BuildHostOptions;
   }) {
     this.sources = parts.sources;
@@ -80,6 +86,7 @@ export class BuildHost {
     this.controller = parts.controller;
     this.runner = parts.runner;
     this.secrets = parts.secrets;
+    this.addons = parts.addons;
     this.services = parts.options.services ?? [];
     this.logger = parts.options.logger;
     this.lockTtlMs = parts.options.lockTtlMs;
@@ -90,6 +97,8 @@ export class BuildHost {
     const { nc, namespace, logger, replicas } = options;
     // First: a key file that cannot be read stops the coordinator before anything is opened.
     const secrets = options.secrets ?? (await loadSecretKeys({ keyFile: options.secretsKeyFile, dataDir: options.dataDir, logger })).ring;
+    const addons = openAddonProviders({ namespace, postgresUrl: options.addonPostgres });
+    if (addons.postgres) logger.info({ addonPostgres: addons.postgres.server.redacted }, 'PostgreSQL addons are made on this server');
     const sources = await SourceStore.open(nc, { namespace, replicas });
     const entities = await openEntityStores(nc, namespace, { isFinished: options.isFinished, lockTtlMs: options.lockTtlMs, logger, replicas });
     const progress = await ProgressLog.open(nc, { namespace, logger, replicas });
@@ -98,7 +107,7 @@ export class BuildHost {
     const controller =
       options.controller ?? new LocalSandboxController({ logger: logger.child({ part: 'sandboxes' }), logDir: join(options.dataDir, 'sandbox-logs') });
     const runner = new VersionRunner({ root: join(options.dataDir, 'sandboxes'), controller, entities, registry: () => registry, logger, secrets });
-    return new BuildHost({ sources, staging, entities, progress, registry, controller, runner, secrets, options });
+    return new BuildHost({ sources, staging, entities, progress, registry, controller, runner, secrets, addons, options });
   }
 
   get closed(): boolean {

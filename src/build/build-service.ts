@@ -1,11 +1,14 @@
 /**
- * The build saga (and the rollback saga, which reuses its steps) as a coordinator runs it: their
+ * The build saga (and the rollback saga, which reuses its steps, and the addon saga a build runs
+ * as a child) as a coordinator runs it: their
  * bindings (machine + steps), the host the steps act on, and the background work that keeps builds honest — progress relayed from the
  * runtime's transitions, deployment locks renewed and reconciled, and sandboxes of running
  * versions started again after a coordinator restart.
  */
 import { BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
 import { ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, rollbackMachine } from '../../machines/rollback.machine.js';
+import { POSTGRES_ADDON_MACHINE_ID, POSTGRES_ADDON_MACHINE_VERSION, postgresAddonMachine } from '../../machines/postgres-addon.machine.js';
+import { addonSteps } from '../addons/addon-steps.js';
 import { ClosedError, UnknownSagaError } from '../errors.js';
 import { isTerminalStatus } from '../journal/index-store.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -66,9 +69,23 @@ export class BuildService {
     return { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, ownedSteps: ['lock'], machine: rollbackMachine, steps: this.#wrap(steps) };
   }
 
+  /**
+   * The PostgreSQL addon saga (a build runs it as a child for the `[[addons]]` of app.toml; it
+   * also runs on its own). Its claim is its own: a fork claims the addons for itself.
+   */
+  addonBinding(): SagaBinding {
+    return {
+      id: POSTGRES_ADDON_MACHINE_ID,
+      version: POSTGRES_ADDON_MACHINE_VERSION,
+      ownedSteps: ['claim'],
+      machine: postgresAddonMachine,
+      steps: this.#wrap(addonSteps(() => this.host, { progressTarget: (id) => this.#progressTarget(id) })),
+    };
+  }
+
   /** Every saga this service runs. */
   bindings(): SagaBinding[] {
-    return [this.binding(), this.rollbackBinding()];
+    return [this.binding(), this.rollbackBinding(), this.addonBinding()];
   }
 
   #steps(): Record<string, StepFn> {
@@ -96,7 +113,7 @@ export class BuildService {
   attach(runtime: Runtime): void {
     const host = this.host;
     this.#runtime = runtime;
-    this.#unrelay = relayProgress(runtime, host.progress, [BUILD_MACHINE_ID, ROLLBACK_MACHINE_ID], host.logger);
+    this.#unrelay = relayProgress(runtime, host.progress, [BUILD_MACHINE_ID, ROLLBACK_MACHINE_ID, POSTGRES_ADDON_MACHINE_ID], host.logger);
     this.#keeper = new LockKeeper({ entities: host.entities, drivenHere: () => runtime.loadedSagaIds(), logger: host.logger, lockTtlMs: host.lockTtlMs });
     this.#keeper.start();
     this.#restarts = new AbortController();
@@ -131,6 +148,14 @@ export class BuildService {
       if (err instanceof UnknownSagaError) return true;
       throw err;
     }
+  }
+
+  /** The saga whose progress stream a saga's lines belong on: its parent's (a build's), if it runs as a child. */
+  async #progressTarget(sagaId: string): Promise<string> {
+    const runtime = this.#runtime;
+    if (!runtime) return sagaId;
+    const parent = ((await runtime.get(sagaId)).context as { parent?: { sagaId?: unknown } } | null)?.parent?.sagaId;
+    return typeof parent === 'string' ? parent : sagaId;
   }
 
   /** The port and health a build journaled (its `settings` output): what a rollback to its version runs with. */

@@ -40,6 +40,10 @@ import type { StagedSource } from './source/index.js';
 import { registryStep, say } from './step-support.js';
 import { sandboxIdOf, type RunningVersion, type VersionRun } from './version-runner.js';
 import { openEnv, type SealedEnv } from '../secrets/index.js';
+import { offeredAddonKinds } from '../addons/addon-providers.js';
+import { withAddonSecrets } from '../addons/addon-env.js';
+import { provisionedAddonsOf } from '../addons/addon-output.js';
+import { AddonErrorCode } from '../addons/addon-errors.js';
 
 /** What the push step records: where the image is. */
 export interface PushedImage {
@@ -227,9 +231,33 @@ export function buildSteps(host: () => BuildHost) {
       return { processes: processesOf(web.argv, procfile), web: web.from, hasWorker: findProcess(procfile, 'worker') !== undefined };
     },
 
-    prepareConfig: async ({ app, config, env, secretEnv }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv }): Promise<PreparedConfig> => {
+    /**
+     * `addons`: what the app's addon saga provisioned — its child step's result, its
+     * `outputs.ready.addons`, or that list — whose sealed URLs join the version's secrets; absent
+     * in builds that provision none. Checked here: the machine maps it from journaled outputs
+     * without looking inside.
+     */
+    prepareConfig: async ({
+      app,
+      config,
+      env,
+      secretEnv,
+      addons,
+    }: AppIn & { config: AppConfig; env: Record<string, string>; secretEnv?: SealedEnv; addons?: unknown }): Promise<PreparedConfig> => {
       const x = h();
-      const prepared = await prepareConfig({ config, requestEnv: env, requestSecrets: secretEnv, services: x.services, appName: app, portFree: (port) => portFree(x, app, port) });
+      const checked = await prepareConfig({
+        config,
+        requestEnv: env,
+        requestSecrets: secretEnv,
+        services: x.services,
+        offeredAddons: offeredAddonKinds(x.addons),
+        appName: app,
+        portFree: (port) => portFree(x, app, port),
+      });
+      const provisioned = provisionedAddonsOf(addons);
+      const foreign = provisioned.find((a) => a.app !== app);
+      if (foreign) throw new TerminalError(`addon "${foreign.name}" was provisioned for app "${foreign.app}", not "${app}"`, { code: AddonErrorCode.EnvConflict, status: 400 });
+      const prepared = withAddonSecrets(checked, provisioned);
       // Opened and dropped: a coordinator without the key the secrets were sealed with fails
       // the build here (terminal, naming the key), early, rather than at its last step.
       if (prepared.secrets) openEnv(x.secrets, app, prepared.secrets);

@@ -5,6 +5,7 @@
  * turns what it throws into an exit code.
  */
 import { Command } from 'commander';
+import { register as addons } from './commands/addons.js';
 import { register as apps } from './commands/apps.js';
 import { register as boot } from './commands/boot.js';
 import { register as builds } from './commands/builds.js';
@@ -18,7 +19,7 @@ import { addGlobalOptions } from './global-options.js';
 import { HELP_FOOTER, version } from './help.js';
 
 /** The commands, in the order `jetsaga --help` lists them. */
-const COMMANDS: readonly ((program: Command) => void)[] = [serve, deploy, rollback, builds, sagas, apps, boot, ui, versionCommand];
+const COMMANDS: readonly ((program: Command) => void)[] = [serve, deploy, rollback, builds, sagas, apps, addons, boot, ui, versionCommand];
 
 export function createProgram(): Command {
   const program = new Command('jetsaga')

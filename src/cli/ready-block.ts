@@ -6,6 +6,7 @@
  */
 import { Dep } from '../boot/coordinator-graph.js';
 import type { Coordinator } from '../coordinator.js';
+import { parsePostgresUrl } from '../addons/postgres-url.js';
 
 export function readyBlock(coordinator: Coordinator, options: { uiUrl?: string; metricsUrl?: string } = {}): string {
   const { config, graph } = coordinator;
@@ -18,11 +19,14 @@ export function readyBlock(coordinator: Coordinator, options: { uiUrl?: string; 
     return given ? ' (not managed by jetsaga)' : ' (starting: found or embedded, see the log)';
   };
   const waiting = graph.statuses().filter((s) => !s.ready);
+  // Checked at start-up already; shown without its password.
+  const postgres = config.addonPostgres === undefined ? undefined : parsePostgresUrl(config.addonPostgres);
   return [
     `jetsaga coordinator "${config.owner}" ready`,
     `  nats      ${coordinator.natsUrl}${whose(pids.nats, Dep.Nats, config.nats.url !== undefined)}`,
     `  registry  ${coordinator.registryUrl ?? `${config.registry.name} (not mapped yet)`}${whose(pids.registry, Dep.Registry, config.registry.address !== undefined)}`,
     `  data dir  ${config.dataDir}`,
+    ...(typeof postgres === 'object' ? [`  postgres  ${postgres.redacted} (app addons; not managed by jetsaga)`] : []),
     ...(options.uiUrl ? [`  ui        ${options.uiUrl}`] : []),
     ...(options.metricsUrl ? [`  metrics   ${options.metricsUrl}`] : []),
     ...waiting.map((s) => `  waiting for ${s.name}: ${s.lastError ?? s.state} (sagas that need it wait)`),

@@ -20,6 +20,8 @@ export const EntityKeys = {
   sandboxes: (app?: string): string => (app === undefined ? 'sbx.' : `sbx.${app}.`),
   lock: (app: string): string => `lock.${app}`,
   locks: 'lock.',
+  addon: (app: string, name: string): string => `addon.${app}.${name}`,
+  addons: (app?: string): string => (app === undefined ? 'addon.' : `addon.${app}.`),
 } as const;
 
 /** The last token of a key (a version number, a sandbox id, an app name). */

@@ -1,6 +1,6 @@
 /**
  * All the build saga's entities over one `KvStore`: apps, versions, config versions,
- * sandboxes and deployment locks, each kind under its own key prefix (see entity-keys.ts).
+ * sandboxes, deployment locks and addons, each kind under its own key prefix (see entity-keys.ts).
  *
  * One bucket with prefixes rather than a bucket per kind: every kind wants the same settings
  * (history 1, the same replicas), no operation spans two keys atomically either way (NATS KV
@@ -12,6 +12,7 @@
 import type { KvStore } from '../journal/kv-store.js';
 import { MemoryKvStore } from '../journal/memory-kv-store.js';
 import { silentLogger, type Logger } from '../log.js';
+import { AddonStore } from './addons.js';
 import { AppStore } from './apps.js';
 import { ConfigVersionStore } from './config-versions.js';
 import { DeployLock, type IsFinished } from './deploy-lock.js';
@@ -27,6 +28,8 @@ export interface EntityStores {
   readonly configs: ConfigVersionStore;
   readonly sandboxes: SandboxStore;
   readonly locks: DeployLock;
+  /** Addons of apps (PostgreSQL databases), shared by the app's deploys. */
+  readonly addons: AddonStore;
   /** The store they all live in. */
   readonly kv: KvStore;
 }
@@ -53,6 +56,7 @@ export function createEntityStores(kv: KvStore, options: EntityStoreOptions = {}
     configs,
     sandboxes: new SandboxStore(ctx),
     locks: new DeployLock(ctx, { ttlMs: options.lockTtlMs, isFinished: options.isFinished }),
+    addons: new AddonStore(ctx),
     kv,
   };
 }

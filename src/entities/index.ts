@@ -4,6 +4,7 @@ export { openEntityStores, entitiesBucket, type NatsEntityStoreOptions } from '.
 export { AppStore, type SetActiveResult, type RestoreActiveResult } from './apps.js';
 export { VersionStore, RECENT_CLAIMS, type NewVersion } from './versions.js';
 export { ConfigVersionStore, type NewConfigVersion } from './config-versions.js';
+export { AddonStore, type ClaimOutcome, type ClaimResult, type NewAddon } from './addons.js';
 export { SandboxStore, type NewSandbox, type SandboxPatch } from './sandboxes.js';
 export {
   DeployLock,
@@ -22,6 +23,8 @@ export { EntityErrorCode, EntityConflictError, EntityNotFoundError, EntitiesUnav
 export { APP_NAME_PATTERN, SANDBOX_ID_PATTERN } from './names.js';
 export { MAX_ENTITY_BYTES } from './entity-kv.js';
 export {
+  AddonState,
+  type AddonRecord,
   SandboxState,
   VersionStatus,
   type AppRecord,

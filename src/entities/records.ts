@@ -117,6 +117,44 @@ export interface DeployLockRecord {
   readonly ttlMs: number;
 }
 
+/** `as const` object plus union: the life of an addon. */
+export const AddonState = {
+  /** Claimed by its saga; the role and database may or may not exist yet. */
+  Provisioning: 'provisioning',
+  /** Role and database made: later deploys of the app reuse it. */
+  Ready: 'ready',
+} as const;
+/** An addon's state (see `AddonState`). */
+export type AddonState = (typeof AddonState)[keyof typeof AddonState];
+
+/**
+ * A resource an app's deploys share, made by a provider (`addon.<app>.<name>`): for
+ * PostgreSQL a role and a database of the same name on the provider's server. The saga that
+ * made it is the only one whose undo may remove it; later deploys reuse it.
+ */
+export interface AddonRecord {
+  readonly app: string;
+  /** The addon's name within the app (app.toml `[[addons]] name`, default `db`). */
+  readonly name: string;
+  readonly kind: string;
+  /** The role and the database (PostgreSQL identifiers, unquoted). */
+  readonly role: string;
+  readonly database: string;
+  /** Where the app reaches it. */
+  readonly host: string;
+  readonly port: number;
+  /** The env var the app is given the URL as. */
+  readonly env: string;
+  /** The app's connection URL (password included), sealed for the app and `env`. */
+  readonly url: { readonly $secret: string };
+  readonly state: AddonState;
+  /** The saga that made it: its undo removes it, nobody else's does. */
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly readyAt: number | null;
+  readonly updatedAt: number;
+}
+
 const time = z.int().min(0);
 const version = z.int().min(1);
 const nullableTime = z.nullable(time);
@@ -195,4 +233,23 @@ export const DeployLockSchema: z.ZodType<DeployLockRecord> = z.looseObject({
   expiresAt: time,
   renewedAt: time,
   ttlMs: z.int().min(1),
+});
+
+export const AddonStateSchema = z.enum(Object.values(AddonState) as [AddonState, ...AddonState[]]);
+
+export const AddonSchema: z.ZodType<AddonRecord> = z.looseObject({
+  app: z.string(),
+  name: z.string(),
+  kind: z.string(),
+  role: z.string(),
+  database: z.string(),
+  host: z.string(),
+  port: PortSchema,
+  env: z.string(),
+  url: z.strictObject({ $secret: z.string() }),
+  state: AddonStateSchema,
+  createdBy: z.string(),
+  createdAt: time,
+  readyAt: nullableTime,
+  updatedAt: time,
 });

@@ -21,6 +21,7 @@ import type { ReplyOf } from './handlers.js';
 import * as F from './schemas-follow.js';
 import * as S from './schemas.js';
 import { VersionsRollbackReply } from './schemas-rollback.js';
+import { AddonsGetReply, AddonsListReply } from './schemas-addons.js';
 import { SagaOperatorReply } from './schemas-blocked.js';
 import * as SF from './schemas-fork.js';
 import * as SM from './schemas-machines.js';
@@ -78,6 +79,8 @@ const REPLIES = {
   'apps.get': S.AppsGetReply,
   'versions.list': S.VersionsListReply,
   'versions.rollback': VersionsRollbackReply,
+  'addons.list': AddonsListReply,
+  'addons.get': AddonsGetReply,
   'boot.status': S.BootStatusReply,
 } satisfies Record<Endpoint, z.ZodType>;
 
@@ -198,6 +201,14 @@ export class JetsagaClient {
    */
   rollback(app: string, to: number, options: { id?: string; waitForLock?: boolean } = {}): Promise<ReplyOf<'versions.rollback'>> {
     return this.call(Endpoint.VersionsRollback, { app, to, ...(options.id ? { id: options.id } : {}), ...(options.waitForLock ? { waitForLock: true } : {}) });
+  }
+  /** The app's addons (their URLs with the password `[redacted]`); none: an empty list. */
+  listAddons(app: string): Promise<ReplyOf<'addons.list'>> {
+    return this.call(Endpoint.AddonsList, { app });
+  }
+  /** One addon of the app; UNKNOWN_ADDON when it has none of that name. */
+  getAddon(app: string, name: string): Promise<ReplyOf<'addons.get'>> {
+    return this.call(Endpoint.AddonsGet, { app, name });
   }
   bootStatus(request: S.RequestOf<'boot.status'> = {}): Promise<ReplyOf<'boot.status'>> {
     return this.call(Endpoint.BootStatus, request);

@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import { SagaError } from '../errors.js';
 import { ServiceErrorCode } from './errors.js';
 import { rollbackHandlers, rollbackSummary } from './handlers-rollback.js';
+import { addonHandlers } from './handlers-addons.js';
 import { blockedHandlers } from './handlers-blocked.js';
 import { followHandlers } from './handlers-follow.js';
 import { buildInfo } from './build-info.js';
@@ -127,6 +128,7 @@ export const handlers = {
     return { app: r.app, versions: await c.builds.entities.versions.list(r.app) };
   },
   ...rollbackHandlers,
+  ...addonHandlers,
   'boot.status': async (r: z.output<typeof S.BootStatusRequest>, c: Coordinator) => ({
     records: await readReadiness(c.nats, { namespace: c.config.namespace, coordinator: r.coordinator }),
   }),

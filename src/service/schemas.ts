@@ -11,6 +11,7 @@ import { APP_NAME_PATTERN } from '../entities/names.js';
 import { SAGA_ID_PATTERN } from '../journal/saga-id.js';
 import { SagaStatus } from '../journal/index-store.js';
 import { VersionsRollbackRequest } from './schemas-rollback.js';
+import { AddonsGetRequest, AddonsListRequest } from './schemas-addons.js';
 import * as F from './schemas-follow.js';
 import { SagasForkRequest } from './schemas-fork.js';
 import * as M from './schemas-machines.js';
@@ -71,6 +72,8 @@ export const RequestSchemas = {
   'apps.get': { name: 'AppRequest', schema: AppRequest },
   'versions.list': { name: 'AppRequest', schema: AppRequest },
   'versions.rollback': { name: 'VersionsRollbackRequest', schema: VersionsRollbackRequest },
+  'addons.list': { name: 'AddonsListRequest', schema: AddonsListRequest },
+  'addons.get': { name: 'AddonsGetRequest', schema: AddonsGetRequest },
   'boot.status': { name: 'BootStatusRequest', schema: BootStatusRequest },
 } as const;
 export type RequestOf<E extends keyof typeof RequestSchemas> = z.input<(typeof RequestSchemas)[E]['schema']>;

@@ -68,6 +68,8 @@ const ENDPOINT_ERRORS: Record<Endpoint, readonly string[]> = {
   'apps.get': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'versions.list': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'versions.rollback': [ServiceErrorCode.BadRequest, ServiceErrorCode.UnknownApp, ServiceErrorCode.UnknownVersion, ErrorCode.SagaExists, ErrorCode.SagaStarting, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
+  'addons.list': [ServiceErrorCode.BadRequest, 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
+  'addons.get': [ServiceErrorCode.BadRequest, 'UNKNOWN_ADDON', 'BUILDS_DISABLED', ServiceErrorCode.NotAdmitted],
   'boot.status': [ServiceErrorCode.BadRequest],
 };
 

@@ -38,6 +38,8 @@ export const Endpoint = {
   AppsGet: 'apps.get',
   VersionsList: 'versions.list',
   VersionsRollback: 'versions.rollback',
+  AddonsList: 'addons.list',
+  AddonsGet: 'addons.get',
   BootStatus: 'boot.status',
 } as const;
 export type Endpoint = (typeof Endpoint)[keyof typeof Endpoint];

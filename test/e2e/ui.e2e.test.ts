@@ -77,14 +77,14 @@ describe('jetsaga serve --ui', () => {
     expect((await fetch(new URL('/assets/app.js', url.origin))).status).toBe(200);
     expect((await fetch(new URL('/api/info', url))).status).toBe(401);
     const machines = await get<MachineList>(url, '/api/machines');
-    expect(machines.body.machines.map((m) => m.id)).toEqual(['build', 'rollback']);
+    expect(machines.body.machines.map((m) => m.id)).toEqual(['build', 'postgres-addon', 'rollback']);
 
     const ui = startCli(['ui', '--port', '0', '--nats', nats.url, '--namespace', 'uie2e']);
     const other = await uiUrl(ui);
     expect(other.port).not.toBe(url.port);
     expect(other.searchParams.get('token')).not.toBe(url.searchParams.get('token'));
     expect((await get<UiInfo>(other, '/api/info')).body).toMatchObject({ mode: 'live', coordinatorReachable: true });
-    expect((await get<MachineList>(other, '/api/machines')).body.machines.map((m) => m.id)).toEqual(['build', 'rollback']);
+    expect((await get<MachineList>(other, '/api/machines')).body.machines.map((m) => m.id)).toEqual(['build', 'postgres-addon', 'rollback']);
     // An open event stream does not hold either process up.
     const stream = await fetch(new URL(`/api/stream?token=${other.searchParams.get('token')}`, other));
     expect(stream.status).toBe(200);

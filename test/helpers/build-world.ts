@@ -40,7 +40,12 @@ export interface BuildWorld {
 let worlds = 0;
 
 /** `service`: the coordinator also answers the service API (in its namespace, `world.coordinator.config.namespace`). */
-export async function startBuildWorld(natsUrl: string, registryPort: number, opts: { lockTtlMs?: number; service?: boolean; secrets?: SecretKeyRing } = {}): Promise<BuildWorld> {
+/** `addonPostgres`: the coordinator makes app addons on this PostgreSQL server (config `addonPostgres`). */
+export async function startBuildWorld(
+  natsUrl: string,
+  registryPort: number,
+  opts: { lockTtlMs?: number; service?: boolean; secrets?: SecretKeyRing; addonPostgres?: string } = {},
+): Promise<BuildWorld> {
   const dataDir = await mkdtemp(join(tmpdir(), 'jetsaga-build-'));
   const namespace = `b${process.pid}x${worlds++}`;
   const calls: Array<{ step: string; sagaId: string }> = [];
@@ -71,7 +76,7 @@ export async function startBuildWorld(natsUrl: string, registryPort: number, opt
       if (world.failAfter === name) throw new TerminalError(`injected failure after ${name}`, { code: 'INJECTED' });
       return out;
     };
-  const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir }, {});
+  const config = loadConfig({ nats: natsUrl, registry: `127.0.0.1:${registryPort}`, namespace, owner: 'builder', dataDir, addonPostgres: opts.addonPostgres }, {});
   let secrets = opts.secrets;
   const boot = async (): Promise<Coordinator> => {
     const c = new Coordinator({ config, machines: [], builds: { wrapStep, lockTtlMs: opts.lockTtlMs, secrets }, service: opts.service, healthIntervalMs: 300, recoverIntervalMs: 0 });

@@ -27,6 +27,10 @@
  * [require]
  * env = ["DATABASE_URL"]     # must have a non-empty value at deploy time ([env] or the request)
  * services = ["postgres"]    # services the coordinator must offer
+ *
+ * [[addons]]                 # a database of the app's own, made by its first deploy and reused
+ * kind = "postgres"          # by the later ones; its URL is given as DATABASE_URL (name "db")
+ * name = "db"                # or <NAME>_DATABASE_URL: [a-z][a-z0-9-]{0,19}, default "db", unique
  * ```
  *
  * Beyond the outline this saga started from: `[run] web` also takes an argv array (no shell in
@@ -35,6 +39,7 @@
  */
 import { z } from 'zod';
 import { DNS_LABEL, DNS_LABEL_RULE, ENV_NAME, ENV_NAME_RULE, MAX_ENV_VALUE_CHARS, RESERVED_ENV } from './names.js';
+import { ADDON_KINDS, ADDON_NAME_PATTERN, ADDON_NAME_RULE, DEFAULT_ADDON_NAME, type AddonKind } from '../../addons/addon-names.js';
 
 /** The stacks app.toml can name (detection may also answer `custom`, see `Stack`). */
 export const STACK_NAMES = ['node', 'python', 'go', 'ruby', 'static'] as const;
@@ -49,6 +54,8 @@ const MAX_COMMANDS = 50;
 const MAX_COMMAND_CHARS = 4096;
 const MAX_PATH_CHARS = 1024;
 const MAX_IMAGE_REF_CHARS = 512;
+/** Addons per app: each is a database made at deploy time; a handful is plenty. */
+const MAX_ADDONS = 8;
 /** `<repository>[:<tag>]` or `<repository>@sha256:<hex>`, repository as the distribution spec names them. */
 export const IMAGE_REF = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})?$/;
 
@@ -67,6 +74,27 @@ const envName = z
   });
 
 const serviceName = z.string({ error: 'must be a string' }).regex(DNS_LABEL, { error: DNS_LABEL_RULE });
+
+const addon = z.strictObject(
+  {
+    kind: z.enum(ADDON_KINDS as [AddonKind, ...AddonKind[]], { error: `must be one of ${ADDON_KINDS.map((k) => `"${k}"`).join(', ')}` }),
+    name: z.string({ error: 'must be a string' }).regex(ADDON_NAME_PATTERN, { error: ADDON_NAME_RULE }).default(DEFAULT_ADDON_NAME),
+  },
+  { error: 'must be a table ([[addons]] with kind = "postgres")' },
+);
+
+/** Two addons of one app under one name would be one database: the second is refused where it is. */
+const addons = z
+  .array(addon, { error: 'must be an array of tables: [[addons]] sections' })
+  .max(MAX_ADDONS, { error: `must hold at most ${MAX_ADDONS} addons` })
+  .superRefine((list, ctx) => {
+    const first = new Map<string, number>();
+    list.forEach((a, i) => {
+      const earlier = first.get(a.name);
+      if (earlier === undefined) first.set(a.name, i);
+      else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `is "${a.name}" again (as addons[${earlier}]): every addon of an app needs a name of its own` });
+    });
+  });
 
 /** The zod schema of app.toml (strict at every level). */
 export const AppConfigSchema = z.strictObject(
@@ -137,9 +165,17 @@ export const AppConfigSchema = z.strictObject(
         { error: 'must be a table' },
       )
       .default({ env: [], services: [] }),
+    addons: addons.default([]),
   },
   { error: 'must be a table' },
 );
+
+/** One addon app.toml asks for (`[[addons]]`). */
+export interface AppAddon {
+  readonly kind: AddonKind;
+  /** Unique within the app; `db` by default. */
+  readonly name: string;
+}
 
 /** A validated app.toml with its defaults applied. JSON-safe: it is journaled as a step output. */
 export interface AppConfig {
@@ -163,6 +199,11 @@ export interface AppConfig {
   };
   readonly env: Readonly<Record<string, string>>;
   readonly require: { readonly env: readonly string[]; readonly services: readonly string[] };
+  /**
+   * The addons it asks for, in file order; absent when none (and in configs journaled before
+   * addons existed).
+   */
+  readonly addons?: readonly AppAddon[];
   /** `app.toml` when the file was read, `defaults` when there was none. */
   readonly source: 'app.toml' | 'defaults';
   /**
@@ -178,4 +219,5 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   build: Object.keys(AppConfigSchema.shape.build.unwrap().shape),
   run: Object.keys(AppConfigSchema.shape.run.unwrap().shape),
   require: Object.keys(AppConfigSchema.shape.require.unwrap().shape),
+  addons: Object.keys(addon.shape),
 };

@@ -28,7 +28,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
 });
 
 /** Keys whose lines `AppConfig.lines` keeps: the ones later checks and messages point at. */
-const KEPT_LINES = /^(name|stack|run\.web|run\.port|require\.(env|services)\[\d+\])$/;
+const KEPT_LINES = /^(name|stack|run\.web|run\.port|require\.(env|services)\[\d+\]|addons\[\d+\](\.(kind|name))?)$/;
 
 /**
  * Reads `dir/app.toml`; a missing file gives {@link DEFAULT_APP_CONFIG}.
@@ -63,7 +63,7 @@ export function parseAppConfig(text: string): AppConfig {
   if (!result.success) throw new AppConfigError(result.error.issues.flatMap((issue) => problemsOf(issue, [], data, positions)));
   const lines: Record<string, number> = {};
   for (const [key, pos] of positions) if (KEPT_LINES.test(key)) lines[key] = pos.line;
-  const { name, stack, build, run, env, require } = result.data;
+  const { name, stack, build, run, env, require, addons } = result.data;
   return {
     ...(name === undefined ? {} : { name }),
     ...(stack === undefined ? {} : { stack }),
@@ -71,6 +71,8 @@ export function parseAppConfig(text: string): AppConfig {
     run,
     env: { ...env },
     require,
+    // Only when there are some: a config without addons is what it always was.
+    ...(addons.length > 0 ? { addons } : {}),
     source: 'app.toml',
     lines,
   };
@@ -107,7 +109,8 @@ function problemsOf(issue: z.core.$ZodIssue, base: KeyPath, data: unknown, posit
 
 function unknownKeyReason(table: KeyPath, key: string): string {
   const name = formatKeyPath(table);
-  const known = KNOWN_KEYS[name] ?? [];
+  // The tables of an array share their keys: `addons[1]` knows what `addons` does.
+  const known = KNOWN_KEYS[name.replace(/\[\d+\]$/, '')] ?? [];
   const where = name === '' ? 'at the top level' : `in [${name}]`;
   const close = known.find((k) => editDistance(k, key) <= 2);
   if (close !== undefined) return `is not a known key ${where}; did you mean "${close}"?`;

@@ -1,7 +1,7 @@
 /**
  * The deploy-time checks of an app's config against what the deploy brings and what the
  * coordinator offers: env vars merged and the required ones present, the required services
- * offered, the app's name agreeing with the deploy's, a pinned port free. Every problem is
+ * and addon kinds offered, the app's name agreeing with the deploy's, a pinned port free. Every problem is
  * collected before anything is thrown, so one failed deploy tells the user everything to fix.
  */
 import { RetryableError } from '../../errors.js';
@@ -10,6 +10,7 @@ import type { AppConfig } from './app-config-schema.js';
 import { formatKeyPath } from './key-path.js';
 import { ENV_NAME, ENV_NAME_RULE, MAX_ENV_VALUE_CHARS, RESERVED_ENV } from './names.js';
 import { isSealedSecret, type SealedEnv, type SealedSecret } from '../../secrets/index.js';
+import { addonEnv, addonProblems } from './addon-config.js';
 
 /** Inputs of {@link prepareConfig}. */
 export interface PrepareConfigOptions {
@@ -23,6 +24,11 @@ export interface PrepareConfigOptions {
   readonly requestSecrets?: SealedEnv;
   /** The services the coordinator offers. */
   readonly services: readonly string[];
+  /**
+   * The addon kinds the coordinator has a provider for (`postgres` with `--addon-postgres`);
+   * absent: none, so an app with `[[addons]]` is refused, naming the flag.
+   */
+  readonly offeredAddons?: readonly string[];
   /** The app the deploy names; app.toml's `name`, if given, must equal it. */
   readonly appName?: string;
   /**
@@ -99,6 +105,17 @@ export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { 
       delete merged[name];
     }
   }
+  // An addon's URL replaces app.toml's value of its name (a development default), as a secret does.
+  const fromAddons = addonEnv(config);
+  for (const name of fromAddons.keys()) delete merged[name];
+  problems.push(
+    ...addonProblems(
+      config,
+      options.offeredAddons ?? [],
+      { env: typeof requestEnv === 'object' && requestEnv !== null ? Object.keys(requestEnv) : [], secrets: Object.keys(options.requestSecrets ?? {}) },
+      at,
+    ),
+  );
   const env = sortedByName(merged);
   const withSecrets = Object.keys(secrets).length > 0;
   const envBytes = Buffer.byteLength(JSON.stringify(env)) + (withSecrets ? Buffer.byteLength(JSON.stringify(secrets)) : 0);
@@ -108,7 +125,7 @@ export function checkConfig(options: Omit<PrepareConfigOptions, 'portFree'>): { 
 
   const requiredEnv = [...new Set(config.require.env)];
   config.require.env.forEach((name, i) => {
-    if ((env[name] ?? '') === '' && secrets[name] === undefined) {
+    if ((env[name] ?? '') === '' && secrets[name] === undefined && !fromAddons.has(name)) {
       problems.push({ ...at(`require.env[${i}]`), reason: `names ${name}, which has no value: set it in [env] or in the deploy request (as env or as a secret)` });
     }
   });

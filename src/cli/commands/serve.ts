@@ -25,6 +25,10 @@ export function register(program: Command): void {
       '--secrets-key-file <file>',
       `the keys that seal deploy secrets: one "<id>:<base64 of 32 bytes>" per line, the first seals, all open; coordinators of a namespace share it (default: JETSAGA_SECRETS_KEY, else <data-dir>/secrets.key, generated) (env: ${CONFIG_ENV.secretsKeyFile})`,
     )
+    .option(
+      '--addon-postgres <url>',
+      `the PostgreSQL server app addons ([[addons]] kind = "postgres" in app.toml) are made on: postgres://<user>[:<password>]@<host>[:<port>]/<database>, a role that may create roles and databases; prefer the variable when the URL holds a password (a command line is visible to every user) (env: ${CONFIG_ENV.addonPostgres})`,
+    )
     .option('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)', portNumber)
     .addHelpText(
       'after',
@@ -36,16 +40,17 @@ Examples:
   $ jetsaga serve --nats 127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 --replicas 3
   $ jetsaga serve --metrics 9464 --retain 30d
   $ jetsaga serve --secrets-key-file /etc/jetsaga/secrets.key
+  $ JETSAGA_ADDON_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres jetsaga serve
   $ JETSAGA_NATS_URL=nats://10.0.0.5:4222 jetsaga serve --owner vm-2`,
     );
   command.action(() =>
     exitWith(async () => {
       // Loaded here so that --help and the other commands do not load the coordinator.
       const { serve } = await import('../serve.js');
-      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; leaseTtlMs?: string; retain?: string; metrics?: number; secretsKeyFile?: string }>();
+      const o = command.opts<{ deploy?: string; ui?: number; uiHost?: string; replicas?: string; leaseTtlMs?: string; retain?: string; metrics?: number; secretsKeyFile?: string; addonPostgres?: string }>();
       if (o.uiHost !== undefined && o.ui === undefined) throw new CliError('--ui-host needs --ui <port>', ExitCode.Usage);
       return serve(
-        { ...globalOptions(command), replicas: o.replicas, leaseTtlMs: o.leaseTtlMs, ...(o.retain ? { retain: o.retain } : {}), ...(o.secretsKeyFile ? { secretsKeyFile: o.secretsKeyFile } : {}) },
+        { ...globalOptions(command), replicas: o.replicas, leaseTtlMs: o.leaseTtlMs, ...(o.retain ? { retain: o.retain } : {}), ...(o.secretsKeyFile ? { secretsKeyFile: o.secretsKeyFile } : {}), ...(o.addonPostgres ? { addonPostgres: o.addonPostgres } : {}) },
         { deploy: o.deploy, ...(o.ui === undefined ? {} : { ui: { port: o.ui, host: o.uiHost } }), ...(o.metrics === undefined ? {} : { metricsPort: o.metrics }) },
       );
     }),
