@@ -6,13 +6,17 @@
  * first, leaving the previously active version active and serving.
  *
  *   allocate → receive → lock → appConfig → stack → onbuild
- *     → prepare ⟨ image: build → push (waits for the registry) | config: procfile → settings → configVersion ⟩
+ *     → prepare ⟨ image: build → push (waits for the registry)
+ *                | config: addons (a child saga) → procfile → settings → configVersion ⟩
  *     → version → start (healthy) → activate → stopOld → finalize (optional)
+ *
+ * `addons` runs the postgres-addon saga as a child (machines/postgres-addon.machine.ts) for the
+ * app's `[[addons]]`: it has its own journal and undos, and undoing the build compensates it.
  *
  * Pure: the step implementations are bound by name (src/build/build-steps.ts).
  */
 import type { AnyStateMachine } from 'xstate';
-import { defineSaga } from './kit/define-saga.js';
+import { defineSaga, type SagaStepConfig } from './kit/define-saga.js';
 import type { SealedEnv } from '../src/secrets/secret-env.js';
 
 /** What a build is started with. */
@@ -58,16 +62,72 @@ const imageInput = ({ input, outputs }: { input: unknown; outputs: Outputs }) =>
 
 export const BUILD_MACHINE_ID = 'build';
 /**
+ * 3: the `addons` child step in the config branch, whose result `settings` is given. A journal
+ * of 2 would fold differently (its config branch begins with procfile), so 2 stays registered
+ * beside 3 (BUILD_MACHINE_V2) to finish the builds started on it.
+ */
+export const BUILD_MACHINE_VERSION = 3;
+/** Versions whose journals BUILD_MACHINE_VERSION replays identically (`SagaDefinition.resumesFrom`). */
+export const BUILD_MACHINE_RESUMES_FROM: readonly number[] = [];
+/**
  * 2: blocked builds take `saga.abandon` (final state `abandoned`). A build started on 1 never
  * journaled that event (unhandled events are not journaled), so 2 replays its journal exactly
  * as 1 did and resumes it; a coordinator still on 1 refuses a journal of 2, which it would fold
  * differently once it holds an abandon.
  */
-export const BUILD_MACHINE_VERSION = 2;
-/** Versions whose journals BUILD_MACHINE_VERSION replays identically (`SagaDefinition.resumesFrom`). */
-export const BUILD_MACHINE_RESUMES_FROM: readonly number[] = [1];
+export const BUILD_MACHINE_V2_VERSION = 2;
+export const BUILD_MACHINE_V2_RESUMES_FROM: readonly number[] = [1];
 
-export const buildMachine: AnyStateMachine = defineSaga({
+/** The config branch's steps; 2 has no `addons`. */
+function configSteps(withAddons: boolean): SagaStepConfig[] {
+  return [
+    ...(withAddons
+      ? [
+          {
+            name: 'addons',
+            child: 'postgres-addon',
+            description: "provisions the app's [[addons]] (a PostgreSQL database each) in a child saga; reused when an earlier deploy made them",
+            input: ({ input, outputs }: { input: unknown; outputs: Outputs }) => ({
+              app: (input as BuildInput).app,
+              addons: ((out(outputs, 'appConfig') as { addons?: unknown[] } | null)?.addons ?? []) as unknown[],
+            }),
+          },
+        ]
+      : []),
+    {
+      name: 'procfile',
+      run: 'readProcfile',
+      description: 'reads the Procfile and decides the web process',
+      input: ({ input, outputs }) => ({ ...tree(input, outputs), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
+    },
+    {
+      name: 'settings',
+      run: 'prepareConfig',
+      description: 'checks required env vars and services, and merges the environment',
+      // `secretEnv` only when given: a build without secrets maps exactly as before.
+      input: ({ input, outputs }) => {
+        const { app, env, secretEnv } = input as BuildInput;
+        return {
+          app,
+          config: out(outputs, 'appConfig'),
+          env: env ?? {},
+          ...(secretEnv ? { secretEnv } : {}),
+          ...(withAddons ? { addons: out(outputs, 'addons') } : {}),
+        };
+      },
+    },
+    {
+      name: 'configVersion',
+      run: 'createConfigVersion',
+      undo: 'deleteConfigVersion',
+      description: 'records the configuration of the new version',
+      input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate'), settings: out(outputs, 'settings') }),
+    },
+  ];
+}
+
+function buildSaga(withAddons: boolean): AnyStateMachine {
+  return defineSaga({
   id: BUILD_MACHINE_ID,
   description: 'builds an app from its source tar into an OCI image in the registry and runs it as the new active version',
   retry: { maxAttempts: 5, initialDelayMs: 500, maxDelayMs: 30_000 },
@@ -135,31 +195,7 @@ export const buildMachine: AnyStateMachine = defineSaga({
             input: (data) => ({ ...imageInput(data), image: out(data.outputs, 'image') }),
           },
         ],
-        config: [
-          {
-            name: 'procfile',
-            run: 'readProcfile',
-            description: 'reads the Procfile and decides the web process',
-            input: ({ input, outputs }) => ({ ...tree(input, outputs), config: out(outputs, 'appConfig'), stack: out(outputs, 'stack') }),
-          },
-          {
-            name: 'settings',
-            run: 'prepareConfig',
-            description: 'checks required env vars and services, and merges the environment',
-            // `secretEnv` only when given: a build without secrets maps exactly as before.
-            input: ({ input, outputs }) => {
-              const { app, env, secretEnv } = input as BuildInput;
-              return { app, config: out(outputs, 'appConfig'), env: env ?? {}, ...(secretEnv ? { secretEnv } : {}) };
-            },
-          },
-          {
-            name: 'configVersion',
-            run: 'createConfigVersion',
-            undo: 'deleteConfigVersion',
-            description: 'records the configuration of the new version',
-            input: ({ input, outputs }) => ({ app: (input as BuildInput).app, version: out(outputs, 'allocate'), settings: out(outputs, 'settings') }),
-          },
-        ],
+        config: configSteps(withAddons),
       },
     },
     {
@@ -213,4 +249,10 @@ export const buildMachine: AnyStateMachine = defineSaga({
       input: ({ input }) => ({ app: (input as BuildInput).app }),
     },
   ],
-});
+  });
+}
+
+/** The build saga, version 3 (BUILD_MACHINE_VERSION): what new builds start on. */
+export const buildMachine: AnyStateMachine = buildSaga(true);
+/** Version 2, without addons: it finishes (and replays) the builds started on 1 and 2. */
+export const buildMachineV2: AnyStateMachine = buildSaga(false);

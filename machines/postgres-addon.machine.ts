@@ -46,6 +46,8 @@ export const postgresAddonMachine: AnyStateMachine = defineSaga({
   description: "gives an app the PostgreSQL databases its app.toml asks for (role, database, sealed URL each), reusing the ones an earlier deploy made",
   // A server that restarts or is briefly away is waited out; a refusal (bad admin
   // credentials, a name in use) is terminal at once.
+  // Run by a build as a child: held once done until the build ends, compensated if it fails.
+  nestable: true,
   retry: { maxAttempts: 6, initialDelayMs: 500, maxDelayMs: 30_000 },
   undoRetry: { maxAttempts: 8, initialDelayMs: 500, maxDelayMs: 60_000 },
   steps: [

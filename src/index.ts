@@ -36,7 +36,16 @@ export { Dep as CoordinatorDependency } from './boot/coordinator-graph.js';
 export { loadConfig, ConfigError, CONFIG_ENV, type CoordinatorConfig, type ConfigInput } from './config.js';
 export { BootState, bootDependencyMachine } from '../machines/boot.machine.js';
 export { type CoordinatorBuildOptions } from './coordinator.js';
-export { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, type BuildInput } from '../machines/build.machine.js';
+export {
+  buildMachine,
+  buildMachineV2,
+  BUILD_MACHINE_ID,
+  BUILD_MACHINE_RESUMES_FROM,
+  BUILD_MACHINE_V2_RESUMES_FROM,
+  BUILD_MACHINE_V2_VERSION,
+  BUILD_MACHINE_VERSION,
+  type BuildInput,
+} from '../machines/build.machine.js';
 export { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, type RollbackInput } from '../machines/rollback.machine.js';
 export { postgresAddonMachine, POSTGRES_ADDON_MACHINE_ID, POSTGRES_ADDON_MACHINE_VERSION, type PostgresAddonInput, type PostgresAddonRequest } from '../machines/postgres-addon.machine.js';
 export { AddonErrorCode, AddonKind, addonEnvName, provisionedAddonsOf, withAddonSecrets, type AddonsReady, type ProvisionedAddon } from './addons/index.js';

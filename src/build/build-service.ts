@@ -5,7 +5,15 @@
  * runtime's transitions, deployment locks renewed and reconciled, and sandboxes of running
  * versions started again after a coordinator restart.
  */
-import { BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
+import {
+  BUILD_MACHINE_ID,
+  BUILD_MACHINE_RESUMES_FROM,
+  BUILD_MACHINE_V2_RESUMES_FROM,
+  BUILD_MACHINE_V2_VERSION,
+  BUILD_MACHINE_VERSION,
+  buildMachine,
+  buildMachineV2,
+} from '../../machines/build.machine.js';
 import { ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION, rollbackMachine } from '../../machines/rollback.machine.js';
 import { POSTGRES_ADDON_MACHINE_ID, POSTGRES_ADDON_MACHINE_VERSION, postgresAddonMachine } from '../../machines/postgres-addon.machine.js';
 import { addonSteps } from '../addons/addon-steps.js';
@@ -52,6 +60,11 @@ export class BuildService {
     };
   }
 
+  /** Version 2 of the build saga (no addons), for the builds started on it before 3. */
+  legacyBinding(): SagaBinding {
+    return { ...this.binding(), version: BUILD_MACHINE_V2_VERSION, resumesFrom: BUILD_MACHINE_V2_RESUMES_FROM, machine: buildMachineV2 };
+  }
+
   /** The rollback saga: the build's lock, start, activate and stopOld steps plus its own. */
   rollbackBinding(): SagaBinding {
     const build = buildSteps(() => this.host);
@@ -85,7 +98,7 @@ export class BuildService {
 
   /** Every saga this service runs. */
   bindings(): SagaBinding[] {
-    return [this.binding(), this.rollbackBinding(), this.addonBinding()];
+    return [this.binding(), this.legacyBinding(), this.rollbackBinding(), this.addonBinding()];
   }
 
   #steps(): Record<string, StepFn> {

@@ -5,11 +5,14 @@
 import type { SagaDefinition } from '../runtime/types.js';
 
 export async function knownDefinitions(): Promise<SagaDefinition[]> {
-  const { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION } = await import('../../machines/build.machine.js');
+  const build = await import('../../machines/build.machine.js');
   const { rollbackMachine, ROLLBACK_MACHINE_ID, ROLLBACK_MACHINE_VERSION } = await import('../../machines/rollback.machine.js');
+  const addon = await import('../../machines/postgres-addon.machine.js');
   return [
-    { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, resumesFrom: BUILD_MACHINE_RESUMES_FROM, machine: buildMachine },
+    { id: build.BUILD_MACHINE_ID, version: build.BUILD_MACHINE_VERSION, resumesFrom: build.BUILD_MACHINE_RESUMES_FROM, machine: build.buildMachine },
+    { id: build.BUILD_MACHINE_ID, version: build.BUILD_MACHINE_V2_VERSION, resumesFrom: build.BUILD_MACHINE_V2_RESUMES_FROM, machine: build.buildMachineV2 },
     { id: ROLLBACK_MACHINE_ID, version: ROLLBACK_MACHINE_VERSION, machine: rollbackMachine },
+    { id: addon.POSTGRES_ADDON_MACHINE_ID, version: addon.POSTGRES_ADDON_MACHINE_VERSION, machine: addon.postgresAddonMachine },
   ];
 }
 

@@ -100,7 +100,7 @@ describe('progress view', () => {
 
   it('reads the forward steps of the build machine in order, and the names in a state value', () => {
     expect(forwardSteps(buildMachine)).toEqual([
-      'allocate', 'receive', 'lock', 'appConfig', 'stack', 'onbuild', 'image', 'push', 'procfile', 'settings', 'configVersion', 'version', 'start', 'activate', 'stopOld', 'finalize',
+      'allocate', 'receive', 'lock', 'appConfig', 'stack', 'onbuild', 'image', 'push', 'addons', 'procfile', 'settings', 'configVersion', 'version', 'start', 'activate', 'stopOld', 'finalize',
     ]);
     expect(stateNames({ prepare: { image: 'push', config: 'done' } })).toEqual(['prepare', 'image', 'push', 'config', 'done']);
   });

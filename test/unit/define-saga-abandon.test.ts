@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILD_MACHINE_ID, BUILD_MACHINE_RESUMES_FROM, BUILD_MACHINE_VERSION, buildMachine } from '../../machines/build.machine.js';
 import { SagaEventType, SagaTag, type SagaContext, type SagaOutput } from '../../machines/kit/index.js';
 import { serializeError, TerminalError } from '../../src/errors.js';
+import type { SagaBinding } from '../../src/runtime/types.js';
 import { MachineRegistry } from '../../src/runtime/registry.js';
 import { BuildService } from '../../src/build/build-service.js';
 import { orderMachine } from '../fixtures/order-saga.js';
@@ -120,15 +121,20 @@ describe('defineSaga: saga.abandon anywhere else changes nothing (so it is never
 });
 
 describe('the build machine takes saga.abandon, and resumes sagas journaled before it', () => {
-  it('is version 2, resuming 1', () => {
-    expect(BUILD_MACHINE_VERSION).toBe(2);
-    expect(BUILD_MACHINE_RESUMES_FROM).toEqual([1]);
-    const binding = new BuildService().binding();
-    expect(binding).toMatchObject({ id: BUILD_MACHINE_ID, version: 2, resumesFrom: [1] });
-    // The registry's choice for a journal whose init names build@1.
-    const registry = new MachineRegistry([{ ...binding, steps: Object.fromEntries(Object.keys(binding.steps).map((k) => [k, () => null])) }]);
+  it('is version 3 (addons), with 2 registered beside it to finish the builds journaled on 1 and 2', () => {
+    expect(BUILD_MACHINE_VERSION).toBe(3);
+    expect(BUILD_MACHINE_RESUMES_FROM).toEqual([]);
+    const service = new BuildService();
+    expect(service.binding()).toMatchObject({ id: BUILD_MACHINE_ID, version: 3, resumesFrom: [] });
+    expect(service.legacyBinding()).toMatchObject({ id: BUILD_MACHINE_ID, version: 2, resumesFrom: [1] });
+    const stub = (b: SagaBinding): SagaBinding => ({ ...b, steps: Object.fromEntries(Object.keys(b.steps).map((k) => [k, () => null])) });
+    // The registry's choice for a journal whose init names build@1, @2 and @3.
+    const registry = new MachineRegistry(service.bindings().map(stub));
     expect(registry.forReplay('b1', BUILD_MACHINE_ID, 1).version).toBe(2);
-    expect(() => registry.forReplay('b3', BUILD_MACHINE_ID, 3)).toThrow(/build@3/);
+    expect(registry.forReplay('b2', BUILD_MACHINE_ID, 2).version).toBe(2);
+    expect(registry.forReplay('b3', BUILD_MACHINE_ID, 3).version).toBe(3);
+    expect(registry.latest(BUILD_MACHINE_ID).version).toBe(3);
+    expect(() => registry.forReplay('b4', BUILD_MACHINE_ID, 4)).toThrow(/build@4/);
   });
 
   it('has the abandoned state, final and tagged cancelled, reachable from blocked only', () => {

@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { buildMachine, BUILD_MACHINE_ID, BUILD_MACHINE_VERSION, type BuildInput } from '../../machines/build.machine.js';
+import { isChildSrc } from '../../machines/kit/child-step.js';
+import { postgresAddonMachine, POSTGRES_ADDON_MACHINE_ID, POSTGRES_ADDON_MACHINE_VERSION } from '../../machines/postgres-addon.machine.js';
 import { defineSaga, type SagaConfig } from '../../machines/kit/index.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import type { JournalView } from '../../src/runtime/journal-view.js';
@@ -30,8 +32,8 @@ afterEach(async () => {
 });
 
 /** Runs one saga to its end on a fresh runtime over memory stores; returns its journal. */
-async function journalOf(binding: SagaBinding, input: unknown, id: string): Promise<JournalView[]> {
-  const rt = await createRuntime({ machines: [binding], stores: memoryStores(), owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0 });
+async function journalOf(binding: SagaBinding, input: unknown, id: string, others: readonly SagaBinding[] = []): Promise<JournalView[]> {
+  const rt = await createRuntime({ machines: [binding, ...others], stores: memoryStores(), owner: 'c1', recoverOnStart: false, recoverIntervalMs: 0 });
   runtimes.push(rt);
   await rt.start(binding.id, input, { id });
   await rt.wait(id, { timeoutMs: 20_000 });
@@ -285,11 +287,18 @@ function forwardSteps(machine: AnyStateMachine): Array<{ id: string; src: string
 describe('replaying the build machine', () => {
   it("lists the build steps in the machine's order, both parallel branches included", async () => {
     const all = forwardSteps(buildMachine);
-    const steps: Record<string, StepFn> = {};
-    for (const { src } of all) steps[src] = (_input, ctx) => ({ fake: src, key: ctx.idempotencyKey });
-    const binding: SagaBinding = { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine, steps };
+    const fakes = (srcs: readonly string[]): Record<string, StepFn> =>
+      Object.fromEntries(srcs.filter((src) => !isChildSrc(src)).map((src) => [src, (_input, ctx) => ({ fake: src, key: ctx.idempotencyKey })]));
+    const binding: SagaBinding = { id: BUILD_MACHINE_ID, version: BUILD_MACHINE_VERSION, machine: buildMachine, steps: fakes(all.map((s) => s.src)) };
+    // The addons step runs the addon saga as a child (the host's own step): it needs that machine.
+    const addon: SagaBinding = {
+      id: POSTGRES_ADDON_MACHINE_ID,
+      version: POSTGRES_ADDON_MACHINE_VERSION,
+      machine: postgresAddonMachine,
+      steps: fakes(forwardSteps(postgresAddonMachine).map((s) => s.src)),
+    };
     const input: BuildInput = { app: 'hello', source: { name: 'hello.tar' } };
-    const journal = await journalOf(binding, input, 'build-1');
+    const journal = await journalOf(binding, input, 'build-1', [addon]);
 
     const replay = replaySaga(binding, journal, { sagaId: 'build-1' });
     expect(replay.at(-1)).toMatchObject({ state: 'completed', status: 'completed' });
@@ -301,9 +310,9 @@ describe('replaying the build machine', () => {
     expect(ran.slice(-5)).toEqual(['createVersion', 'startSandbox', 'setActiveVersion', 'stopOldSandboxes', 'finalizeBuild']);
     // Both branches of the parallel group, each in its own order, between onbuild and version.
     const prepare = ran.slice(6, -5);
-    expect(prepare).toHaveLength(5);
+    expect(prepare).toHaveLength(6);
     expect(prepare.filter((s) => s === 'buildImage' || s === 'pushImage')).toEqual(['buildImage', 'pushImage']);
-    expect(prepare.filter((s) => !(s === 'buildImage' || s === 'pushImage'))).toEqual(['readProcfile', 'prepareConfig', 'createConfigVersion']);
+    expect(prepare.filter((s) => !(s === 'buildImage' || s === 'pushImage'))).toEqual(['child:postgres-addon', 'readProcfile', 'prepareConfig', 'createConfigVersion']);
     // Steps that wait for the registry do so in a state of their own: each ready event is an entry.
     expect(replay.filter((s) => s.event?.type === 'boot.ready')).toHaveLength(3);
     // Outputs appear in the context as each step reports.

@@ -18,12 +18,13 @@ const planOf = (d: Driver, undone?: string[]): CompensationPlan =>
   compensationPlan({ value: d.snapshot.value, context: d.ctx }, { undoable: UNDOABLE, ...(undone ? { undone } : {}) });
 const brief = (undos: readonly PlannedUndo[]): string[] => undos.map((u) => `${u.step}:${u.status}`);
 
-/** A build held with lock and image done and push waiting for the registry; procfile runs beside it. */
+/** A build held with lock, image and addons done and push waiting for the registry; procfile runs beside it. */
 function buildAtPush(): Driver {
   const d = new Driver(buildMachine, INPUT);
   d.done('allocate', 7).done('receive', { dir: '/staging/1' }).done('lock', { holder: 'b1' });
   d.done('appConfig', { name: 'hello' }).done('stack', 'node').done('onbuild', { ran: 0 });
   d.send({ type: SagaEventType.Ready, dependency: 'registry' });
+  d.done('addons', { outputs: { ready: { addons: [], unprovided: [] } } });
   d.done('image', { digest: 'sha256:img' });
   return d;
 }
@@ -44,7 +45,7 @@ describe('compensationPlan of a build', () => {
     expect(d.snapshot.value).toMatchObject({ prepare: { image: { push: 'await_registry' } } });
     const plan = planOf(d);
     expect(plan.phase).toBe('running');
-    expect(brief(plan.undos)).toEqual(['push:pending', 'image:pending', 'lock:pending', 'receive:pending', 'allocate:pending']);
+    expect(brief(plan.undos)).toEqual(['push:pending', 'addons:pending', 'image:pending', 'lock:pending', 'receive:pending', 'allocate:pending']);
     const byStep = Object.fromEntries(plan.undos.map((u) => [u.step, u]));
     expect(byStep.lock!.input).toEqual({ input: { app: 'hello', waitForLock: false }, output: { holder: 'b1' } });
     expect(byStep.image!.input).toMatchObject({ input: { app: 'hello', version: 7, staged: { dir: '/staging/1' } }, output: { digest: 'sha256:img' } });
@@ -63,47 +64,47 @@ describe('compensationPlan of a build', () => {
     let plan = planOf(d);
     expect(plan.phase).toBe('compensating');
     expect(plan.cause).toMatchObject({ step: 'procfile', code: 'REFUSED' });
-    expect(brief(plan.undos)).toEqual(['push:running', 'image:pending', 'lock:pending', 'receive:pending', 'allocate:pending']);
+    expect(brief(plan.undos)).toEqual(['push:running', 'addons:pending', 'image:pending', 'lock:pending', 'receive:pending', 'allocate:pending']);
 
-    d.done('undo.push', null).fail('undo.image', unavailable);
+    d.done('undo.push', null).done('undo.addons', null).fail('undo.image', unavailable);
     expect(d.snapshot.value).toEqual({ compensating: 'backoff' });
-    plan = planOf(d, ['push']);
-    expect(brief(plan.undos)).toEqual(['push:done', 'image:backoff', 'lock:pending', 'receive:pending', 'allocate:pending']);
-    expect(plan.undos[1]).toMatchObject({ attempts: 1, error: { step: 'image', code: 'UNAVAILABLE', retryable: true } });
+    plan = planOf(d, ['push', 'addons']);
+    expect(brief(plan.undos)).toEqual(['push:done', 'addons:done', 'image:backoff', 'lock:pending', 'receive:pending', 'allocate:pending']);
+    expect(plan.undos[2]).toMatchObject({ attempts: 1, error: { step: 'image', code: 'UNAVAILABLE', retryable: true } });
 
     // The retry runs with the last failure still on record.
     d.fire();
-    expect(planOf(d, ['push']).undos[1]).toMatchObject({ status: 'running', attempts: 1, error: { code: 'UNAVAILABLE' } });
+    expect(planOf(d, ['push', 'addons']).undos[2]).toMatchObject({ status: 'running', attempts: 1, error: { code: 'UNAVAILABLE' } });
 
     // Without the journal's word, done undos are inferred from the context: image finished (it
     // has an output) and is off the stack; push never reported, so it leaves no trace.
     d.done('undo.image', null);
-    expect(brief(planOf(d).undos)).toEqual(['image:done', 'lock:running', 'receive:pending', 'allocate:pending']);
+    expect(brief(planOf(d).undos)).toEqual(['image:done', 'addons:done', 'lock:running', 'receive:pending', 'allocate:pending']);
   });
 
   it('blocked: the failed undo with its error, the rest still to run, and what an operator may do', () => {
     const d = buildAtPush();
-    d.fail('procfile', refused).done('undo.push', null).done('undo.image', null).fail('undo.lock', refused);
+    d.fail('procfile', refused).done('undo.push', null).done('undo.addons', null).done('undo.image', null).fail('undo.lock', refused);
     expect(d.snapshot.value).toBe('blocked');
-    const plan = planOf(d, ['push', 'image']);
+    const plan = planOf(d, ['push', 'addons', 'image']);
     expect(plan.phase).toBe('blocked');
-    expect(brief(plan.undos)).toEqual(['push:done', 'image:done', 'lock:failed', 'receive:pending', 'allocate:pending']);
-    expect(plan.undos[2]).toMatchObject({ undo: 'undo.lock', attempts: 1, error: { step: 'lock', code: 'REFUSED', message: 'no', retryable: false } });
+    expect(brief(plan.undos)).toEqual(['push:done', 'addons:done', 'image:done', 'lock:failed', 'receive:pending', 'allocate:pending']);
+    expect(plan.undos[3]).toMatchObject({ undo: 'undo.lock', attempts: 1, error: { step: 'lock', code: 'REFUSED', message: 'no', retryable: false } });
     expect(plan.actions).toEqual(['retry', 'skip', 'abandon']);
 
     // An abandoned compensation (a kit with `saga.abandon`) leaves the rest of the stack unrun.
-    const abandoned = compensationPlan({ value: 'abandoned', context: d.ctx }, { undone: ['push', 'image'] });
-    expect(brief(abandoned.undos)).toEqual(['push:done', 'image:done', 'lock:failed', 'receive:abandoned', 'allocate:abandoned']);
+    const abandoned = compensationPlan({ value: 'abandoned', context: d.ctx }, { undone: ['push', 'addons', 'image'] });
+    expect(brief(abandoned.undos)).toEqual(['push:done', 'addons:done', 'image:done', 'lock:failed', 'receive:abandoned', 'allocate:abandoned']);
     expect(abandoned.actions).toEqual([]);
 
     // Skipped: the operator fixed it by hand; the rest runs. Off the stack, a skipped undo looks
     // done; inferred ones come in the order they ran (latest completed step first).
     d.send({ type: SagaEventType.Skip });
-    expect(brief(planOf(d).undos)).toEqual(['image:done', 'lock:done', 'receive:running', 'allocate:pending']);
+    expect(brief(planOf(d).undos)).toEqual(['image:done', 'addons:done', 'lock:done', 'receive:running', 'allocate:pending']);
     d.completeAll();
     const done = planOf(d);
     expect(done.phase).toBe('compensated');
-    expect(brief(done.undos)).toEqual(['image:done', 'lock:done', 'receive:done', 'allocate:done']);
+    expect(brief(done.undos)).toEqual(['image:done', 'addons:done', 'lock:done', 'receive:done', 'allocate:done']);
   });
 
   it('is plain JSON', () => {

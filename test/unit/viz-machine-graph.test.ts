@@ -110,7 +110,7 @@ describe('machineGraph of the build saga', () => {
 
   it('draws every step’s retry backoff as an after edge with its named delay', () => {
     const waiting = g.nodes.filter((n) => n.key === 'waiting');
-    expect(waiting).toHaveLength(16);
+    expect(waiting).toHaveLength(17);
     for (const w of waiting) {
       const step = w.parent!.split('.').at(-1)!;
       const [after, ...rest] = edgesFrom(g, w.id);
@@ -150,7 +150,7 @@ describe('machineGraph of the build saga', () => {
     // The steps with an undo, independently: the undo_* states of the definition.
     const undoStates = defs.filter((d) => d.id.startsWith('build.compensating.undo_'));
     expect(g.undoLinks.map((l) => l.undoState).sort()).toEqual(undoStates.map((d) => d.id).sort());
-    expect(g.undoLinks.map((l) => l.step)).toEqual(['allocate', 'receive', 'lock', 'image', 'push', 'configVersion', 'version', 'start', 'activate', 'stopOld']);
+    expect(g.undoLinks.map((l) => l.step)).toEqual(['allocate', 'receive', 'lock', 'image', 'push', 'addons', 'configVersion', 'version', 'start', 'activate', 'stopOld']);
     for (const link of g.undoLinks) {
       const def = undoStates.find((d) => d.id === link.undoState)!;
       expect(def.invoke).toMatchObject([{ id: `undo.${link.step}`, src: link.undoSrc }]);
