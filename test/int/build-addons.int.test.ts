@@ -6,21 +6,18 @@
  * child is held until the build ends, then released; a second deploy reuses the database; a
  * build that fails after provisioning compensates its child, and the database and role are gone.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_ADDON_MACHINE_ID } from '../../machines/postgres-addon.machine.js';
-import { addonIdentifier } from '../../src/addons/addon-names.js';
 import type { SagaInfo } from '../../src/runtime/types.js';
 import { askApp, startBuildWorld, type BuildWorld } from '../helpers/build-world.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { startPostgres, uniqueApp, type PostgresHandle } from '../helpers/postgres.js';
+import { startPostgres, type PostgresHandle } from '../helpers/postgres.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { until } from '../helpers/until.js';
-
-const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'postgres-visits');
+import { visitsSample, type VisitsSample } from '../helpers/visits-sample.js';
 
 let server: NatsServerHandle;
 let registry: RegistryHandle;
@@ -42,16 +39,11 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-/** A copy of the sample named for a new app (role names are server-wide: no two runs share one). */
-async function sample(prefix: string): Promise<{ app: string; dir: string; identifier: string }> {
-  const app = uniqueApp(prefix);
-  const identifier = addonIdentifier(app, 'db');
-  made.push(identifier);
-  const dir = join(tmp, app);
-  await cp(SAMPLE, dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
-  const toml = await readFile(join(dir, 'app.toml'), 'utf8');
-  await writeFile(join(dir, 'app.toml'), toml.replace(/^name = .*$/m, `name = "${app}"`));
-  return { app, dir, identifier };
+/** A copy of the sample for a new app, whose role and database are dropped at the end. */
+async function sample(prefix: string): Promise<VisitsSample> {
+  const copy = await visitsSample(tmp, prefix);
+  made.push(copy.identifier);
+  return copy;
 }
 
 async function exists(identifier: string): Promise<{ role: boolean; database: boolean }> {

@@ -4,11 +4,12 @@
  * the build completes exactly once — one version, one activation, one image tag, one running
  * sandbox that answers HTTP, no undo. Restarted with the registry down, the build waits for it
  * (journaled as waiting, no push error) and completes once it is back. A crashed deploy's lock
- * does not block the next deploy of the app.
+ * does not block the next deploy of the app. Killed while the build's child saga provisions the
+ * app's database, the restarted coordinator re-attaches to the same child: one database, one role.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildInput } from '../../machines/build.machine.js';
 import { ProgressLog, type ProgressRecord } from '../../src/build/progress.js';
 import { packDirectory, SourceStore } from '../../src/build/source/index.js';
@@ -16,6 +17,8 @@ import { openEntityStores, type EntityStores } from '../../src/entities/index.js
 import type { SagaInfo } from '../../src/runtime/types.js';
 import { BUILD_UNDOS, useBuildServers } from '../helpers/build-servers.js';
 import { spawnCoordinator, until, type CoordinatorProc } from '../helpers/coordinator-proc.js';
+import { startPostgres, type PostgresHandle } from '../helpers/postgres.js';
+import { visitsSample } from '../helpers/visits-sample.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCRIPT = join(ROOT, 'test', 'fixtures', 'build-coordinator.ts');
@@ -34,7 +37,8 @@ interface Scenario {
   upload(id: string): Promise<BuildInput>;
 }
 
-async function scenario(): Promise<Scenario> {
+/** By default node-hello; or another app's directory, and the PostgreSQL its addons are made on. */
+async function scenario(app: { name: string; dir: string; addonPostgres?: string } = { name: APP, dir: EXAMPLE }): Promise<Scenario> {
   const n = scenarios++;
   const namespace = `bc${process.pid}x${n}`;
   const dataDir = join(world.tmp, `s${n}`);
@@ -52,11 +56,13 @@ async function scenario(): Promise<Scenario> {
         owner: 'builder',
         leaseTtlMs: 3_000,
         script: SCRIPT,
-        env: { BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${world.registry.port}`, dataDir, crashMarker: marker, ...fixture }) },
+        env: {
+          BUILD_FIXTURE: JSON.stringify({ registry: `127.0.0.1:${world.registry.port}`, dataDir, crashMarker: marker, addonPostgres: app.addonPostgres, ...fixture }),
+        },
       }),
     async upload(id) {
-      const put = await sources.put(id, packDirectory(EXAMPLE));
-      return { app: APP, source: { name: id, digest: put.digest } };
+      const put = await sources.put(id, packDirectory(app.dir));
+      return { app: app.name, source: { name: id, digest: put.digest } };
     },
   };
 }
@@ -185,5 +191,48 @@ describe("a crashed deploy's lock", () => {
     expect((await finished(second, nextId)).status).toBe('completed');
     expect((await s.entities.apps.get(APP))?.activatedBy).toBe(nextId);
     expect(await s.entities.locks.get(APP)).toBeNull();
+  }, 240_000);
+});
+
+describe('a coordinator killed while a build provisions its database', () => {
+  let postgres: PostgresHandle;
+  const made: string[] = [];
+  beforeAll(async () => {
+    postgres = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.forget(made).catch(() => undefined);
+    await postgres?.stop();
+  });
+
+  it('after a restart exactly one database exists, and the deploy completes serving from it', async () => {
+    const sample = await visitsSample(world.tmp, 'crashdb');
+    made.push(sample.identifier);
+    const s = await scenario({ name: sample.app, dir: sample.dir, addonPostgres: postgres.adminUrl });
+    const id = 'crash-addons';
+    const input = await s.upload(id);
+    const first = s.spawn({ crashIn: 'ensureAddonDatabases', crashDelayMs: 30 });
+    await first.ready;
+    await first.request({ op: 'start', sagaId: id, input }).catch(() => undefined);
+    expect((await first.exited).signal).toBe('SIGKILL');
+    expect(first.calls().some((c) => c.step === 'ensureAddonDatabases')).toBe(true);
+
+    const second = s.spawn();
+    await second.ready;
+    const info = await finished(second, id);
+    expect(info.status, second.stderr()).toBe('completed');
+    const like = [`${sample.app}%`];
+    expect(await postgres.query('SELECT datname FROM pg_database WHERE datname LIKE $1', like)).toEqual([{ datname: sample.identifier }]);
+    expect(await postgres.query('SELECT rolname FROM pg_roles WHERE rolname LIKE $1', like)).toEqual([{ rolname: sample.identifier }]);
+    const calls = [...first.calls(), ...second.calls()];
+    expect(calls.filter((c) => [...BUILD_UNDOS, 'dropAddonDatabases', 'dropAddonRoles', 'releaseAddons'].includes(c.step))).toEqual([]);
+    // The version runs on the database the child made: it counts its first visit.
+    const [sandbox] = await s.entities.sandboxes.list(sample.app);
+    await until(async () => {
+      const port = (await s.entities.sandboxes.get(sample.app, sandbox!.id))?.port;
+      return fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
+    }, 'the version to answer HTTP', 60_000);
+    const port = (await s.entities.sandboxes.get(sample.app, sandbox!.id))!.port;
+    expect(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.json())).toMatchObject({ visits: 1 });
   }, 240_000);
 });
