@@ -71,7 +71,9 @@ describe('jetsaga deploy and builds follow', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const sagas = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
     expect(sagas.length).toBeGreaterThanOrEqual(2);
-    for (const s of sagas) expect(Object.keys(s).sort()).toEqual(['context', 'id', 'machine', 'owner', 'seq', 'state', 'status', 'updatedAt']);
+    // A build runs its addons as a child saga (none asked for here: the child makes nothing): `children` names it.
+    for (const s of sagas) expect(Object.keys(s).sort()).toEqual(['children', 'context', 'id', 'machine', 'owner', 'seq', 'state', 'status', 'updatedAt']);
+    for (const s of sagas) expect(s.children).toEqual([expect.objectContaining({ step: 'addons', machine: 'postgres-addon' })]);
     // The coordinator that drives (or drove) each saga.
     expect(new Set(sagas.map((s) => s.owner))).toEqual(new Set(['cli-c1']));
     const id = sagas[0]!.id as string;
