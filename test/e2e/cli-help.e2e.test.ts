@@ -4,6 +4,7 @@
  * one line saying which help to read; and bin/jetsaga.js, what `npx jetsaga` and `npm link`
  * run, works from any directory and through a symlink, printing the package's version.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -134,7 +135,10 @@ describe('global options', () => {
 describe('bin/jetsaga.js', () => {
   it('is the package\'s "bin", executable, and prints the package version from another directory', async () => {
     expect(pkg.bin).toEqual({ jetsaga: './bin/jetsaga.js' });
-    expect(readFileSync(BIN, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    // `env -S` passes node the flag the coordinator runs with (bin/jetsaga.js says why).
+    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=64');
+    // Run as the kernel runs it (the shebang), as npm's bin link does.
+    expect(execFileSync(BIN, ['--version'], { cwd: tmpdir(), encoding: 'utf8' }).trim()).toBe(`jetsaga ${pkg.version}`);
     for (const args of [['--version'], ['-v'], ['version']]) {
       const r = await runBin(args, { cwd: tmpdir() });
       expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code: 0, stdout: `jetsaga ${pkg.version}`, stderr: '' });
