@@ -37,7 +37,7 @@ export function cannedSagas(now: number): CannedSagas {
   // Procfile refused; compensation's first undo (the push) fails terminally: blocked.
   const blocked = new JournalBuilder(BUILD, BLOCKED, { app: 'shop', source: { name: 'src-shop-3' } }, { at: minutes(30), streamSeq: 10 });
   blocked.run((b) => b.awaiting() === 'registry', outputs).ready('registry').succeed('image', { digest: 'sha256:0ab3…' });
-  blocked.ready('registry').fail('procfile', refused('Procfile has no web process'));
+  blocked.ready('registry').succeed('addons', { outputs: { ready: { addons: [], unprovided: [] } } }).fail('procfile', refused('Procfile has no web process'));
   blocked.fail('undo.push', refused('registry answered 403 to DELETE /v2/shop/manifests/sha256:0ab3…'));
 
   const completed = new JournalBuilder(BUILD, COMPLETED, { app: 'hello', source: { name: 'src-hello-6' } }, { at: minutes(90), streamSeq: 1 });
