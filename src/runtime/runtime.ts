@@ -12,27 +12,23 @@ import {
   ClosedError,
   ErrorCode,
   InvalidArgumentError,
-  InvalidEventError,
-  JournalConflictError,
-  JournalUnavailableError,
   NotOwnerError,
   SagaError,
   UnknownSagaError,
   ensureError,
 } from '../errors.js';
-import { isTerminalStatus, SagaStatus, type IndexEntry } from '../journal/index-store.js';
+import { isTerminalStatus, SagaStatus } from '../journal/index-store.js';
 import { assertSagaId } from '../journal/saga-id.js';
 import { silentLogger, type Logger } from '../log.js';
-import { sleep } from '../nats/retry.js';
 import { BackgroundTasks } from './background-tasks.js';
 import { ChildSagas } from './child-sagas.js';
 import { childStepsOf } from './child-steps.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
 import { FencedReacquire } from './fenced-reacquire.js';
-import type { FoldedSaga } from './fold.js';
 import { IndexKeeper } from './index-keeper.js';
 import { journalView, type JournalView } from './journal-view.js';
 import { listSagas, type ListOptions } from './listing.js';
+import { LoadedSagas } from './loaded-sagas.js';
 import { LowWater } from './low-water.js';
 import { ReadinessGate } from './readiness-gate.js';
 import { recoveryPass, type RecoveryPassHost } from './recovery-pass.js';
@@ -41,7 +37,7 @@ import { MachineRegistry } from './registry.js';
 import { RuntimeCheckpoints } from './runtime-checkpoints.js';
 import type { RuntimeCoreOptions } from './runtime-options.js';
 import { SagaCopies } from './saga-copies.js';
-import { SagaInstance, type Commit, type InstanceHost, type StopReason } from './saga-instance.js';
+import type { SagaInstance } from './saga-instance.js';
 import { infoOf, summaryInfo } from './saga-info.js';
 import { SagaLoader } from './saga-loader.js';
 import { SagaStarter } from './saga-starter.js';
@@ -69,7 +65,7 @@ export class Runtime {
 
   private readonly stores: RuntimeStores;
   private readonly now: () => number;
-  private readonly instances = new Map<string, SagaInstance>();
+  private readonly sagas: LoadedSagas;
   private readonly notices: SagaNotices;
   private readonly background: BackgroundTasks;
   private readonly closing = new AbortController();
@@ -78,7 +74,6 @@ export class Runtime {
   private readonly loader: SagaLoader;
   private readonly starter: SagaStarter;
   private readonly forker: SagaForker;
-  private readonly host: InstanceHost;
   private readonly gate: ReadinessGate;
   private readonly recovery: RecoverySchedule;
   private readonly lowWater: LowWater;
@@ -86,8 +81,6 @@ export class Runtime {
   private readonly checkpoints: RuntimeCheckpoints;
   private readonly reacquire: FencedReacquire;
   private closed: Error | undefined;
-  /** The epoch at which this process last drove each saga it has not finished. */
-  private readonly driven = new Map<string, number>();
   /** Child sagas: the built-in child steps, and releasing children once their parent ends. */
   private readonly children: ChildSagas;
 
@@ -113,7 +106,7 @@ export class Runtime {
       idleMs: options.checkpointIdleMs ?? 1_000,
       logger: this.logger,
       track: (p) => this.background.track(p),
-      loaded: (id) => this.instances.get(id),
+      loaded: (id) => this.sagas.get(id),
     });
     const leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.lease = new CoordinatorLease({
@@ -128,7 +121,7 @@ export class Runtime {
       lowWater: () => this.lowWater.value(),
       onLost: (why) => this.onLeaseLost(why),
     });
-    this.lowWater = new LowWater({ previous: () => this.lease.previous, driven: () => this.instances.values() });
+    this.lowWater = new LowWater({ previous: () => this.lease.previous, driven: () => this.sagas.all() });
     this.copies = new SagaCopies(this.incarnation, () => this.lease.valid());
     this.keeper = new IndexKeeper({
       index: this.stores.index,
@@ -137,18 +130,10 @@ export class Runtime {
       logger: this.logger,
       lost: (sagaId, record) => {
         this.logger.warn({ sagaId, owner: record?.owner }, 'saga was taken over; stopping this copy');
-        this.instances.get(sagaId)?.stop('fenced');
+        this.sagas.get(sagaId)?.stop('fenced');
       },
     });
-    this.gate = new ReadinessGate(options.readiness, (id, event) => this.deliverInternal(id, event), this.logger);
-    this.host = {
-      journal: this.stores.journal,
-      logger: this.logger,
-      closing: this.closing.signal,
-      now: this.now,
-      committed: (inst, c) => this.onCommitted(inst, c),
-      stopped: (inst, reason, cause) => this.onStopped(inst, reason, cause),
-    };
+    this.gate = new ReadinessGate(options.readiness, (id, event) => this.sagas.deliver(id, event), this.logger);
     const copies = this.copies.hooks;
     this.loader = new SagaLoader({
       journal: this.stores.journal,
@@ -161,11 +146,11 @@ export class Runtime {
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
       lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater.value() : (await this.lease.read(owner))?.lowWaterSeq),
-      isLoaded: (id) => this.instances.has(id),
-      droveAt: (id, epoch) => this.driven.get(id) === epoch,
+      isLoaded: (id) => this.sagas.has(id),
+      droveAt: (id, epoch) => this.sagas.droveAt(id, epoch),
       ...(options.resumeSliceMs !== undefined ? { resumeSliceMs: options.resumeSliceMs } : {}),
       activate: (folded, entry, copy) => {
-        this.resumeInstance(this.activate(folded, entry, copy));
+        this.sagas.resume(this.sagas.activate(folded, entry, copy));
         this.options.onResumed?.(entry.record.sagaId, entry.record.machine);
       },
       ...copies,
@@ -180,10 +165,10 @@ export class Runtime {
       startWaitMs: Math.round(leaseTtlMs * 1.5),
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
-      loaded: (id) => this.instances.get(id),
+      loaded: (id) => this.sagas.get(id),
       get: (id) => this.get(id),
-      activate: (folded, entry, copy) => this.activate(folded, entry, copy),
-      launch: (inst, input) => this.launch(inst, input),
+      activate: (folded, entry, copy) => this.sagas.activate(folded, entry, copy),
+      launch: (inst, input) => this.sagas.launch(inst, input),
       ...copies,
     });
     this.forker = new SagaForker({
@@ -195,10 +180,10 @@ export class Runtime {
       closing: this.closing.signal,
       now: this.now,
       get: (id) => this.get(id),
-      activate: (folded, entry, copy) => this.activate(folded, entry, copy),
+      activate: (folded, entry, copy) => this.sagas.activate(folded, entry, copy),
       resume: (inst) => {
         this.lowWater.seen(inst.lastSeq);
-        this.resumeInstance(inst);
+        this.sagas.resume(inst);
       },
       ...copies,
     });
@@ -212,9 +197,9 @@ export class Runtime {
       lowWater: this.lowWater,
       loader: this.loader,
       now: this.now,
-      isLoaded: (id) => this.instances.has(id),
+      isLoaded: (id) => this.sagas.has(id),
       hasMachine: (id) => this.registry.has(id),
-      sweepChildren: () => this.children.sweep(this.instances.values()),
+      sweepChildren: () => this.children.sweep(this.sagas.all()),
     };
     this.recovery = new RecoverySchedule({
       pass: (signal) => (this.closed ? Promise.reject(new ClosedError()) : recoveryPass(passHost, signal)),
@@ -231,7 +216,23 @@ export class Runtime {
       lease: this.lease,
       loader: this.loader,
       closed: () => this.closed !== undefined,
-      isLoaded: (id) => this.instances.has(id),
+      isLoaded: (id) => this.sagas.has(id),
+      track: (p) => this.background.track(p),
+    });
+    this.sagas = new LoadedSagas({
+      journal: this.stores.journal,
+      owner: this.owner,
+      logger: this.logger,
+      closing: this.closing.signal,
+      keeper: this.keeper,
+      gate: this.gate,
+      children: this.children,
+      checkpoints: this.checkpoints,
+      notices: this.notices,
+      lowWater: this.lowWater,
+      reacquire: this.reacquire,
+      now: this.now,
+      closed: () => this.closed !== undefined,
       track: (p) => this.background.track(p),
     });
   }
@@ -300,7 +301,7 @@ export class Runtime {
         registry: this.registry,
         owner: this.owner,
         live: (id) => {
-          const inst = this.instances.get(id);
+          const inst = this.sagas.get(id);
           return inst && { no: inst.no, status: inst.status };
         },
       },
@@ -312,7 +313,7 @@ export class Runtime {
   async send(sagaId: string, event: AnyEventObject, options: SendOptions = {}): Promise<SendResult> {
     this.assertOpen();
     assertSagaId(sagaId);
-    const inst = this.instances.get(sagaId) ?? (await this.acquireForWork(sagaId));
+    const inst = this.sagas.get(sagaId) ?? (await this.acquireForWork(sagaId));
     if (!inst) {
       const info = await this.get(sagaId);
       return { accepted: false, entryNo: info.entryNo, status: info.status, state: info.state };
@@ -323,7 +324,7 @@ export class Runtime {
   /** The saga's current state, from memory when driven here, else folded from its journal. */
   async get(sagaId: string): Promise<SagaInfo> {
     assertSagaId(sagaId);
-    const inst = this.instances.get(sagaId);
+    const inst = this.sagas.get(sagaId);
     if (inst) return inst.info(this.owner);
     const recent = this.notices.recent(sagaId);
     if (recent) return recent;
@@ -370,7 +371,7 @@ export class Runtime {
 
   /** Sagas from the index (newest status of those driven here), sorted by id and paged; see listing.ts. */
   list(options: ListOptions = {}): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
-    return listSagas(this.stores.index, (id) => this.instances.get(id), options);
+    return listSagas(this.stores.index, (id) => this.sagas.get(id), options);
   }
 
   /** Resolves once the saga's status is in `until` (default: finished, blocked or parked). */
@@ -380,7 +381,7 @@ export class Runtime {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       pollMs: 250,
-      local: () => this.instances.has(sagaId),
+      local: () => this.sagas.has(sagaId),
     });
   }
 
@@ -411,7 +412,7 @@ export class Runtime {
 
   /** Sagas driven by this coordinator right now. */
   loadedSagaIds(): string[] {
-    return [...this.instances.keys()];
+    return this.sagas.ids();
   }
 
   /**
@@ -430,8 +431,7 @@ export class Runtime {
     this.gate.close();
     // The lease record written on close must still cover the sagas handed back, so the next
     // coordinator's bulk recovery scans from their first entries.
-    for (const inst of this.instances.values()) this.lowWater.retain(inst.firstSeq);
-    for (const inst of [...this.instances.values()]) inst.stop('unloaded');
+    void this.sagas.unloadAll();
     if (graceful) await this.keeper.flush();
     this.keeper.stop();
     this.closing.abort(this.closed);
@@ -447,63 +447,11 @@ export class Runtime {
     return this.lease;
   }
 
-  /** Registers a live copy of a saga under its (now ours) index record. It does not act yet. */
-  private activate(folded: FoldedSaga, entry: IndexEntry, copy: string): SagaInstance {
-    const inst = new SagaInstance(this.host, folded, copy);
-    this.instances.set(inst.id, inst);
-    this.notices.forget(inst.id);
-    this.keeper.adopt(entry);
-    this.driven.set(inst.id, entry.record.epoch);
-    if (folded.hasCheckpoint) this.checkpoints.restored(inst.id);
-    // The record may say otherwise (parked, or a status the previous copy never wrote).
-    if (entry.record.status !== inst.status || entry.record.problem !== undefined) void this.keeper.statusChanged(inst.id, inst.status);
-    return inst;
-  }
-
-  /** A freshly started saga acts: the init notice, its first steps and timers. */
-  private launch(inst: SagaInstance, input: unknown): void {
-    this.lowWater.seen(inst.lastSeq);
-    this.notify(inst, { no: 1, at: inst.lastAt, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
-    this.resumeInstance(inst);
-    if (isTerminalStatus(inst.status)) {
-      inst.stop('final');
-      this.finish(inst);
-    }
-  }
-
-  private resumeInstance(inst: SagaInstance): void {
-    inst.resume();
-    if (!inst.isStopped && !isTerminalStatus(inst.status)) {
-      this.gate.sync(inst.id, inst.snapshot.tags);
-      this.children.resumed(inst);
-    }
-  }
-
-  /** Host-originated input (a readiness event) into a saga driven here; journaled as usual. */
-  private deliverInternal(sagaId: string, event: AnyEventObject): void {
-    const inst = this.instances.get(sagaId);
-    if (!inst) return;
-    inst.send(event).catch((e: unknown) => {
-      if (this.closed || inst.isStopped) return;
-      if (e instanceof JournalUnavailableError) {
-        // Not delivered, so the saga still waits: offer the event again shortly.
-        this.background.track(
-          sleep(1_000, [this.closing.signal]).then(() => {
-            if (this.instances.get(sagaId) === inst) this.gate.sync(sagaId, inst.snapshot.tags);
-          }),
-        );
-        return;
-      }
-      const what = e instanceof InvalidEventError ? 'the saga machine rejected' : 'could not journal';
-      inst.park(`${what} the host event "${event.type}": ${(e as Error).message}`, e);
-    });
-  }
-
   private async acquireForWork(sagaId: string): Promise<SagaInstance | undefined> {
     const entry = await this.stores.index.get(sagaId);
     if (!entry) throw new UnknownSagaError(sagaId);
     const outcome = await this.loader.acquire(entry);
-    const inst = this.instances.get(sagaId);
+    const inst = this.sagas.get(sagaId);
     if (inst) return inst;
     switch (outcome) {
       case 'liveOwner':
@@ -523,59 +471,11 @@ export class Runtime {
     }
   }
 
-  private onCommitted(inst: SagaInstance, c: Commit): void {
-    this.lowWater.seen(inst.lastSeq);
-    if (c.status !== c.previousStatus && !isTerminalStatus(c.status)) void this.keeper.statusChanged(inst.id, c.status);
-    if (!isTerminalStatus(c.status)) this.checkpoints.committed(inst, c);
-    this.notify(inst, c);
-    if (isTerminalStatus(c.status)) {
-      this.finish(inst);
-      return;
-    }
-    if (c.event !== undefined && c.event.type.startsWith('xstate.error.actor.')) this.gate.observeError(inst.id, c.event);
-    this.gate.sync(inst.id, inst.snapshot.tags);
-  }
-
-  private finish(inst: SagaInstance): void {
-    const info = inst.info(this.owner);
-    const id = inst.id;
-    this.notices.remember(info);
-    this.driven.delete(id);
-    this.reacquire.forget(id);
-    // Waiters hear of a finished saga once the index says so too, so a caller that waited
-    // for it finds it in `list()` straight away.
-    void this.keeper.statusChanged(id, inst.status).finally(() => this.notices.reached(info));
-    this.children.ended(inst);
-    this.checkpoints.finished(inst);
-  }
-
-  private notify(inst: SagaInstance, c: Commit): void {
-    this.children.wake(inst.id);
-    this.notices.transition(inst, c);
-  }
-
-  private onStopped(inst: SagaInstance, reason: StopReason, cause: unknown): void {
-    const id = inst.id;
-    if (this.instances.get(id) === inst) this.instances.delete(id);
-    this.gate.forget(id);
-    if (reason === 'final') return;
-    this.checkpoints.dropped(id);
-    if (reason === 'parked') {
-      // Until the index says parked, `get` answers from memory.
-      const info = inst.info(this.owner);
-      this.notices.remember(info);
-      void this.keeper.statusChanged(id, SagaStatus.Parked, { problem: inst.problem }).finally(() => this.notices.forget(id, info));
-      this.notices.reached(info);
-    }
-    this.keeper.forget(id);
-    if (reason === 'fenced' && cause instanceof JournalConflictError) this.reacquire.fenced(inst);
-  }
-
   private onLeaseLost(why: LeaseLoss): void {
     this.copies.invalidate();
     if (why === 'superseded') {
       const err = new SagaError('SUPERSEDED', `another process now runs as coordinator "${this.owner}"`);
-      for (const inst of [...this.instances.values()]) inst.stop('fenced');
+      this.sagas.fenceAll();
       void this.close().then(() => this.options.onFatal?.(err));
       return;
     }
@@ -583,12 +483,7 @@ export class Runtime {
     // any of them sent is still on the wire, take back those whose records still name us.
     // Re-acquiring earlier would fold a journal that a late append of an old copy may yet
     // extend.
-    const unloaded = [...this.instances.values()];
-    for (const inst of unloaded) {
-      this.lowWater.retain(inst.firstSeq);
-      inst.stop('unloaded');
-    }
-    const settling = [...unloaded.map((i) => i.settled()), ...this.copies.appendsInFlight()];
+    const settling = [...this.sagas.unloadAll(), ...this.copies.appendsInFlight()];
     this.background.track(Promise.allSettled(settling).then(() => (this.closed ? undefined : this.recover())));
   }
 
