@@ -8,18 +8,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AnyEventObject } from 'xstate';
 import { defaultOwner, OWNER_PATTERN } from '../config.js';
-import {
-  ClosedError,
-  ErrorCode,
-  InvalidArgumentError,
-  NotOwnerError,
-  SagaError,
-  UnknownSagaError,
-  ensureError,
-} from '../errors.js';
-import { isTerminalStatus, SagaStatus } from '../journal/index-store.js';
+import { ClosedError, InvalidArgumentError, SagaError, UnknownSagaError } from '../errors.js';
+import { SagaStatus } from '../journal/index-store.js';
 import { assertSagaId } from '../journal/saga-id.js';
 import { silentLogger, type Logger } from '../log.js';
+import { acquireForWork } from './acquire-for-work.js';
 import { BackgroundTasks } from './background-tasks.js';
 import { ChildSagas } from './child-sagas.js';
 import { childStepsOf } from './child-steps.js';
@@ -37,13 +30,13 @@ import { MachineRegistry } from './registry.js';
 import { RuntimeCheckpoints } from './runtime-checkpoints.js';
 import type { RuntimeCoreOptions } from './runtime-options.js';
 import { SagaCopies } from './saga-copies.js';
-import type { SagaInstance } from './saga-instance.js';
-import { infoOf, summaryInfo } from './saga-info.js';
 import { SagaLoader } from './saga-loader.js';
 import { SagaStarter } from './saga-starter.js';
 import { checkSaga, type SagaCheck } from './saga-check.js';
 import { SagaForker, type ForkOptions, type ForkResult } from './saga-forker.js';
 import { SagaNotices } from './saga-notices.js';
+import { startInput } from './start-input.js';
+import { storedInfo } from './stored-info.js';
 import type { RuntimeStores } from './stores.js';
 import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
 
@@ -264,18 +257,8 @@ export class Runtime {
     const id = options.id ?? randomUUID();
     assertSagaId(id);
     const binding = this.registry.latest(machineId);
-    let inputJson: string;
-    try {
-      inputJson = JSON.stringify(input ?? null);
-    } catch (e) {
-      throw new InvalidArgumentError(`input of saga "${id}" is not JSON-serialisable: ${(e as Error).message}`);
-    }
-    // The init entry carries the input: it must fit in one journal entry (with room to spare).
-    const bytes = Buffer.byteLength(inputJson);
-    if (bytes > this.stores.journal.maxEntryBytes - 512) {
-      throw new InvalidArgumentError(`input of saga "${id}" is ${bytes} bytes; at most ${this.stores.journal.maxEntryBytes - 512} fit in the journal`, { bytes });
-    }
-    return this.loader.exclusive([id], () => this.starter.start(binding, id, JSON.parse(inputJson) as unknown));
+    const journaled = startInput(id, input, this.stores.journal.maxEntryBytes);
+    return this.loader.exclusive([id], () => this.starter.start(binding, id, journaled));
   }
 
   /**
@@ -313,7 +296,7 @@ export class Runtime {
   async send(sagaId: string, event: AnyEventObject, options: SendOptions = {}): Promise<SendResult> {
     this.assertOpen();
     assertSagaId(sagaId);
-    const inst = this.sagas.get(sagaId) ?? (await this.acquireForWork(sagaId));
+    const inst = this.sagas.get(sagaId) ?? (await acquireForWork({ index: this.stores.index, loader: this.loader, loaded: (id) => this.sagas.get(id) }, sagaId));
     if (!inst) {
       const info = await this.get(sagaId);
       return { accepted: false, entryNo: info.entryNo, status: info.status, state: info.state };
@@ -328,21 +311,7 @@ export class Runtime {
     if (inst) return inst.info(this.owner);
     const recent = this.notices.recent(sagaId);
     if (recent) return recent;
-    const [entry, folded] = await Promise.all([this.stores.index.get(sagaId), this.loader.fold(sagaId).catch(ensureError)]);
-    if (folded instanceof Error) {
-      if (!entry) throw folded;
-      return summaryInfo(entry.record, folded.message);
-    }
-    if (!folded) {
-      if (!entry) throw new UnknownSagaError(sagaId);
-      return summaryInfo(entry.record);
-    }
-    const info = infoOf(folded, entry?.record.owner);
-    // A parked saga is not loaded anywhere; its record says why.
-    if (entry?.record.status === SagaStatus.Parked && !isTerminalStatus(info.status)) {
-      return { ...info, status: SagaStatus.Parked, ...(entry.record.problem ? { problem: entry.record.problem } : {}) };
-    }
-    return info;
+    return storedInfo({ index: this.stores.index, loader: this.loader }, sagaId);
   }
 
   /** `get`, plus the children the saga started (a saga whose machine runs child steps). */
@@ -445,30 +414,6 @@ export class Runtime {
   /** Test hook: the coordinator lease, to simulate a pause or a partition. */
   get coordinatorLease(): CoordinatorLease {
     return this.lease;
-  }
-
-  private async acquireForWork(sagaId: string): Promise<SagaInstance | undefined> {
-    const entry = await this.stores.index.get(sagaId);
-    if (!entry) throw new UnknownSagaError(sagaId);
-    const outcome = await this.loader.acquire(entry);
-    const inst = this.sagas.get(sagaId);
-    if (inst) return inst;
-    switch (outcome) {
-      case 'liveOwner':
-        throw new NotOwnerError(sagaId, entry.record.owner);
-      case 'lostRace': {
-        const now = await this.stores.index.get(sagaId);
-        throw new NotOwnerError(sagaId, now?.record.owner ?? 'unknown');
-      }
-      case 'foreignMachine':
-        throw new SagaError(ErrorCode.UnknownMachine, `saga "${sagaId}" runs ${entry.record.machine}, which this coordinator does not have`, { status: 404 });
-      case 'empty':
-        throw new UnknownSagaError(sagaId);
-      case 'abandoned':
-        throw new SagaError(ErrorCode.NotOwner, `this coordinator lost its lease while loading saga "${sagaId}"; retry`, { status: 503, retryable: true });
-      default:
-        return undefined;
-    }
   }
 
   private onLeaseLost(why: LeaseLoss): void {
