@@ -82,13 +82,15 @@ export class Runtime {
     this.owner = options.owner ?? defaultOwner(process.env);
     if (!OWNER_PATTERN.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER_PATTERN}`);
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
-    this.background = new BackgroundTasks({ logger: this.logger, closed: () => this.closed !== undefined });
+    const isClosed = (): boolean => this.closed !== undefined;
+    this.background = new BackgroundTasks({ logger: this.logger, closed: isClosed });
+    const track = (p: Promise<unknown>): void => this.background.track(p);
     this.notices = new SagaNotices(this.owner, this.logger);
     this.children = new ChildSagas({
       start: (machine, input, id) => this.start(machine, input, { id }),
       get: (id) => this.get(id),
       send: (id, event) => this.send(id, event),
-      track: (p) => this.background.track(p),
+      track,
       logger: this.logger,
     });
     this.registry = new MachineRegistry(options.machines.map((b) => this.children.bind(b)));
@@ -98,7 +100,7 @@ export class Runtime {
       every: options.checkpointEvery ?? 50,
       idleMs: options.checkpointIdleMs ?? 1_000,
       logger: this.logger,
-      track: (p) => this.background.track(p),
+      track,
       loaded: (id) => this.sagas.get(id),
     });
     const leaseTtlMs = options.leaseTtlMs ?? 10_000;
@@ -198,7 +200,7 @@ export class Runtime {
       pass: (signal) => (this.closed ? Promise.reject(new ClosedError()) : recoveryPass(passHost, signal)),
       intervalMs: options.recoverIntervalMs ?? 15_000,
       passTimeoutMs: options.recoveryPassTimeoutMs ?? 60_000,
-      track: (p) => this.background.track(p),
+      track,
       logger: this.logger,
     });
     this.reacquire = new FencedReacquire({
@@ -208,10 +210,12 @@ export class Runtime {
       closing: this.closing.signal,
       lease: this.lease,
       loader: this.loader,
-      closed: () => this.closed !== undefined,
+      closed: isClosed,
       isLoaded: (id) => this.sagas.has(id),
-      track: (p) => this.background.track(p),
+      track,
     });
+    // Built last: the parts above reach the loaded copies only through callbacks, which run
+    // once the runtime is constructed.
     this.sagas = new LoadedSagas({
       journal: this.stores.journal,
       owner: this.owner,
@@ -225,8 +229,8 @@ export class Runtime {
       lowWater: this.lowWater,
       reacquire: this.reacquire,
       now: this.now,
-      closed: () => this.closed !== undefined,
-      track: (p) => this.background.track(p),
+      closed: isClosed,
+      track,
     });
   }
 
