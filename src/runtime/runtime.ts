@@ -6,50 +6,39 @@
  * the coordinator's lease lapses, when another writer fences them, and on close.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { AnyEventObject } from 'xstate';
 import { defaultOwner, OWNER_PATTERN } from '../config.js';
-import {
-  ClosedError,
-  ErrorCode,
-  InvalidArgumentError,
-  InvalidEventError,
-  JournalConflictError,
-  JournalUnavailableError,
-  NotOwnerError,
-  SagaError,
-  UnknownSagaError,
-  ensureError,
-} from '../errors.js';
-import { isTerminalStatus, SagaStatus, type IndexEntry } from '../journal/index-store.js';
+import { ClosedError, InvalidArgumentError, SagaError, UnknownSagaError } from '../errors.js';
+import { SagaStatus } from '../journal/index-store.js';
 import { assertSagaId } from '../journal/saga-id.js';
 import { silentLogger, type Logger } from '../log.js';
-import { sleep } from '../nats/retry.js';
-import { linkedSignal } from '../util/linked-signal.js';
-import { isTransient } from '../nats/nats-errors.js';
-import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { acquireForWork } from './acquire-for-work.js';
+import { BackgroundTasks } from './background-tasks.js';
 import { ChildSagas } from './child-sagas.js';
 import { childStepsOf } from './child-steps.js';
 import { CoordinatorLease, type LeaseLoss } from './coordinator-lease.js';
-import type { FoldedSaga } from './fold.js';
-import { IdleCheckpoints } from './idle-checkpoints.js';
+import { FencedReacquire } from './fenced-reacquire.js';
 import { IndexKeeper } from './index-keeper.js';
 import { journalView, type JournalView } from './journal-view.js';
 import { listSagas, type ListOptions } from './listing.js';
+import { LoadedSagas } from './loaded-sagas.js';
+import { LowWater } from './low-water.js';
 import { ReadinessGate } from './readiness-gate.js';
+import { recoveryPass, type RecoveryPassHost } from './recovery-pass.js';
 import { RecoverySchedule } from './recovery-schedule.js';
-import { runRecovery } from './recovery.js';
 import { MachineRegistry } from './registry.js';
+import { RuntimeCheckpoints } from './runtime-checkpoints.js';
 import type { RuntimeCoreOptions } from './runtime-options.js';
-import { SagaInstance, type Commit, type InstanceHost, type StopReason } from './saga-instance.js';
-import { infoOf, summaryInfo } from './saga-info.js';
+import { SagaCopies } from './saga-copies.js';
 import { SagaLoader } from './saga-loader.js';
 import { SagaStarter } from './saga-starter.js';
 import { checkSaga, type SagaCheck } from './saga-check.js';
 import { SagaForker, type ForkOptions, type ForkResult } from './saga-forker.js';
+import { SagaNotices } from './saga-notices.js';
+import { startInput } from './start-input.js';
+import { storedInfo } from './stored-info.js';
 import type { RuntimeStores } from './stores.js';
 import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
-import { Waiters } from './waiters.js';
 
 const TERMINAL_OR_STUCK = new Set<SagaStatus>([
   SagaStatus.Completed,
@@ -58,10 +47,6 @@ const TERMINAL_OR_STUCK = new Set<SagaStatus>([
   SagaStatus.Blocked,
   SagaStatus.Parked,
 ]);
-/** Finished sagas answered from memory (`get`) without a read. */
-const RECENT_MAX = 1000;
-/** A copy fenced again and again is picked up again after at most this long. */
-const REACQUIRE_MAX_DELAY_MS = 10_000;
 
 export type { RuntimeCoreOptions, JournalView };
 
@@ -73,43 +58,22 @@ export class Runtime {
 
   private readonly stores: RuntimeStores;
   private readonly now: () => number;
-  private readonly checkpointEvery: number;
-  private readonly instances = new Map<string, SagaInstance>();
-  private readonly listeners = new Set<(n: TransitionNotice) => void>();
-  private readonly waiters = new Waiters();
-  private readonly recent = new Map<string, SagaInfo>();
-  private readonly background = new Set<Promise<unknown>>();
+  private readonly sagas: LoadedSagas;
+  private readonly notices: SagaNotices;
+  private readonly background: BackgroundTasks;
   private readonly closing = new AbortController();
   private readonly lease: CoordinatorLease;
   private readonly keeper: IndexKeeper;
   private readonly loader: SagaLoader;
   private readonly starter: SagaStarter;
   private readonly forker: SagaForker;
-  private readonly host: InstanceHost;
   private readonly gate: ReadinessGate;
   private readonly recovery: RecoverySchedule;
+  private readonly lowWater: LowWater;
+  private readonly copies: SagaCopies;
+  private readonly checkpoints: RuntimeCheckpoints;
+  private readonly reacquire: FencedReacquire;
   private closed: Error | undefined;
-  /** Highest journal seq this coordinator has seen (bounds its low-water seq from above). */
-  private maxSeen = 0;
-  /** Sagas of a previous life not yet recovered: keep the previous low-water seq until they are. */
-  private inheritLowWater = true;
-  /** Lowest first seq of sagas unloaded after our lease lapsed, until they are recovered. */
-  private retainedLowWater: number | undefined;
-  /** Copies made so far: each loaded copy of a saga gets its own token (msg-id.ts). */
-  private copies = 0;
-  /** Bumped when every copy of this process is invalidated (lease lapse, close). */
-  private generation = 0;
-  /** Init, marker and void appends in flight, which a lease-loss recovery must wait out. */
-  private readonly loadingAppends = new Set<Promise<unknown>>();
-  /** The epoch at which this process last drove each saga it has not finished. */
-  private readonly driven = new Map<string, number>();
-  /** The checkpoint save in flight per saga, so that a finish deletes after it, not before. */
-  private readonly checkpointSaves = new Map<string, Promise<void>>();
-  /** Sagas driven here that have (or may have) a checkpoint, which their finish must delete. */
-  private readonly checkpointed = new Set<string>();
-  private readonly idleCheckpoints: IdleCheckpoints;
-  /** How often each saga's copy fenced itself lately (backs off re-acquiring). */
-  private readonly refenced = new Map<string, number>();
   /** Child sagas: the built-in child steps, and releasing children once their parent ends. */
   private readonly children: ChildSagas;
 
@@ -118,26 +82,26 @@ export class Runtime {
     this.owner = options.owner ?? defaultOwner(process.env);
     if (!OWNER_PATTERN.test(this.owner)) throw new InvalidArgumentError(`owner "${this.owner}" must match ${OWNER_PATTERN}`);
     this.logger = (options.logger ?? silentLogger).child({ owner: this.owner });
+    const isClosed = (): boolean => this.closed !== undefined;
+    this.background = new BackgroundTasks({ logger: this.logger, closed: isClosed });
+    const track = (p: Promise<unknown>): void => this.background.track(p);
+    this.notices = new SagaNotices(this.owner, this.logger);
     this.children = new ChildSagas({
       start: (machine, input, id) => this.start(machine, input, { id }),
       get: (id) => this.get(id),
       send: (id, event) => this.send(id, event),
-      track: (p) => this.track(p),
+      track,
       logger: this.logger,
     });
     this.registry = new MachineRegistry(options.machines.map((b) => this.children.bind(b)));
     this.now = options.now ?? Date.now;
-    this.checkpointEvery = options.checkpointEvery ?? 50;
-    this.idleCheckpoints = new IdleCheckpoints({
+    this.checkpoints = new RuntimeCheckpoints({
+      store: this.stores.checkpoints,
+      every: options.checkpointEvery ?? 50,
       idleMs: options.checkpointIdleMs ?? 1_000,
-      clock: () => performance.now(),
-      save: (id, no) => {
-        const inst = this.instances.get(id);
-        // Not if it moved on, finished, or has a periodic checkpoint at this very entry.
-        if (!inst || inst.isStopped || inst.no !== no || isTerminalStatus(inst.status)) return;
-        if (this.checkpointEvery > 0 && no % this.checkpointEvery === 0) return;
-        this.saveCheckpoint(inst, { no, at: inst.lastAt });
-      },
+      logger: this.logger,
+      track,
+      loaded: (id) => this.sagas.get(id),
     });
     const leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.lease = new CoordinatorLease({
@@ -149,9 +113,11 @@ export class Runtime {
       now: this.now,
       logger: this.logger,
       signal: this.closing.signal,
-      lowWater: () => this.lowWater(),
+      lowWater: () => this.lowWater.value(),
       onLost: (why) => this.onLeaseLost(why),
     });
+    this.lowWater = new LowWater({ previous: () => this.lease.previous, driven: () => this.sagas.all() });
+    this.copies = new SagaCopies(this.incarnation, () => this.lease.valid());
     this.keeper = new IndexKeeper({
       index: this.stores.index,
       owner: this.owner,
@@ -159,31 +125,11 @@ export class Runtime {
       logger: this.logger,
       lost: (sagaId, record) => {
         this.logger.warn({ sagaId, owner: record?.owner }, 'saga was taken over; stopping this copy');
-        this.instances.get(sagaId)?.stop('fenced');
+        this.sagas.get(sagaId)?.stop('fenced');
       },
     });
-    this.recovery = new RecoverySchedule({
-      pass: (signal) => (this.closed ? Promise.reject(new ClosedError()) : this.recoveryPass(signal)),
-      intervalMs: options.recoverIntervalMs ?? 15_000,
-      passTimeoutMs: options.recoveryPassTimeoutMs ?? 60_000,
-      track: (p) => this.track(p),
-      logger: this.logger,
-    });
-    this.gate = new ReadinessGate(options.readiness, (id, event) => this.deliverInternal(id, event), this.logger);
-    this.host = {
-      journal: this.stores.journal,
-      logger: this.logger,
-      closing: this.closing.signal,
-      now: this.now,
-      committed: (inst, c) => this.onCommitted(inst, c),
-      stopped: (inst, reason, cause) => this.onStopped(inst, reason, cause),
-    };
-    const copies = {
-      newCopy: () => `${this.incarnation}.${(this.copies++).toString(36)}`,
-      generation: () => this.generation,
-      leaseValid: () => this.lease.valid(),
-      trackAppend: (p: Promise<unknown>) => this.trackAppend(p),
-    };
+    this.gate = new ReadinessGate(options.readiness, (id, event) => this.sagas.deliver(id, event), this.logger);
+    const copies = this.copies.hooks;
     this.loader = new SagaLoader({
       journal: this.stores.journal,
       index: this.stores.index,
@@ -194,12 +140,12 @@ export class Runtime {
       signal: this.closing.signal,
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
-      lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater() : (await this.lease.read(owner))?.lowWaterSeq),
-      isLoaded: (id) => this.instances.has(id),
-      droveAt: (id, epoch) => this.driven.get(id) === epoch,
+      lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater.value() : (await this.lease.read(owner))?.lowWaterSeq),
+      isLoaded: (id) => this.sagas.has(id),
+      droveAt: (id, epoch) => this.sagas.droveAt(id, epoch),
       ...(options.resumeSliceMs !== undefined ? { resumeSliceMs: options.resumeSliceMs } : {}),
       activate: (folded, entry, copy) => {
-        this.resumeInstance(this.activate(folded, entry, copy));
+        this.sagas.resume(this.sagas.activate(folded, entry, copy));
         this.options.onResumed?.(entry.record.sagaId, entry.record.machine);
       },
       ...copies,
@@ -214,10 +160,10 @@ export class Runtime {
       startWaitMs: Math.round(leaseTtlMs * 1.5),
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
-      loaded: (id) => this.instances.get(id),
+      loaded: (id) => this.sagas.get(id),
       get: (id) => this.get(id),
-      activate: (folded, entry, copy) => this.activate(folded, entry, copy),
-      launch: (inst, input) => this.launch(inst, input),
+      activate: (folded, entry, copy) => this.sagas.activate(folded, entry, copy),
+      launch: (inst, input) => this.sagas.launch(inst, input),
       ...copies,
     });
     this.forker = new SagaForker({
@@ -229,12 +175,62 @@ export class Runtime {
       closing: this.closing.signal,
       now: this.now,
       get: (id) => this.get(id),
-      activate: (folded, entry, copy) => this.activate(folded, entry, copy),
+      activate: (folded, entry, copy) => this.sagas.activate(folded, entry, copy),
       resume: (inst) => {
-        if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
-        this.resumeInstance(inst);
+        this.lowWater.seen(inst.lastSeq);
+        this.sagas.resume(inst);
       },
       ...copies,
+    });
+    const passHost: RecoveryPassHost = {
+      index: this.stores.index,
+      owner: this.owner,
+      logger: this.logger,
+      closing: this.closing.signal,
+      concurrency: options.recoveryConcurrency ?? 16,
+      lease: this.lease,
+      lowWater: this.lowWater,
+      loader: this.loader,
+      now: this.now,
+      isLoaded: (id) => this.sagas.has(id),
+      hasMachine: (id) => this.registry.has(id),
+      sweepChildren: () => this.children.sweep(this.sagas.all()),
+    };
+    this.recovery = new RecoverySchedule({
+      pass: (signal) => (this.closed ? Promise.reject(new ClosedError()) : recoveryPass(passHost, signal)),
+      intervalMs: options.recoverIntervalMs ?? 15_000,
+      passTimeoutMs: options.recoveryPassTimeoutMs ?? 60_000,
+      track,
+      logger: this.logger,
+    });
+    this.reacquire = new FencedReacquire({
+      index: this.stores.index,
+      owner: this.owner,
+      logger: this.logger,
+      closing: this.closing.signal,
+      lease: this.lease,
+      loader: this.loader,
+      closed: isClosed,
+      isLoaded: (id) => this.sagas.has(id),
+      track,
+    });
+    // Built last: the parts above reach the loaded copies only through callbacks, which run
+    // once the runtime is constructed.
+    this.sagas = new LoadedSagas({
+      journal: this.stores.journal,
+      owner: this.owner,
+      logger: this.logger,
+      closing: this.closing.signal,
+      keeper: this.keeper,
+      gate: this.gate,
+      children: this.children,
+      checkpoints: this.checkpoints,
+      notices: this.notices,
+      lowWater: this.lowWater,
+      reacquire: this.reacquire,
+      now: this.now,
+      closed: isClosed,
+      track,
     });
   }
 
@@ -243,9 +239,9 @@ export class Runtime {
    * beside a live one) and begins background recovery.
    */
   async open(): Promise<this> {
-    this.maxSeen = await this.stores.journal.lastSeq();
+    this.lowWater.opened(await this.stores.journal.lastSeq());
     await this.lease.acquire();
-    this.idleCheckpoints.start();
+    this.checkpoints.start();
     if (!this.options.deferRecovery) {
       if (this.options.recoverOnStart ?? true) this.beginRecovery();
       else this.recovery.startTimer();
@@ -265,18 +261,8 @@ export class Runtime {
     const id = options.id ?? randomUUID();
     assertSagaId(id);
     const binding = this.registry.latest(machineId);
-    let inputJson: string;
-    try {
-      inputJson = JSON.stringify(input ?? null);
-    } catch (e) {
-      throw new InvalidArgumentError(`input of saga "${id}" is not JSON-serialisable: ${(e as Error).message}`);
-    }
-    // The init entry carries the input: it must fit in one journal entry (with room to spare).
-    const bytes = Buffer.byteLength(inputJson);
-    if (bytes > this.stores.journal.maxEntryBytes - 512) {
-      throw new InvalidArgumentError(`input of saga "${id}" is ${bytes} bytes; at most ${this.stores.journal.maxEntryBytes - 512} fit in the journal`, { bytes });
-    }
-    return this.loader.exclusive([id], () => this.starter.start(binding, id, JSON.parse(inputJson) as unknown));
+    const journaled = startInput(id, input, this.stores.journal.maxEntryBytes);
+    return this.loader.exclusive([id], () => this.starter.start(binding, id, journaled));
   }
 
   /**
@@ -302,7 +288,7 @@ export class Runtime {
         registry: this.registry,
         owner: this.owner,
         live: (id) => {
-          const inst = this.instances.get(id);
+          const inst = this.sagas.get(id);
           return inst && { no: inst.no, status: inst.status };
         },
       },
@@ -314,7 +300,7 @@ export class Runtime {
   async send(sagaId: string, event: AnyEventObject, options: SendOptions = {}): Promise<SendResult> {
     this.assertOpen();
     assertSagaId(sagaId);
-    const inst = this.instances.get(sagaId) ?? (await this.acquireForWork(sagaId));
+    const inst = this.sagas.get(sagaId) ?? (await acquireForWork({ index: this.stores.index, loader: this.loader, loaded: (id) => this.sagas.get(id) }, sagaId));
     if (!inst) {
       const info = await this.get(sagaId);
       return { accepted: false, entryNo: info.entryNo, status: info.status, state: info.state };
@@ -325,25 +311,11 @@ export class Runtime {
   /** The saga's current state, from memory when driven here, else folded from its journal. */
   async get(sagaId: string): Promise<SagaInfo> {
     assertSagaId(sagaId);
-    const inst = this.instances.get(sagaId);
+    const inst = this.sagas.get(sagaId);
     if (inst) return inst.info(this.owner);
-    const recent = this.recent.get(sagaId);
+    const recent = this.notices.recent(sagaId);
     if (recent) return recent;
-    const [entry, folded] = await Promise.all([this.stores.index.get(sagaId), this.loader.fold(sagaId).catch(ensureError)]);
-    if (folded instanceof Error) {
-      if (!entry) throw folded;
-      return summaryInfo(entry.record, folded.message);
-    }
-    if (!folded) {
-      if (!entry) throw new UnknownSagaError(sagaId);
-      return summaryInfo(entry.record);
-    }
-    const info = infoOf(folded, entry?.record.owner);
-    // A parked saga is not loaded anywhere; its record says why.
-    if (entry?.record.status === SagaStatus.Parked && !isTerminalStatus(info.status)) {
-      return { ...info, status: SagaStatus.Parked, ...(entry.record.problem ? { problem: entry.record.problem } : {}) };
-    }
-    return info;
+    return storedInfo({ index: this.stores.index, loader: this.loader }, sagaId);
   }
 
   /** `get`, plus the children the saga started (a saga whose machine runs child steps). */
@@ -372,24 +344,23 @@ export class Runtime {
 
   /** Sagas from the index (newest status of those driven here), sorted by id and paged; see listing.ts. */
   list(options: ListOptions = {}): Promise<{ sagas: SagaSummary[]; next: string | undefined }> {
-    return listSagas(this.stores.index, (id) => this.instances.get(id), options);
+    return listSagas(this.stores.index, (id) => this.sagas.get(id), options);
   }
 
   /** Resolves once the saga's status is in `until` (default: finished, blocked or parked). */
   wait(sagaId: string, options: { until?: readonly SagaStatus[]; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<SagaInfo> {
     const until = new Set(options.until ?? TERMINAL_OR_STUCK);
-    return this.waiters.wait(sagaId, until, () => this.get(sagaId), {
+    return this.notices.wait(sagaId, until, () => this.get(sagaId), {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       pollMs: 250,
-      local: () => this.instances.has(sagaId),
+      local: () => this.sagas.has(sagaId),
     });
   }
 
   /** Calls `listener` after every journaled transition of a saga driven here. */
   subscribe(listener: (notice: TransitionNotice) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.notices.subscribe(listener);
   }
 
   /**
@@ -414,7 +385,7 @@ export class Runtime {
 
   /** Sagas driven by this coordinator right now. */
   loadedSagaIds(): string[] {
-    return [...this.instances.keys()];
+    return this.sagas.ids();
   }
 
   /**
@@ -427,19 +398,18 @@ export class Runtime {
     if (this.closed) return;
     const graceful = options.graceful ?? true;
     this.closed = new ClosedError();
-    this.generation++;
+    this.copies.invalidate();
     this.recovery.stop();
-    this.idleCheckpoints.stop();
+    this.checkpoints.stop();
     this.gate.close();
     // The lease record written on close must still cover the sagas handed back, so the next
     // coordinator's bulk recovery scans from their first entries.
-    for (const inst of this.instances.values()) this.retainedLowWater = Math.min(this.retainedLowWater ?? Infinity, inst.firstSeq);
-    for (const inst of [...this.instances.values()]) inst.stop('unloaded');
+    void this.sagas.unloadAll();
     if (graceful) await this.keeper.flush();
     this.keeper.stop();
     this.closing.abort(this.closed);
-    this.waiters.rejectAll(this.closed);
-    await Promise.allSettled([...this.background]);
+    this.notices.close(this.closed);
+    await this.background.settled();
     await this.lease.close(graceful);
     await this.stores.close?.();
     this.logger.info({ graceful }, 'saga runtime closed');
@@ -450,220 +420,11 @@ export class Runtime {
     return this.lease;
   }
 
-  /** Registers a live copy of a saga under its (now ours) index record. It does not act yet. */
-  private activate(folded: FoldedSaga, entry: IndexEntry, copy: string): SagaInstance {
-    const inst = new SagaInstance(this.host, folded, copy);
-    this.instances.set(inst.id, inst);
-    this.recent.delete(inst.id);
-    this.keeper.adopt(entry);
-    this.driven.set(inst.id, entry.record.epoch);
-    if (folded.hasCheckpoint) this.checkpointed.add(inst.id);
-    // The record may say otherwise (parked, or a status the previous copy never wrote).
-    if (entry.record.status !== inst.status || entry.record.problem !== undefined) void this.keeper.statusChanged(inst.id, inst.status);
-    return inst;
-  }
-
-  /** A freshly started saga acts: the init notice, its first steps and timers. */
-  private launch(inst: SagaInstance, input: unknown): void {
-    if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
-    this.notify(inst, { no: 1, at: inst.lastAt, event: { type: 'xstate.init', input } as AnyEventObject, previousStatus: SagaStatus.Running, status: inst.status });
-    this.resumeInstance(inst);
-    if (isTerminalStatus(inst.status)) {
-      inst.stop('final');
-      this.finish(inst);
-    }
-  }
-
-  private resumeInstance(inst: SagaInstance): void {
-    inst.resume();
-    if (!inst.isStopped && !isTerminalStatus(inst.status)) {
-      this.gate.sync(inst.id, inst.snapshot.tags);
-      this.children.resumed(inst);
-    }
-  }
-
-  /** Host-originated input (a readiness event) into a saga driven here; journaled as usual. */
-  private deliverInternal(sagaId: string, event: AnyEventObject): void {
-    const inst = this.instances.get(sagaId);
-    if (!inst) return;
-    inst.send(event).catch((e: unknown) => {
-      if (this.closed || inst.isStopped) return;
-      if (e instanceof JournalUnavailableError) {
-        // Not delivered, so the saga still waits: offer the event again shortly.
-        this.track(
-          sleep(1_000, [this.closing.signal]).then(() => {
-            if (this.instances.get(sagaId) === inst) this.gate.sync(sagaId, inst.snapshot.tags);
-          }),
-        );
-        return;
-      }
-      const what = e instanceof InvalidEventError ? 'the saga machine rejected' : 'could not journal';
-      inst.park(`${what} the host event "${event.type}": ${(e as Error).message}`, e);
-    });
-  }
-
-  private async acquireForWork(sagaId: string): Promise<SagaInstance | undefined> {
-    const entry = await this.stores.index.get(sagaId);
-    if (!entry) throw new UnknownSagaError(sagaId);
-    const outcome = await this.loader.acquire(entry);
-    const inst = this.instances.get(sagaId);
-    if (inst) return inst;
-    switch (outcome) {
-      case 'liveOwner':
-        throw new NotOwnerError(sagaId, entry.record.owner);
-      case 'lostRace': {
-        const now = await this.stores.index.get(sagaId);
-        throw new NotOwnerError(sagaId, now?.record.owner ?? 'unknown');
-      }
-      case 'foreignMachine':
-        throw new SagaError(ErrorCode.UnknownMachine, `saga "${sagaId}" runs ${entry.record.machine}, which this coordinator does not have`, { status: 404 });
-      case 'empty':
-        throw new UnknownSagaError(sagaId);
-      case 'abandoned':
-        throw new SagaError(ErrorCode.NotOwner, `this coordinator lost its lease while loading saga "${sagaId}"; retry`, { status: 503, retryable: true });
-      default:
-        return undefined;
-    }
-  }
-
-  /**
-   * No open saga of this coordinator has an entry below this seq: the lowest first seq of the
-   * sagas it drives, of those it still has to recover, and at most one past the last seq seen.
-   */
-  private lowWater(): number | undefined {
-    let low = this.maxSeen + 1;
-    const inherited = this.inheritLowWater ? this.lease.previous?.lowWaterSeq : undefined;
-    if (this.inheritLowWater && this.lease.previous && inherited === undefined) return undefined;
-    if (inherited !== undefined) low = Math.min(low, inherited);
-    if (this.retainedLowWater !== undefined) low = Math.min(low, this.retainedLowWater);
-    for (const inst of this.instances.values()) if (inst.firstSeq < low) low = inst.firstSeq;
-    return low;
-  }
-
-  private onCommitted(inst: SagaInstance, c: Commit): void {
-    if (inst.lastSeq > this.maxSeen) this.maxSeen = inst.lastSeq;
-    if (c.status !== c.previousStatus && !isTerminalStatus(c.status)) void this.keeper.statusChanged(inst.id, c.status);
-    if (this.checkpointEvery > 0 && c.no % this.checkpointEvery === 0 && !isTerminalStatus(c.status)) this.saveCheckpoint(inst, c);
-    if (!isTerminalStatus(c.status)) this.idleCheckpoints.touched(inst.id, c.no);
-    this.notify(inst, c);
-    if (isTerminalStatus(c.status)) {
-      this.finish(inst);
-      return;
-    }
-    if (c.event !== undefined && c.event.type.startsWith('xstate.error.actor.')) this.gate.observeError(inst.id, c.event);
-    this.gate.sync(inst.id, inst.snapshot.tags);
-  }
-
-  /** Saves a checkpoint after the saga's previous one, so a finish can wait for both. */
-  private saveCheckpoint(inst: SagaInstance, c: Pick<Commit, 'no' | 'at'>): void {
-    const cp = makeCheckpoint(inst.binding.machine, {
-      no: c.no, seq: inst.lastSeq, at: c.at, createdAt: inst.createdAt, firstSeq: inst.firstSeq,
-      machine: inst.binding.id, version: inst.binding.version, snapshot: inst.snapshot, book: structuredClone(inst.book),
-      ...(inst.forkedFrom ? { forkedFrom: inst.forkedFrom } : {}),
-    });
-    const id = inst.id;
-    this.checkpointed.add(id);
-    const save = (this.checkpointSaves.get(id) ?? Promise.resolve())
-      .then(() => saveCheckpoint(this.stores.checkpoints, id, cp))
-      .catch((e: unknown) => this.logger.warn({ sagaId: id, err: (e as Error).message }, 'checkpoint not saved'));
-    this.checkpointSaves.set(id, save);
-    this.track(save.finally(() => this.checkpointSaves.get(id) === save && this.checkpointSaves.delete(id)));
-  }
-
-  private finish(inst: SagaInstance): void {
-    const info = inst.info(this.owner);
-    const id = inst.id;
-    this.remember(info);
-    this.driven.delete(id);
-    this.refenced.delete(id);
-    this.idleCheckpoints.forget(id);
-    const checkpointed = this.checkpointed.delete(id);
-    // Waiters hear of a finished saga once the index says so too, so a caller that waited
-    // for it finds it in `list()` straight away.
-    void this.keeper.statusChanged(id, inst.status).finally(() => this.waiters.notify(info));
-    this.children.ended(inst);
-    // Its checkpoint goes, after any save still in flight (which would otherwise land after
-    // the delete and outlive the saga).
-    const saving = this.checkpointSaves.get(id);
-    if (saving || checkpointed || (this.checkpointEvery > 0 && inst.no >= this.checkpointEvery)) {
-      this.track((async () => {
-        await saving;
-        await this.stores.checkpoints.delete(id);
-      })());
-    }
-  }
-
-  private remember(info: SagaInfo): void {
-    this.recent.set(info.id, info);
-    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
-  }
-
-  private notify(inst: SagaInstance, c: Commit): void {
-    this.children.wake(inst.id);
-    if (this.listeners.size > 0) {
-      const notice: TransitionNotice = { sagaId: inst.id, machine: inst.binding.id, entryNo: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value };
-      for (const l of this.listeners) {
-        try {
-          l(notice);
-        } catch (e) {
-          this.logger.warn({ err: (e as Error).message }, 'transition listener threw');
-        }
-      }
-    }
-    if (this.waiters.has(inst.id) && !isTerminalStatus(c.status)) this.waiters.notify(inst.info(this.owner));
-  }
-
-  private onStopped(inst: SagaInstance, reason: StopReason, cause: unknown): void {
-    const id = inst.id;
-    if (this.instances.get(id) === inst) this.instances.delete(id);
-    this.gate.forget(id);
-    if (reason === 'final') return;
-    this.idleCheckpoints.forget(id);
-    this.checkpointed.delete(id);
-    if (reason === 'parked') {
-      // Until the index says parked, `get` answers from memory.
-      const info = inst.info(this.owner);
-      this.remember(info);
-      void this.keeper.statusChanged(id, SagaStatus.Parked, { problem: inst.problem }).finally(() => {
-        if (this.recent.get(id) === info) this.recent.delete(id);
-      });
-      this.waiters.notify(info);
-    }
-    this.keeper.forget(id);
-    if (reason === 'fenced' && cause instanceof JournalConflictError) this.reacquireSoon(inst);
-  }
-
-  /**
-   * A copy that fenced itself on a write of its own (e.g. an append of an older copy of this
-   * process landed late) leaves a saga whose record still names us and which nobody drives:
-   * pick it up again now, not at the next periodic pass (which may be off). Backs off if it
-   * keeps happening; a saga another coordinator took is left to it.
-   */
-  private reacquireSoon(inst: SagaInstance): void {
-    const id = inst.id;
-    const n = (this.refenced.get(id) ?? 0) + 1;
-    this.refenced.set(id, n);
-    const delay = n <= 1 ? 0 : Math.min(50 * 2 ** n, REACQUIRE_MAX_DELAY_MS);
-    this.track(
-      (async () => {
-        await inst.settled();
-        if (delay > 0) await sleep(delay, [this.closing.signal]);
-        if (this.closed || this.instances.has(id)) return;
-        // A process replaced under its own name (it was stalled) must not take anything back.
-        if (!(await this.lease.holds())) return;
-        const entry = await this.stores.index.get(id);
-        if (!entry || entry.record.owner !== this.owner || isTerminalStatus(entry.record.status)) return;
-        const outcome = await this.loader.acquire(entry);
-        this.logger.info({ sagaId: id, outcome }, 'picked up again a saga whose copy was fenced by a write of its own');
-      })(),
-    );
-  }
-
   private onLeaseLost(why: LeaseLoss): void {
-    this.generation++;
+    this.copies.invalidate();
     if (why === 'superseded') {
       const err = new SagaError('SUPERSEDED', `another process now runs as coordinator "${this.owner}"`);
-      for (const inst of [...this.instances.values()]) inst.stop('fenced');
+      this.sagas.fenceAll();
       void this.close().then(() => this.options.onFatal?.(err));
       return;
     }
@@ -671,68 +432,8 @@ export class Runtime {
     // any of them sent is still on the wire, take back those whose records still name us.
     // Re-acquiring earlier would fold a journal that a late append of an old copy may yet
     // extend.
-    const unloaded = [...this.instances.values()];
-    for (const inst of unloaded) {
-      this.retainedLowWater = Math.min(this.retainedLowWater ?? Infinity, inst.firstSeq);
-      inst.stop('unloaded');
-    }
-    const settling = [...unloaded.map((i) => i.settled()), ...this.loadingAppends];
-    this.track(Promise.allSettled(settling).then(() => (this.closed ? undefined : this.recover())));
-  }
-
-  private trackAppend(p: Promise<unknown>): void {
-    const settled = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.loadingAppends.add(settled);
-    void settled.then(() => this.loadingAppends.delete(settled));
-  }
-
-  private async recoveryPass(abandon: AbortSignal): Promise<RecoveryReport> {
-    const started = this.now();
-    const { signal, dispose } = linkedSignal(this.closing.signal, abandon);
-    try {
-      // Claims only while this process holds its name: after a stall it may have been replaced.
-      if (!(await this.lease.holds())) throw new SagaError(ErrorCode.NotOwner, `coordinator "${this.owner}" does not hold its lease; no recovery`, { status: 503, retryable: true });
-      const report = await runRecovery({
-        index: this.stores.index,
-        logger: this.logger,
-        concurrency: this.options.recoveryConcurrency ?? 16,
-        // One page of up to 10k records is read with a single consumer pass (~0.1 s); small
-        // pages would be read record by record.
-        pageSize: 10_000,
-        bulkMin: 32,
-        signal,
-        isLoaded: (id) => this.instances.has(id),
-        hasMachine: (id) => this.registry.has(id),
-        acquire: (entry, alive) => this.loader.acquire(entry, alive),
-        acquireMany: (entries, alive) => this.loader.acquireMany(entries, alive),
-      });
-      this.children.sweep(this.instances.values());
-      if (report.failed === 0 && report.abandoned === 0) {
-        this.inheritLowWater = false;
-        this.retainedLowWater = undefined;
-      }
-      if (report.recovered || report.repaired || report.failed || report.abandoned) {
-        this.logger.info({ ...report, ms: this.now() - started }, 'recovery pass');
-      }
-      return report;
-    } finally {
-      dispose();
-    }
-  }
-
-  private track(p: Promise<unknown>): void {
-    const q = p.catch((e: unknown) => {
-      if (this.closed) return;
-      // A NATS outage fails recovery passes and re-acquisitions until it ends: worth a
-      // warning (they are retried), not an error.
-      const transient = (e instanceof SagaError && e.retryable) || isTransient(e);
-      this.logger[transient ? 'warn' : 'error']({ err: (e as Error).message }, 'background task failed');
-    });
-    this.background.add(q);
-    void q.finally(() => this.background.delete(q));
+    const settling = [...this.sagas.unloadAll(), ...this.copies.appendsInFlight()];
+    this.background.track(Promise.allSettled(settling).then(() => (this.closed ? undefined : this.recover())));
   }
 
   private assertOpen(): void {
