@@ -200,7 +200,7 @@ describe('a saga held at a step, then completed', () => {
 
   it('is listed, and filtered by status and machine', async () => {
     const all = await ok<SagaList>('/api/sagas');
-    expect(all.sagas.find((s) => s.id === id)).toEqual({ id, machine: 'tidy', version: 1, status: 'running', owner: 'ui-a', createdAt: expect.any(Number), updatedAt: expect.any(Number) });
+    expect(all.sagas.find((s) => s.id === id)).toEqual({ id, machine: 'tidy', version: 1, status: 'running', owner: 'ui-a', createdAt: expect.any(Number), updatedAt: expect.any(Number), parentId: null });
     expect((await ok<SagaList>('/api/sagas?status=completed,cancelled')).sagas.some((s) => s.id === id)).toBe(false);
     expect((await ok<SagaList>('/api/sagas?machine=waiter')).sagas.some((s) => s.id === id)).toBe(false);
     expect((await ok<SagaList>('/api/sagas?machine=tidy&status=running&limit=5')).sagas.some((s) => s.id === id)).toBe(true);
