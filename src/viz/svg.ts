@@ -116,14 +116,14 @@ function stateSvg(node: GraphNode, box: LaidOutNode, parent: GraphNode | undefin
   return parts.join('');
 }
 
-/** Two overlapping squares in the top right corner: this state runs another saga. */
+/** A small `↳` in the top right corner: this state runs another saga (as the list marks a child). */
 function childBadge(box: LaidOutNode, fontSize: number): string {
   const x = box.x + box.w - BADGE - BADGE_INSET;
   const y = box.y + BADGE_INSET;
   const size = round(fontSize * 0.8);
   return (
     `<g class="jsg-child-badge"><rect x="${round(x)}" y="${round(y)}" width="${BADGE}" height="${BADGE}" rx="2" ry="2"/>` +
-    `<text x="${round(x + BADGE / 2)}" y="${round(y + BADGE * 0.78)}" text-anchor="middle" font-size="${size}">⧉</text></g>`
+    `<text x="${round(x + BADGE / 2)}" y="${round(y + BADGE * 0.78)}" text-anchor="middle" font-size="${size}">↳</text></g>`
   );
 }
 

@@ -130,7 +130,7 @@ describe('renderSvg', () => {
     expect(inside(runs, 'title')[0]!.text).toBe('build.prepare.config.addons.running\nruns a child saga of postgres-addon');
     expect(inside(undoes, 'title')[0]!.text).toMatch(/\ncompensates a child saga of postgres-addon$/);
     const badge = inside(runs, 'g').find((e) => e.attrs.class === 'jsg-child-badge')!;
-    expect(inside(badge, 'text')[0]!.text).toBe('⧉');
+    expect(inside(badge, 'text')[0]!.text).toBe('↳');
     // Inside the state's box.
     const box = inside(runs, 'rect')[0]!.attrs;
     const mark = inside(badge, 'rect')[0]!.attrs;

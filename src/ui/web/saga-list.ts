@@ -9,6 +9,8 @@ import { fill, h } from './dom.js';
 import { age, dateTime } from './format.js';
 import { placeRows } from './saga-tree.js';
 
+/** Nesting levels the list indents (style.css has a rule for each). */
+const MAX_INDENT = 3;
 const STATUSES = ['running', 'compensating', 'blocked', 'completed', 'compensated', 'cancelled'] as const;
 
 export class SagaListView {
@@ -83,7 +85,8 @@ export class SagaListView {
       ...placeRows(shown).map(({ row: s, depth }) =>
         h(
           'li',
-          depth > 0 ? { class: 'nested', style: `--depth: ${depth}` } : {},
+          // Classes, not a style attribute: the page's CSP refuses inline styles. Deeper than 3 reads as 3.
+          depth > 0 ? { class: `nested depth-${Math.min(depth, MAX_INDENT)}` } : {},
           h(
             'button',
             {
