@@ -58,7 +58,10 @@ export interface MachineList {
 export interface MachineChart extends MachineSummary {
   readonly graph: MachineGraph;
   readonly layout: LaidOutGraph;
-  /** The chart as SVG (renderSvg): states carry `data-state="<state id>"`, edges `data-edge`. */
+  /**
+   * The chart as SVG (renderSvg): states carry `data-state="<state id>"`, edges `data-edge`; a
+   * state that runs a child saga also `data-child-step="<step>"` and `data-child-machine`.
+   */
   readonly svg: string;
 }
 
@@ -70,6 +73,8 @@ export interface SagaRow {
   readonly owner: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** For a child saga (run by a `child` step of another): the id of its parent; else null. */
+  readonly parentId: string | null;
 }
 export interface SagaList {
   readonly sagas: readonly SagaRow[];
@@ -81,6 +86,21 @@ export interface PendingStep {
   readonly attempt: number;
   /** The idempotency key the step runs under. */
   readonly key: string;
+}
+
+/** The saga that runs a child saga, and the step of it that does. */
+export interface ParentView {
+  readonly sagaId: string;
+  readonly step: string;
+}
+
+/** A child saga a saga started (one per `child` step), as its parent's detail lists it. */
+export interface ChildView {
+  readonly sagaId: string;
+  /** The parent's step (its invocation id) that runs it. */
+  readonly step: string;
+  readonly machine: string;
+  readonly status: string;
 }
 
 export interface Waiting {
@@ -103,6 +123,13 @@ export interface SagaDetail {
   readonly entryNo: number;
   readonly updatedAt: number;
   readonly forkedFrom: { readonly sagaId: string; readonly entry: number } | null;
+  /** For a child saga: its parent and the parent's step that runs it; else null. */
+  readonly parent: ParentView | null;
+  /**
+   * The child sagas it started, by step (empty for machines without child steps; a bundle opened
+   * offline lists none: its journal alone does not say how its children are).
+   */
+  readonly children: readonly ChildView[];
   /** Ids of the active state nodes (leaves and their ancestors), as in the chart's `data-state`. */
   readonly active: readonly string[];
   /** Ids of every state node the saga has been in, in the order first entered. */

@@ -3,8 +3,11 @@
  * only internal `url(#…)` references to its own arrowhead. Every state is a `<g>` with
  * `data-state="<id>"` and classes naming its kind; every transition line a `<g>` with
  * `data-edge` / `data-source` / `data-target` / `data-event`, so a page highlights a saga's
- * configuration with classes and CSS alone. All text is escaped (see svg-escape.ts).
+ * configuration with classes and CSS alone. A state that runs (or undoes) a child saga carries
+ * `jsg-child`, `data-child-step` and `data-child-machine` and a small badge, so a page can open the
+ * child from it. All text is escaped (see svg-escape.ts).
  */
+import { childStepMarks, type ChildStepMark } from './child-steps.js';
 import type { EdgeKind, GraphEdge, GraphNode } from './graph-types.js';
 import type { InitialMarker, LaidOutEdge, LaidOutGraph, LaidOutNode, Point } from './layout-types.js';
 import { nodeText, PAD_X, PAD_Y } from './node-label.js';
@@ -26,6 +29,9 @@ export interface SvgOptions {
 /** Space between a state's border and the inner border of a final state. */
 const FINAL_INSET = 3;
 const RADIUS = 6;
+/** The child-saga badge: a small square in the box's top right corner. */
+const BADGE = 13;
+const BADGE_INSET = 3;
 
 export function renderSvg(laidOut: LaidOutGraph, options: SvgOptions = {}): string {
   const { graph, metrics } = laidOut;
@@ -35,6 +41,7 @@ export function renderSvg(laidOut: LaidOutGraph, options: SvgOptions = {}): stri
   const edgesById = new Map(graph.edges.map((e) => [e.id, e]));
   const active = new Set(options.highlight?.active ?? []);
   const visited = new Set(options.highlight?.visited ?? []);
+  const children = childStepMarks(graph.nodes);
   const font = `font-size="${metrics.fontSize}"`;
 
   const out: string[] = [];
@@ -51,7 +58,7 @@ export function renderSvg(laidOut: LaidOutGraph, options: SvgOptions = {}): stri
   for (const box of laidOut.nodes) {
     const node = byId.get(box.id)!;
     const parent = node.parent === null ? undefined : byId.get(node.parent);
-    out.push(stateSvg(node, box, parent, { active: active.has(node.id), visited: visited.has(node.id) }, laidOut));
+    out.push(stateSvg(node, box, parent, { active: active.has(node.id), visited: visited.has(node.id), child: children.get(node.id) }, laidOut));
   }
   for (const marker of laidOut.initials) out.push(initialSvg(marker, arrow));
   // Transitions over every box: a line into a nested state must not vanish under its parent.
@@ -60,12 +67,20 @@ export function renderSvg(laidOut: LaidOutGraph, options: SvgOptions = {}): stri
   return out.join('\n');
 }
 
-function stateSvg(node: GraphNode, box: LaidOutNode, parent: GraphNode | undefined, mark: { active: boolean; visited: boolean }, laidOut: LaidOutGraph): string {
+interface StateMark {
+  readonly active: boolean;
+  readonly visited: boolean;
+  readonly child: ChildStepMark | undefined;
+}
+
+function stateSvg(node: GraphNode, box: LaidOutNode, parent: GraphNode | undefined, mark: StateMark, laidOut: LaidOutGraph): string {
   const { metrics } = laidOut;
   const classes = ['jsg-state', `jsg-${node.type}`];
   if (node.parent === null) classes.push('jsg-root');
   if (parent?.type === 'parallel') classes.push('jsg-region');
   if (node.undoes) classes.push('jsg-undo');
+  const { child } = mark;
+  if (child) classes.push('jsg-child');
   if (mark.visited) classes.push('jsg-visited');
   if (mark.active) classes.push('jsg-active');
   const attrs = [
@@ -75,9 +90,11 @@ function stateSvg(node: GraphNode, box: LaidOutNode, parent: GraphNode | undefin
     node.tags.length > 0 ? `data-tags="${escapeXml(node.tags.join(' '))}"` : '',
     node.undo ? `data-undo="${escapeXml(node.undo)}"` : '',
     node.undoes ? `data-undoes="${escapeXml(node.undoes)}"` : '',
+    child ? `data-child-step="${escapeXml(child.step)}" data-child-machine="${escapeXml(child.machine)}"` : '',
   ].filter(Boolean);
   const parts = [`<g ${attrs.join(' ')}>`];
-  const tip = node.description ? `${node.id}\n${node.description}` : node.id;
+  const childLine = child ? `${child.undo ? 'compensates' : 'runs'} a child saga of ${child.machine}` : null;
+  const tip = [node.id, node.description, childLine].filter((l) => l !== null).join('\n');
   parts.push(`<title>${escapeXml(tip)}</title>`);
   parts.push(`<rect x="${box.x}" y="${box.y}" width="${box.w}" height="${box.h}" rx="${RADIUS}" ry="${RADIUS}"/>`);
   if (node.type === 'final') {
@@ -94,8 +111,20 @@ function stateSvg(node: GraphNode, box: LaidOutNode, parent: GraphNode | undefin
   text.lines.forEach((line, k) => {
     parts.push(`<text class="jsg-line" x="${round(x)}" y="${baseline(k + 1)}" text-anchor="${anchor}">${escapeXml(line)}</text>`);
   });
+  if (child) parts.push(childBadge(box, metrics.fontSize));
   parts.push('</g>');
   return parts.join('');
+}
+
+/** A small `↳` in the top right corner: this state runs another saga (as the list marks a child). */
+function childBadge(box: LaidOutNode, fontSize: number): string {
+  const x = box.x + box.w - BADGE - BADGE_INSET;
+  const y = box.y + BADGE_INSET;
+  const size = round(fontSize * 0.8);
+  return (
+    `<g class="jsg-child-badge"><rect x="${round(x)}" y="${round(y)}" width="${BADGE}" height="${BADGE}" rx="2" ry="2"/>` +
+    `<text x="${round(x + BADGE / 2)}" y="${round(y + BADGE * 0.78)}" text-anchor="middle" font-size="${size}">↳</text></g>`
+  );
 }
 
 function initialSvg(marker: InitialMarker, arrow: string): string {

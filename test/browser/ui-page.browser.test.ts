@@ -62,6 +62,7 @@ describe.skipIf(missing !== null)('visualizer page (fake server)', () => {
   run('offline-mode-bundle', S.opensBundleOffline, noErrors, { offline: true });
   run('zoom-pan-fit', S.zoomsPansFits);
   run('list-keyboard-and-filters', S.listKeyboard);
+  run('nested-sagas', S.opensChildSagas);
 });
 
 /** The page ran without console errors (a CSP violation or a failed request shows up there). */

@@ -71,6 +71,7 @@ describe.skipIf(missing !== null)('visualizer page (real server and coordinator)
   run('list-keyboard-and-filters', S.listKeyboard);
   // While the registry is down: the build waits for it, and the boot graph says so.
   run('selected-saga-highlight', S.highlightsSelectedSaga);
+  run('nested-sagas', S.opensChildSagas);
   run('boot-graph', S.drawsBootGraph);
   run('starts-and-watches', S.startsAndWatches);
   // The registry comes back; the coordinator is SIGKILLed and started again.

@@ -420,3 +420,57 @@ export async function listKeyboard(world: UiWorld, open: OpenPage): Promise<Test
   await until(async () => (await rows.count()) >= 1 && (await rows.evaluateAll((els) => els.every((e) => e.getAttribute('data-status') === 'blocked'))), WAIT_MS, 'only blocked sagas');
   return t;
 }
+
+/**
+ * Nested sagas: the parent's detail lists its child (a link with its step and status) and its
+ * chart marks the state that runs it; a click on that state opens the child, whose detail links
+ * back to its parent; the list shows the child under its parent, saying whose child it is.
+ */
+export async function opensChildSagas(world: UiWorld, open: OpenPage): Promise<TestPage> {
+  const nested = world.nested;
+  if (!nested) throw new Error('this world has no nested sagas');
+  const t = await open(world.pageUrl);
+  const { page } = t;
+
+  // The list: the child right under its parent, indented, naming it.
+  const rows = page.locator('button.saga-row');
+  const childRow = page.locator(`button.saga-row[data-saga-id="${nested.child}"]`);
+  await childRow.waitFor();
+  expect(await childRow.getAttribute('data-parent-id')).toBe(nested.parent);
+  expect(await childRow.locator('.saga-parent').textContent()).toBe(`↳ child of ${nested.parent}`);
+  expect(await page.locator(`li.nested:has(> button.saga-row[data-saga-id="${nested.child}"])`).count()).toBe(1);
+  const order = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-saga-id')));
+  expect(order.indexOf(nested.child)).toBe(order.indexOf(nested.parent) + 1);
+
+  // The parent: its child listed, and the state that runs it marked on the chart as openable.
+  await selectSaga(page, nested.parent);
+  const link = page.locator(`#children li[data-child-step="${nested.step}"] button.child-link`);
+  await link.waitFor();
+  expect(await link.textContent()).toBe(nested.child);
+  expect(await page.locator(`#children li[data-child-step="${nested.step}"] .badge`).textContent()).toMatch(/^(running|completed|compensating|compensated|blocked|cancelled)$/);
+  const state = page.locator(`#chart-stage [data-state="${nested.state}"]`);
+  await until(async () => ((await state.getAttribute('class')) ?? '').includes('jsg-child-open'), WAIT_MS, 'the child step marked openable');
+  expect(await state.getAttribute('class')).toContain('jsg-child');
+  expect(await state.getAttribute('data-child-step')).toBe(nested.step);
+  const childMachine = (await state.getAttribute('data-child-machine'))!;
+  expect(await state.locator('.jsg-child-badge').count()).toBe(1);
+  expect(await state.locator('title').first().textContent()).toMatch(/runs a child saga of /);
+
+  // A click on that state (with the whole chart in view) opens the child.
+  await page.locator('#fit').click();
+  const box = (await state.locator('rect').first().boundingBox())!;
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await page.locator(`#detail-id[data-saga-id="${nested.child}"]`).waitFor();
+  expect(await childRow.getAttribute('aria-current')).toBe('true');
+  await page.locator(`#chart-stage svg[data-machine="${childMachine}"]`).waitFor();
+  await until(async () => (await marked(page)).length > 1, WAIT_MS, 'the child on its own chart');
+
+  // The child's detail links its parent; following it and the child link goes back and forth.
+  const parentLink = page.locator('#parent-saga');
+  expect(await parentLink.textContent()).toBe(nested.parent);
+  await parentLink.click();
+  await page.locator(`#detail-id[data-saga-id="${nested.parent}"]`).waitFor();
+  await link.click();
+  await page.locator(`#detail-id[data-saga-id="${nested.child}"]`).waitFor();
+  return t;
+}

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SagaEventType } from '../../machines/kit/tags.js';
 import { buildAssets } from '../../src/ui/assets.js';
-import type { ActionReply, BootView, BundleOpened, ForkReply, MachineChart, MachineList, SagaList, StreamEvent, UiInfo } from '../../src/ui/api-types.js';
+import type { ActionReply, BootView, ChildView, BundleOpened, ForkReply, MachineChart, MachineList, SagaList, StreamEvent, UiInfo } from '../../src/ui/api-types.js';
 import { knownDefinitions } from '../../src/cli/known-machines.js';
 import { definitionFor, parseBundle } from '../../src/runtime/replay.js';
 import type { SagaDefinition } from '../../src/runtime/types.js';
@@ -22,7 +22,7 @@ import { layoutGraph } from '../../src/viz/layout.js';
 import { machineGraph } from '../../src/viz/machine-graph.js';
 import type { MachineGraph } from '../../src/viz/graph-types.js';
 import { renderSvg } from '../../src/viz/svg.js';
-import { BLOCKED, BUNDLED, cannedBoot, cannedSagas, RUNNING } from './ui-fake-data.js';
+import { ADDONS_STATE, ADDONS_STEP, BLOCKED, BUNDLED, cannedBoot, cannedSagas, RUNNING, RUNNING_ADDONS } from './ui-fake-data.js';
 import { JournalBuilder } from './ui-journal-builder.js';
 import { SagaViews } from './ui-fake-views.js';
 import type { UiWorld } from './ui-world.js';
@@ -66,12 +66,19 @@ export async function startFakeUiServer(options: FakeUiOptions = {}): Promise<Fa
   const token = randomBytes(16).toString('hex');
   const now = Date.now();
   const [assets, definitions] = await Promise.all([buildAssets(), knownDefinitions()]);
-  const graphs = new Map<string, MachineGraph>(definitions.map((d) => [d.id, machineGraph(d.machine)]));
   const newest = (id: string): SagaDefinition => definitions.filter((d) => d.id === id).sort((a, b) => b.version - a.version)[0]!;
+  // Each machine's newest version (build 3, not build 2 listed after it): the one canned sagas run.
+  const graphs = new Map<string, MachineGraph>([...new Set(definitions.map((d) => d.id))].map((id) => [id, machineGraph(newest(id).machine)]));
 
   const canned = cannedSagas(now);
   const sagas = new Map<string, { builder: JournalBuilder; views: SagaViews }>();
-  const viewsOf = (b: JournalBuilder): SagaViews => new SagaViews(b.sagaId, b.definition, graphs.get(b.definition.id)!, b.journal);
+  // A parent's children: the sagas whose init entry names it (a child's own journal says whose it is).
+  const childrenOf = (id: string): ChildView[] =>
+    [...sagas.values()].flatMap(({ views }) => {
+      const p = views.parent();
+      return p?.sagaId === id ? [{ sagaId: views.id, step: p.step, machine: views.definition.id, status: views.row().status }] : [];
+    });
+  const viewsOf = (b: JournalBuilder): SagaViews => new SagaViews(b.sagaId, b.definition, graphs.get(b.definition.id)!, b.journal, 'c1', () => childrenOf(b.sagaId));
   for (const b of canned.builders) sagas.set(b.sagaId, { builder: b, views: viewsOf(b) });
   const bundles = new Map<string, SagaViews>();
   let reachable = true;
@@ -280,6 +287,7 @@ export async function startFakeUiServer(options: FakeUiOptions = {}): Promise<Fa
     runningSaga: RUNNING,
     blockedSaga: BLOCKED,
     forkable: { saga: RUNNING, from: 2 },
+    nested: { parent: RUNNING, child: RUNNING_ADDONS, step: ADDONS_STEP, state: ADDONS_STATE },
     bundleFile,
     bundleSaga: BUNDLED,
     advance: async () => change(RUNNING, (b) => (b.awaiting() !== null ? b.ready(b.awaiting()!) : b.succeed(b.pending()[0]!.id, { step: b.pending()[0]!.id }))),

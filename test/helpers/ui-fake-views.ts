@@ -5,8 +5,9 @@
  * server the browser tests run against; the real server derives the same shapes its own way.
  */
 import type { AnyMachineSnapshot, StateValue } from 'xstate';
+import { isChildSagaInput } from '../../machines/kit/child-step.js';
 import { AWAITS_TAG_PREFIX } from '../../machines/kit/tags.js';
-import type { ContextChangeView, PendingStep, SagaAt, SagaDetail, SagaRow, Timeline, TimelineEntry, Waiting } from '../../src/ui/api-types.js';
+import type { ChildView, ContextChangeView, ParentView, PendingStep, SagaAt, SagaDetail, SagaRow, Timeline, TimelineEntry, Waiting } from '../../src/ui/api-types.js';
 import type { JournalView } from '../../src/runtime/journal-view.js';
 import { pureTransitions } from '../../src/runtime/pure-transition.js';
 import { replaySaga, type ReplayStep } from '../../src/runtime/replay.js';
@@ -30,6 +31,8 @@ export class SagaViews {
     readonly graph: MachineGraph,
     readonly journal: readonly JournalView[],
     readonly owner = 'c1',
+    /** The child sagas it started, as the server would list them (the fake server knows them). */
+    readonly children: () => ChildView[] = () => [],
   ) {
     const steps = replaySaga(definition, journal, { sagaId: id });
     const pure = pureTransitions(definition.machine);
@@ -62,7 +65,14 @@ export class SagaViews {
       owner: this.owner,
       createdAt: this.journal.find((v) => v.init !== undefined)!.at,
       updatedAt: last.step.at,
+      parentId: this.parent()?.sagaId ?? null,
     };
+  }
+
+  /** A child saga's parent, from its init entry's input (as the runtime records it). */
+  parent(): ParentView | null {
+    const input = (this.journal.find((v) => v.init !== undefined)!.init as { input?: unknown }).input;
+    return isChildSagaInput(input) ? input.$parent : null;
   }
 
   at(no: number): SagaAt {
@@ -100,6 +110,8 @@ export class SagaViews {
       entryNo: no,
       updatedAt: point.step.at,
       forkedFrom: init.forkedFrom ? { sagaId: init.forkedFrom.sagaId, entry: init.forkedFrom.entry } : null,
+      parent: this.parent(),
+      children: this.children(),
       active: point.active,
       visited: visitedIds(upTo),
       pending: pendingOf(upTo),

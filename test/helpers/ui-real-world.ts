@@ -8,8 +8,9 @@
  *
  * - a build of examples/static-site (`JetsagaClient.deploy`, what `jetsaga deploy` does) held in
  *   `prepare`: its image branch waits for the registry, its config branch is held at the
- *   Procfile; `advance()` moves it on one real event at a time (the registry comes back, then
- *   held steps are let go), never as far as starting a sandbox;
+ *   Procfile (past its `addons` step, whose postgres-addon child saga is held for it);
+ *   `advance()` moves it on one real event at a time (the registry comes back, then held steps are
+ *   let go), never as far as starting a sandbox;
  * - tidy sagas blocked on a failing undo (one each for retry, skip and abandon), one completed
  *   (forkable), and fresh ones held at every step (`startSaga`);
  * - a build cancelled while held, exported with `jetsaga sagas export` to a file: the bundle,
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { childSagaId } from '../../src/runtime/child-id.js';
 import { JetsagaClient } from '../../src/service/client.js';
 import { CLI } from './cli.js';
 import { spawnCoordinator, type CoordinatorProc } from './coordinator-proc.js';
@@ -173,6 +175,8 @@ async function build(namespace: string, cleanups: Array<() => Promise<unknown>>,
     bundleFile,
     bundleSaga: CANCELLED_BUILD,
     forkable: { saga: TIDY_DONE, from: 2 },
+    // Its config branch ran the addons step: a postgres-addon child, held until the build ends.
+    nested: { parent: RUNNING_BUILD, child: childSagaId(RUNNING_BUILD, 'addons'), step: 'addons', state: 'build.prepare.config.addons.running' },
     forkRefused: { saga: CANCELLED_BUILD, from: 3, code: 'FORK_COPIES_OWNED_STEP' },
     namespace,
     natsUrl: nats.url,

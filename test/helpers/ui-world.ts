@@ -23,6 +23,8 @@ export interface UiWorld {
   readonly forkable: { readonly saga: string; readonly from: number };
   /** A saga whose fork from entry `from` the server refuses with `code` (absent: the world cannot tell). */
   readonly forkRefused?: { readonly saga: string; readonly from: number; readonly code: string };
+  /** A saga that started a child saga in its step `step` (chart state `state`), and that child (absent: the world has none). */
+  readonly nested?: { readonly parent: string; readonly child: string; readonly step: string; readonly state: string };
   /** Moves `runningSaga` on by at least one journaled input (resolves once it is journaled). */
   advance(): Promise<void>;
   /** The coordinator stops answering, then answers again (the page must keep up). */

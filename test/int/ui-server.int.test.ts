@@ -5,24 +5,20 @@
  * shape (src/ui/api-types.ts) for a saga held at a step, a finished one re-folded at an earlier
  * entry, blocked ones driven by the operator actions, a fork dry run, the boot view with the
  * waiting saga, the event stream as sagas progress, a coordinator going away and coming back,
- * and a bundle opened with no coordinator (offline). No browser.
+ * and a bundle opened with no coordinator (offline). No browser. Nested sagas: ui-nested.int.test.ts.
  */
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineSaga } from '../../machines/kit/index.js';
-import { loadConfig } from '../../src/config.js';
-import { Coordinator } from '../../src/coordinator.js';
 import { exportBundle } from '../../src/runtime/replay.js';
 import type { SagaBinding } from '../../src/runtime/types.js';
-import { JetsagaClient } from '../../src/service/client.js';
+import type { JetsagaClient } from '../../src/service/client.js';
 import type { BootView, BundleOpened, MachineChart, MachineList, SagaAt, SagaDetail, SagaList, Timeline, UiInfo } from '../../src/ui/api-types.js';
 import { startUiServer, type UiServerHandle } from '../../src/ui/server/server.js';
 import { tidyBinding, tidyMachine, type TidyInput } from '../fixtures/tidy-saga.js';
-import { freePort, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { openUiStream, type UiStream } from '../helpers/ui-http.js';
+import type { NatsServerHandle } from '../helpers/nats-server.js';
+import { post, startUiLive, type Answer, type ErrorBody, type UiLive } from '../helpers/ui-live.js';
 import { until } from '../helpers/until.js';
 
 const namespace = `ui${process.pid}`;
@@ -31,64 +27,24 @@ const namespace = `ui${process.pid}`;
 const waiterMachine = defineSaga({ id: 'waiter', description: 'pushes once the registry is ready', steps: [{ name: 'push', run: 'push', needs: ['registry'] }] });
 const waiterBinding: SagaBinding = { id: 'waiter', version: 1, machine: waiterMachine, steps: { push: async () => ({ pushed: true }) } };
 
+let live: UiLive;
 let server: NatsServerHandle;
 let tmp: string;
-let registryAddress: string;
-let coordinator: Coordinator;
-let nc: NatsConnection;
 let client: JetsagaClient;
 let ui: UiServerHandle;
 let base: string;
 
-async function bootCoordinator(owner: string): Promise<Coordinator> {
-  const config = loadConfig({ nats: server.url, registry: registryAddress, namespace, owner, dataDir: join(tmp, owner) }, {});
-  const c = new Coordinator({ config, machines: [tidyBinding(), waiterBinding], service: true, healthIntervalMs: 300, recoverIntervalMs: 0 });
-  await c.start();
-  return c;
-}
-
 beforeAll(async () => {
-  server = await startNatsServer();
-  tmp = await mkdtemp(join(tmpdir(), 'jetsaga-ui-'));
-  // Nothing listens there: the registry dependency stays unready, and sagas that need it wait.
-  registryAddress = `127.0.0.1:${await freePort()}`;
-  coordinator = await bootCoordinator('ui-a');
-  nc = await connect({ servers: server.url });
-  client = JetsagaClient.connect(nc, { namespace });
-  ui = await startUiServer({ nc, namespace, natsUrl: server.url, stream: { heartbeatMs: 500, sagasMs: 100, bootMs: 200 } });
-  base = `http://127.0.0.1:${ui.port}`;
+  live = await startUiLive({ namespace, machines: [tidyBinding(), waiterBinding], owner: 'ui-a' });
+  ({ server, tmp, client, ui, base } = live);
 }, 120_000);
 
 afterAll(async () => {
-  await ui?.close();
-  await nc?.close();
-  await coordinator?.stop();
-  await server?.stop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  await live?.close();
 });
 
-interface Answer<T> {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: T;
-}
-
-async function api<T>(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Answer<T>> {
-  const { token = ui.token, ...rest } = init;
-  const res = await fetch(`${base}${path}`, { ...rest, headers: { ...(token === null ? {} : { 'X-Jetsaga-Token': token }), ...(rest.headers as Record<string, string>) } });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: (res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text) as T };
-}
-
-async function ok<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const r = await api<T>(path, init);
-  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-type ErrorBody = { error: { code: string; message: string; status: number } };
-
-const post = (body?: unknown): RequestInit => ({ method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }) });
+const api = <T>(path: string, init?: RequestInit & { token?: string | null }): Promise<Answer<T>> => live.api<T>(path, init);
+const ok = <T>(path: string, init?: RequestInit): Promise<T> => live.ok<T>(path, init);
 
 function gateFile(name: string): { path: string; open: () => Promise<void> } {
   const path = join(tmp, `${name}.open`);
@@ -96,11 +52,11 @@ function gateFile(name: string): { path: string; open: () => Promise<void> } {
 }
 
 async function startTidy(id: string, input: TidyInput): Promise<void> {
-  await coordinator.runtime.start('tidy', input, { id });
+  await live.coordinator.runtime.start('tidy', input, { id });
 }
 
 /** A page's event stream, read as it arrives. */
-const openStream = (query = ''): Promise<UiStream> => openUiStream(new URL(`${base}/?token=${encodeURIComponent(ui.token)}`), query);
+const openStream = (query = '') => live.openStream(query);
 
 describe('the token', () => {
   it('is required on every data route, by header or ?token=; the page and its assets hold no data and load without it', async () => {
@@ -200,7 +156,7 @@ describe('a saga held at a step, then completed', () => {
 
   it('is listed, and filtered by status and machine', async () => {
     const all = await ok<SagaList>('/api/sagas');
-    expect(all.sagas.find((s) => s.id === id)).toEqual({ id, machine: 'tidy', version: 1, status: 'running', owner: 'ui-a', createdAt: expect.any(Number), updatedAt: expect.any(Number) });
+    expect(all.sagas.find((s) => s.id === id)).toEqual({ id, machine: 'tidy', version: 1, status: 'running', owner: 'ui-a', createdAt: expect.any(Number), updatedAt: expect.any(Number), parentId: null });
     expect((await ok<SagaList>('/api/sagas?status=completed,cancelled')).sagas.some((s) => s.id === id)).toBe(false);
     expect((await ok<SagaList>('/api/sagas?machine=waiter')).sagas.some((s) => s.id === id)).toBe(false);
     expect((await ok<SagaList>('/api/sagas?machine=tidy&status=running&limit=5')).sagas.some((s) => s.id === id)).toBe(true);
@@ -381,7 +337,7 @@ describe('the boot view', () => {
   const id = `waiter-${process.pid}`;
 
   beforeAll(async () => {
-    await coordinator.runtime.start('waiter', {}, { id });
+    await live.coordinator.runtime.start('waiter', {}, { id });
   });
 
   it("shows each coordinator's dependencies, live, and the saga waiting for the registry since it entered that state", async () => {
@@ -425,7 +381,7 @@ describe('a coordinator going away', () => {
     const stream = await openStream();
     try {
       await stream.waitFor('reachable', (e) => e.type === 'info' && e.info.coordinatorReachable);
-      await coordinator.stop();
+      await live.coordinator.stop();
       await stream.waitFor('unreachable', (e) => e.type === 'info' && !e.info.coordinatorReachable);
       expect((await ok<UiInfo>('/api/info')).coordinatorReachable).toBe(false);
       const gone = await api<ErrorBody>(`/api/sagas/${id}`);
@@ -459,7 +415,7 @@ describe('a coordinator going away', () => {
         await offline.close();
       }
 
-      coordinator = await bootCoordinator('ui-b');
+      await live.bootCoordinator('ui-b');
       await stream.waitFor('reachable again', (e) => e.type === 'info' && e.info.coordinatorReachable && stream.events.indexOf(e) > stream.events.findIndex((x) => x.type === 'info' && !x.info.coordinatorReachable));
       expect((await ok<SagaDetail>(`/api/sagas/${id}`)).status).toBe('completed');
     } finally {

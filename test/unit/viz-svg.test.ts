@@ -118,6 +118,28 @@ describe('renderSvg', () => {
     expect(box).toContain('⟲ releaseDeployLock');
   });
 
+  it('marks the state that runs a child saga, and its undo, with the child\'s step and machine, a badge and a tooltip', () => {
+    const els = parseXml(renderSvg(build));
+    const children = stateEls(els).filter((e) => classesOf(e).includes('jsg-child'));
+    expect(children.map((e) => [e.attrs['data-state'], e.attrs['data-child-step'], e.attrs['data-child-machine']])).toEqual([
+      ['build.prepare.config.addons.running', 'addons', 'postgres-addon'],
+      ['build.compensating.undo_addons', 'addons', 'postgres-addon'],
+    ]);
+    const inside = (g: XmlElement, name: string): XmlElement[] => els.filter((e) => e.name === name && e.parent === g);
+    const [runs, undoes] = children as [XmlElement, XmlElement];
+    expect(inside(runs, 'title')[0]!.text).toBe('build.prepare.config.addons.running\nruns a child saga of postgres-addon');
+    expect(inside(undoes, 'title')[0]!.text).toMatch(/\ncompensates a child saga of postgres-addon$/);
+    const badge = inside(runs, 'g').find((e) => e.attrs.class === 'jsg-child-badge')!;
+    expect(inside(badge, 'text')[0]!.text).toBe('↳');
+    // Inside the state's box.
+    const box = inside(runs, 'rect')[0]!.attrs;
+    const mark = inside(badge, 'rect')[0]!.attrs;
+    expect(Number(mark.x) + Number(mark.width)).toBeLessThanOrEqual(Number(box.x) + Number(box.width));
+    expect(Number(mark.y)).toBeGreaterThanOrEqual(Number(box.y));
+    // A machine without child steps has none.
+    expect(stateEls(parseXml(renderSvg(gadget))).some((e) => classesOf(e).includes('jsg-child'))).toBe(false);
+  });
+
   it('leaves the stylesheet out on request', () => {
     expect(renderSvg(gadget)).toContain('<style>');
     const bare = renderSvg(gadget, { style: false });

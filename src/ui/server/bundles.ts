@@ -5,6 +5,7 @@
  * all. A bundle's id is its digest: opening the same file twice gives the same bundle.
  */
 import { createHash } from 'node:crypto';
+import { isChildSagaInput } from '../../../machines/kit/child-step.js';
 import { definitionFor, parseBundle, replaySaga, type SagaBundle } from '../../runtime/replay.js';
 import type { ReplayStep } from '../../runtime/replay-saga.js';
 import type { SagaDefinition } from '../../runtime/types.js';
@@ -89,7 +90,7 @@ export class BundleStore {
 function factsOf(bundle: SagaBundle, steps: readonly ReplayStep[]) {
   const entries = steps.filter((s) => s.no >= 1);
   const last = entries.at(-1);
-  const init = bundle.journal.find((v) => v.init !== undefined)?.init as { owner?: string; forkedFrom?: { sagaId: string; entry: number } } | undefined;
+  const init = bundle.journal.find((v) => v.init !== undefined)?.init as { owner?: string; input?: unknown; forkedFrom?: { sagaId: string; entry: number } } | undefined;
   const takeover = [...bundle.journal].reverse().find((v) => v.takeover !== undefined)?.takeover;
   const { pending, timers } = inFlight(entries);
   return {
@@ -103,6 +104,9 @@ function factsOf(bundle: SagaBundle, steps: readonly ReplayStep[]) {
     entryNo: last?.no ?? 0,
     updatedAt: last?.at ?? 0,
     forkedFrom: init?.forkedFrom ? { sagaId: init.forkedFrom.sagaId, entry: init.forkedFrom.entry } : null,
+    // A child's init entry records its parent; its children are other journals, not in the bundle.
+    parent: isChildSagaInput(init?.input) ? init.input.$parent : null,
+    children: [],
     pending,
     timers,
   };

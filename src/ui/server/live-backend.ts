@@ -50,6 +50,8 @@ function factsOf(info: SagaInfoReply): SagaFacts {
     entryNo: info.entryNo,
     updatedAt: info.updatedAt,
     forkedFrom: info.forkedFrom ?? null,
+    parent: info.parent ?? null,
+    children: info.children ?? [],
     pending: info.pending ?? [],
     timers: info.timers ?? [],
   };
@@ -230,5 +232,5 @@ export class LiveBackend {
 }
 
 function rowOf(s: SagaSummary): SagaRow {
-  return { id: s.id, machine: s.machine, version: s.version, status: s.status, owner: s.owner, createdAt: s.createdAt, updatedAt: s.updatedAt };
+  return { id: s.id, machine: s.machine, version: s.version, status: s.status, owner: s.owner, createdAt: s.createdAt, updatedAt: s.updatedAt, parentId: s.parentId ?? null };
 }

@@ -6,7 +6,7 @@
 import type { ReplayEffect, ReplayStep } from '../../runtime/replay-saga.js';
 import { compensationPlan, type CompensationPlan } from '../../viz/compensation-plan.js';
 import type { MachineGraph } from '../../viz/graph-types.js';
-import type { ContextChangeView, PendingStep, SagaAt, SagaDetail, Timeline } from '../api-types.js';
+import type { ChildView, ContextChangeView, ParentView, PendingStep, SagaAt, SagaDetail, Timeline } from '../api-types.js';
 import { activeIds, stateIndex, visitedIds, waitingOf, type StateIndex } from './state-ids.js';
 import { timelineEntry } from './timeline.js';
 
@@ -22,6 +22,8 @@ export interface SagaFacts {
   readonly entryNo: number;
   readonly updatedAt: number;
   readonly forkedFrom: { readonly sagaId: string; readonly entry: number } | null;
+  readonly parent: ParentView | null;
+  readonly children: readonly ChildView[];
   readonly pending: readonly PendingStep[];
   readonly timers: ReadonlyArray<{ readonly id: string; readonly dueAt: number }>;
 }
@@ -86,6 +88,8 @@ export function sagaDetail(facts: SagaFacts, graph: MachineGraph | null, steps: 
     entryNo: facts.entryNo,
     updatedAt: facts.updatedAt,
     forkedFrom: facts.forkedFrom,
+    parent: facts.parent ? { sagaId: facts.parent.sagaId, step: facts.parent.step } : null,
+    children: facts.children.map((c) => ({ sagaId: c.sagaId, step: c.step, machine: c.machine, status: c.status })),
     active,
     visited: upTo ? visitedAlong(upTo, facts.machine, index, active) : active,
     pending: facts.pending.map((p) => ({ id: p.id, src: p.src, attempt: p.attempt, key: p.key })),

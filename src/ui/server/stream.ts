@@ -4,7 +4,7 @@
  * a `heartbeat` every 15 s. One poller of the saga list (~1 s) and of the boot view (~2 s)
  * serves every connected page and runs only while one is connected; a selected saga is followed
  * through its journal (`sagas.follow`, which survives a coordinator restart) by one watcher per
- * saga, shared likewise. A page that goes away releases all of it.
+ * saga, shared likewise, and read again when its list row or a child's moves. A page that goes away releases all of it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -170,9 +170,12 @@ export class StreamHub {
       this.#lastSagas = text;
       this.#broadcast(text);
     }
-    // A watched saga whose row moved is refreshed even if its journal stream missed it.
+    // A watched saga whose row moved is refreshed even if its journal stream missed it; so is
+    // one whose child's row moved: its detail lists its children's statuses, which its own
+    // journal does not see change (a child released after its parent ended).
     const rows = new Map(sagas.map((s) => [s.id, JSON.stringify(s)]));
-    for (const [id, watcher] of this.#watchers) if (rows.get(id) !== this.#rows.get(id)) watcher.poke();
+    const parents = new Set(sagas.flatMap((s) => (s.parentId !== null && rows.get(s.id) !== this.#rows.get(s.id) ? [s.parentId] : [])));
+    for (const [id, watcher] of this.#watchers) if (rows.get(id) !== this.#rows.get(id) || parents.has(id)) watcher.poke();
     this.#rows = rows;
   }
 

@@ -42,7 +42,7 @@ export class App {
     this.api = new Api({ token, onUnauthorized: () => this.showUnauthorized(token !== null) });
     this.header = new HeaderView(byId('status'));
     this.list = new SagaListView(byId('sagas'), (id) => void this.select({ kind: 'live', id }));
-    this.chart = new ChartView(byId('chart'), this.api);
+    this.chart = new ChartView(byId('chart'), this.api, (step) => this.openChild(step));
     this.timeline = new TimelineView(byId('timeline'), {
       onScrub: () => void this.showPoint(),
       onFork: (from, dryRun) => this.fork(from, dryRun),
@@ -145,6 +145,7 @@ export class App {
     this.timelineNo = 0;
     this.list.setSelected(source.kind === 'live' ? source.id : null);
     this.timeline.setTimeline(null);
+    this.chart.setOpenable(null, []);
     this.chart.requestFocus();
     this.renderDetail();
     if (source.kind === 'live') this.stream.follow(source.id);
@@ -166,6 +167,7 @@ export class App {
     this.detail = detail;
     this.renderDetail();
     void this.chart.show(detail.machine);
+    this.chart.setOpenable(detail.machine, detail.children.map((c) => c.step));
     if (this.timeline.isLive()) this.chart.setHighlight(detail.active, detail.visited);
     if (detail.entryNo !== this.timelineNo) {
       // Noted now: the list and the feed may both bring this entry before the timeline arrives.
@@ -220,6 +222,12 @@ export class App {
     }
   }
 
+  /** A click on a chart state that runs a child saga: the selected saga's child of that step. */
+  private openChild(step: string): void {
+    const child = this.detail?.children.find((c) => c.step === step);
+    if (child) void this.select({ kind: 'live', id: child.sagaId });
+  }
+
   private async act(action: OperatorAction | 'cancel'): Promise<void> {
     const source = this.source;
     if (source?.kind !== 'live') return;
@@ -261,6 +269,7 @@ export class App {
     this.detail = null;
     this.timeline.setTimeline(null);
     this.chart.setHighlight([], []);
+    this.chart.setOpenable(null, []);
     this.renderDetail();
   }
 

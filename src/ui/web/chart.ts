@@ -3,6 +3,8 @@
  * pans (drag, arrow keys) and fits. The chart's drawing goes into one <g> whose transform
  * is the view, so the rendered geometry is never touched. The saga's active configuration
  * and the states it went through are marked with the chart's own classes on `[data-state]`.
+ * A state that runs a child saga (`data-child-step`) the selected saga has started is marked
+ * openable, and a click on it (a press and release without a drag) asks to open that child.
  */
 import type { MachineChart, MachineSummary } from '../api-types.js';
 import type { Api } from './api.js';
@@ -14,6 +16,9 @@ import { fitView, panBy, transformOf, zoomAt, type Size, type View } from './vie
 export const ACTIVE_CLASS = 'jsg-active';
 export const VISITED_CLASS = 'jsg-visited';
 const FROM_ACTIVE_CLASS = 'jsg-from-active';
+export const CHILD_OPEN_CLASS = 'jsg-child-open';
+/** A press that moved less than this (px) is a click, not a drag. */
+const CLICK_SLOP = 4;
 const STEP = 1.25;
 const KEY_PAN = 40;
 
@@ -34,6 +39,10 @@ export class ChartView {
   private view: View = { x: 0, y: 0, k: 1 };
   private highlight: Highlight = { active: [], visited: [] };
   private drag: { id: number; x: number; y: number } | null = null;
+  /** The child step under the pointer when it went down, and where: a click opens it. */
+  private press: { step: string; x: number; y: number } | null = null;
+  /** The machine and steps whose child sagas the selected saga has started. */
+  private openable: { machine: string; steps: ReadonlySet<string> } | null = null;
   private fitted = true;
   /** Zoom to the active states once the next highlight is drawn (a newly selected saga). */
   private focusPending = false;
@@ -43,6 +52,8 @@ export class ChartView {
   constructor(
     root: HTMLElement,
     private readonly api: Api,
+    /** A click on a state that runs a child saga the selected saga started: its step. */
+    private readonly onOpenChild: (step: string) => void = () => undefined,
   ) {
     this.machineSelect = h('select', { id: 'chart-machine', 'aria-label': 'Machine', onchange: () => void this.show(this.machineSelect.value) });
     this.caption = h('span', { class: 'chart-caption', 'aria-live': 'polite' });
@@ -115,6 +126,12 @@ export class ChartView {
     this.highlight = { active, visited };
     this.applyHighlight();
     if (!this.userMoved && !this.focusPending && this.activeOutOfSight()) this.focusActive();
+  }
+
+  /** The child steps of `machine` whose child sagas can be opened (the selected saga's); null: none. */
+  setOpenable(machine: string | null, steps: readonly string[]): void {
+    this.openable = machine === null ? null : { machine, steps: new Set(steps) };
+    this.applyHighlight();
   }
 
   /** Zooms to the active states (not the root) the next time a highlight is drawn. */
@@ -201,6 +218,7 @@ export class ChartView {
       el.classList.toggle(VISITED_CLASS, visited.has(id));
     }
     for (const el of this.chart.querySelectorAll<SVGElement>('[data-edge]')) el.classList.toggle(FROM_ACTIVE_CLASS, active.has(el.getAttribute('data-source') ?? ''));
+    for (const el of this.chart.querySelectorAll<SVGElement>('[data-child-step]')) el.classList.toggle(CHILD_OPEN_CLASS, this.openStep(el) !== null);
     if (this.focusPending && active.size > 0) this.focusActive();
   }
 
@@ -235,8 +253,18 @@ export class ChartView {
     this.setView(zoomAt(this.view, Math.pow(STEP, -e.deltaY / 100), e.clientX - r.left, e.clientY - r.top));
   }
 
+  /** The child step a chart element opens, or null when the selected saga has no such child. */
+  private openStep(el: Element | null): string | null {
+    const step = el?.closest('[data-child-step]')?.getAttribute('data-child-step') ?? null;
+    const o = this.openable;
+    return step !== null && o !== null && o.machine === this.machine && o.steps.has(step) ? step : null;
+  }
+
   private onPointerDown(e: PointerEvent): void {
     if (!this.chart || e.button !== 0) return;
+    // Read before the capture below: from then on the stage is every pointer event's target.
+    const step = this.openStep(e.target instanceof Element ? e.target : null);
+    this.press = step === null ? null : { step, x: e.clientX, y: e.clientY };
     this.drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
     this.stage.setPointerCapture(e.pointerId);
     this.stage.classList.add('dragging');
@@ -253,6 +281,9 @@ export class ChartView {
     if (!this.drag || this.drag.id !== e.pointerId) return;
     this.drag = null;
     this.stage.classList.remove('dragging');
+    const press = this.press;
+    this.press = null;
+    if (press && e.type === 'pointerup' && Math.hypot(e.clientX - press.x, e.clientY - press.y) < CLICK_SLOP) this.onOpenChild(press.step);
   }
 
   private pan(dx: number, dy: number): void {

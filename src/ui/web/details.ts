@@ -1,8 +1,9 @@
 /**
  * The selected saga: status, where it is, what it waits on, the steps and timers it has in
- * flight, its context, where it was forked from, and its compensation plan.
+ * flight, its context, where it was forked from, the saga it runs under (a child saga's parent)
+ * and the child sagas it started, and its compensation plan.
  */
-import type { SagaDetail } from '../api-types.js';
+import type { ChildView, SagaDetail } from '../api-types.js';
 import type { OperatorAction } from '../../viz/compensation-plan.js';
 import { fill, h, type Child } from './dom.js';
 import { clock, dateTime, relative } from './format.js';
@@ -41,6 +42,9 @@ export function renderDetails(root: HTMLElement, detail: SagaDetail | null, orig
         ...(detail.forkedFrom
           ? row('forked from', h('button', { type: 'button', class: 'link', id: 'forked-from', onclick: () => handlers.onOpenSaga(detail.forkedFrom!.sagaId) }, detail.forkedFrom.sagaId), ` at entry ${detail.forkedFrom.entry}`)
           : []),
+        ...(detail.parent
+          ? row('child of', sagaLink('parent-saga', detail.parent.sagaId, handlers.onOpenSaga), h('span', { class: 'child-step' }, ` (its step ${detail.parent.step})`))
+          : []),
       ),
       onAction && CANCELLABLE.has(detail.status) ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'action action-cancel', 'data-action': 'cancel', onclick: () => onAction('cancel') }, 'Cancel saga')) : null,
       detail.waiting.length > 0
@@ -60,6 +64,7 @@ export function renderDetails(root: HTMLElement, detail: SagaDetail | null, orig
               detail.pending.map((p) => [p.id, p.src, String(p.attempt), h('code', {}, p.key)]),
             ),
       ),
+      detail.children.length > 0 ? childrenSection(detail.children, handlers.onOpenSaga) : null,
       section(
         'Timers',
         'timers',
@@ -71,6 +76,34 @@ export function renderDetails(root: HTMLElement, detail: SagaDetail | null, orig
   // The same saga again (a live update): the tree stays as the user left it.
   if (same) keepOpen(root, draw);
   else draw();
+}
+
+function sagaLink(id: string, sagaId: string, open: (id: string) => void): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'link', id, 'data-saga-id': sagaId, onclick: () => open(sagaId) }, sagaId);
+}
+
+/** The child sagas, each a link with the step that runs it and its status. */
+function childrenSection(children: readonly ChildView[], open: (id: string) => void): HTMLElement {
+  return h(
+    'section',
+    { class: 'children', id: 'children' },
+    h('h3', {}, 'Child sagas'),
+    h(
+      'ul',
+      {},
+      ...children.map((c) =>
+        h(
+          'li',
+          { 'data-child-step': c.step },
+          h('button', { type: 'button', class: 'link child-link', 'data-saga-id': c.sagaId, title: `${c.machine} saga run by step ${c.step}`, onclick: () => open(c.sagaId) }, c.sagaId),
+          ' ',
+          h('span', { class: `badge status-${c.status}` }, c.status),
+          ' ',
+          h('span', { class: 'child-step' }, `step ${c.step} · ${c.machine}`),
+        ),
+      ),
+    ),
+  );
 }
 
 function section(title: string, id: string, body: HTMLElement | null): HTMLElement {

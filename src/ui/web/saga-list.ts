@@ -1,12 +1,16 @@
 /**
  * The saga list: one button per saga (status, machine, owner, age), filtered by status and
- * machine on the page, updated in place from the live feed. Arrow keys move between rows,
+ * machine on the page, updated in place from the live feed. A child saga is indented under its
+ * parent and says whose child it is (saga-tree.ts orders them). Arrow keys move between rows,
  * Enter or Space selects (they are buttons).
  */
 import type { SagaRow } from '../api-types.js';
 import { fill, h } from './dom.js';
 import { age, dateTime } from './format.js';
+import { placeRows } from './saga-tree.js';
 
+/** Nesting levels the list indents (style.css has a rule for each). */
+const MAX_INDENT = 3;
 const STATUSES = ['running', 'compensating', 'blocked', 'completed', 'compensated', 'cancelled'] as const;
 
 export class SagaListView {
@@ -37,7 +41,7 @@ export class SagaListView {
   }
 
   setSagas(sagas: readonly SagaRow[]): void {
-    this.sagas = [...sagas].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+    this.sagas = sagas;
     this.render();
   }
 
@@ -78,18 +82,28 @@ export class SagaListView {
     const now = Date.now();
     fill(
       this.rows,
-      ...shown.map((s) =>
+      ...placeRows(shown).map(({ row: s, depth }) =>
         h(
           'li',
-          {},
+          // Classes, not a style attribute: the page's CSP refuses inline styles. Deeper than 3 reads as 3.
+          depth > 0 ? { class: `nested depth-${Math.min(depth, MAX_INDENT)}` } : {},
           h(
             'button',
-            { type: 'button', class: 'saga-row', 'data-saga-id': s.id, 'data-status': s.status, 'aria-current': String(s.id === this.selected), onclick: () => this.onSelect(s.id) },
+            {
+              type: 'button',
+              class: s.parentId === null ? 'saga-row' : 'saga-row child',
+              'data-saga-id': s.id,
+              'data-status': s.status,
+              'data-parent-id': s.parentId,
+              'aria-current': String(s.id === this.selected),
+              onclick: () => this.onSelect(s.id),
+            },
             h('span', { class: 'saga-id' }, s.id),
             h('span', { class: `badge status-${s.status}` }, s.status),
             h('span', { class: 'saga-machine' }, `${s.machine}@${s.version}`),
             h('span', { class: 'saga-owner', title: 'owner' }, s.owner || '—'),
             h('span', { class: 'saga-age', 'data-created': s.createdAt, title: `created ${dateTime(s.createdAt)}` }, age(s.createdAt, now)),
+            s.parentId === null ? null : h('span', { class: 'saga-parent', title: `a child saga of ${s.parentId}` }, `↳ child of ${s.parentId}`),
           ),
         ),
       ),
