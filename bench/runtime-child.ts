@@ -12,7 +12,21 @@ const hangAt = Number(hangArg);
 const replicas = Number(replicasArg ?? 1);
 // A short lease: the benchmark's restart under the same name waits it out before it recovers.
 // Renewals every 333 ms (a 1 s lease) miss under the load of starting 10k sagas on two cores.
-const rt = await createRuntime({ servers: url!, namespace, owner: 'bench-coordinator', machines: [benchBinding(hangAt)], recoverOnStart: false, recoverIntervalMs: 0, leaseTtlMs: 5_000, replicas });
+const rt = await createRuntime({
+  servers: url!,
+  namespace,
+  owner: 'bench-coordinator',
+  machines: [benchBinding(hangAt)],
+  recoverOnStart: false,
+  recoverIntervalMs: 0,
+  leaseTtlMs: 5_000,
+  replicas,
+  // A lease that lapsed under load stops its sagas: they would never all wait, so say so and end.
+  onFatal: (e) => {
+    console.error(`runtime-child: ${e.message}`);
+    process.exit(1);
+  },
+});
 let waiting = 0;
 rt.subscribe((n) => {
   if (n.event?.type === `xstate.done.actor.s${hangAt - 1}`) waiting++;

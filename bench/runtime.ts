@@ -11,13 +11,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connectNats } from '../src/nats/connect.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
+import { awaitReady } from './await-ready.js';
 import { benchBinding, STEPS } from './bench-saga.js';
 import { summary } from './stats.js';
 
@@ -119,8 +119,7 @@ for (const n of RECOVER_SIZES) {
   const ns = `rec${n}`;
   const hangAt = 6;
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/runtime-child.ts', server.url, ns, String(n), String(hangAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) if (line === 'ready') break;
+  await awaitReady(child, `the recovery child (${n} sagas)`);
   child.kill('SIGKILL');
   await once(child, 'exit');
   // A restart under the same name first waits out the killed process's lease (1 s here; it
