@@ -46,55 +46,67 @@ const SCAN_ENTRIES_PER_SAGA = 200;
  * Folds `sagaIds` and hands each to `onFolded` as soon as it is folded, yielding to the event
  * loop between chunks: the sagas folded first start appending (on the server's core) while the
  * rest are still folding (on ours).
+ *
+ * A saga with a checkpoint is restored from it at once, its journal unread: the fold is
+ * marked `tailUnchecked`, and the caller must append (its takeover marker) on the checkpoint's
+ * last seq before acting — a conflict there means entries came after the checkpoint, and the
+ * saga is folded again from its own reads. With most waiting sagas checkpointed (idle
+ * checkpoints), this skips the journal for nearly all of them; only the others are scanned.
  */
 export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], fromSeq: number, onFolded: OnFolded): Promise<FoldStats> {
-  const lastSeq = await deps.journal.lastSeq();
-  if (lastSeq - fromSeq + 1 > sagaIds.length * SCAN_ENTRIES_PER_SAGA) {
-    await foldEach(deps, sagaIds, onFolded);
-    return { fromCheckpoints: 0, scanned: 0, readAlone: sagaIds.length };
-  }
-  const wanted = new Set(sagaIds);
-  // Checkpoints are read while the journal streams in: two round trips' worth of waiting overlap.
-  const loading = loadCheckpoints(deps.checkpoints, wanted).catch(() => new Map<string, Checkpoint>());
-
-  const t0 = performance.now();
-  const entries = new Map<string, JournalEntry[]>();
-  let scanned = 0;
-  try {
-    for await (const e of deps.journal.scan({ fromSeq, sagaIds: wanted, signal: deps.signal })) {
-      scanned++;
-      let list = entries.get(e.sagaId);
-      if (!list) entries.set(e.sagaId, (list = []));
-      list.push(e);
-    }
-  } finally {
-    // Never leave the read unobserved, also when the scan fails.
-    await loading;
-  }
-  const checkpoints = await loading;
-  deps.logger.debug({ fromSeq, scanned, ms: Math.round(performance.now() - t0) }, 'journal scanned for recovery');
-
-  const fallback: string[] = [];
-  let fromCheckpoints = 0;
+  const tc = performance.now();
+  const checkpoints = await loadCheckpoints(deps.checkpoints, new Set(sagaIds)).catch(() => new Map<string, Checkpoint>());
+  deps.logger.debug({ sagas: sagaIds.length, checkpoints: checkpoints.size, ms: Math.round(performance.now() - tc) }, 'checkpoints read for recovery');
   const settling: Promise<void>[] = [];
-  let sinceYield = 0;
+  const pace = chunked();
+  const rest: string[] = [];
+  let fromCheckpoints = 0;
   for (const id of sagaIds) {
-    const list = entries.get(id) ?? [];
-    entries.delete(id);
     const cp = checkpoints.get(id);
     let folded: FoldedSaga | undefined;
     try {
-      if (cp) {
-        const tail = list.filter((e) => e.seq > cp.seq);
-        // An empty tail proves the checkpoint current only if the scan began right after it.
-        const current = tail.length === 0 ? fromSeq <= cp.seq + 1 : peekEntryNo(tail[0]!.data) === cp.no + 1;
-        if (current) {
-          folded = { ...foldSaga(deps.registry, id, tail, cp), hasCheckpoint: true };
-          fromCheckpoints++;
-        }
-      } else if (list.length > 0 && peekEntryNo(list[0]!.data) === 1) {
-        folded = foldSaga(deps.registry, id, list);
-      }
+      if (cp) folded = { ...foldSaga(deps.registry, id, [], cp), hasCheckpoint: true, tailUnchecked: true };
+    } catch (e) {
+      deps.logger.warn({ sagaId: id, err: (e as Error).message }, 'checkpoint unusable; folding the saga from its journal');
+    }
+    if (!folded) {
+      rest.push(id);
+      continue;
+    }
+    fromCheckpoints++;
+    settling.push(onFolded(id, folded));
+    await pace();
+  }
+  deps.logger.debug({ restored: fromCheckpoints, ms: Math.round(performance.now() - tc) }, 'sagas restored from checkpoints');
+  if (rest.length === 0) {
+    await Promise.all(settling);
+    return { fromCheckpoints, scanned: 0, readAlone: 0 };
+  }
+
+  const lastSeq = await deps.journal.lastSeq();
+  if (lastSeq - fromSeq + 1 > rest.length * SCAN_ENTRIES_PER_SAGA) {
+    await Promise.all([...settling, foldEach(deps, rest, onFolded)]);
+    return { fromCheckpoints, scanned: 0, readAlone: rest.length };
+  }
+  const t0 = performance.now();
+  const entries = new Map<string, JournalEntry[]>();
+  let scanned = 0;
+  for await (const e of deps.journal.scan({ fromSeq, sagaIds: new Set(rest), signal: deps.signal })) {
+    scanned++;
+    let list = entries.get(e.sagaId);
+    if (!list) entries.set(e.sagaId, (list = []));
+    list.push(e);
+  }
+  deps.logger.debug({ fromSeq, scanned, sagas: rest.length, ms: Math.round(performance.now() - t0) }, 'journal scanned for recovery');
+
+  const fallback: string[] = [];
+  for (const id of rest) {
+    const list = entries.get(id) ?? [];
+    entries.delete(id);
+    let folded: FoldedSaga | undefined;
+    try {
+      // Only a history from its init entry on can be folded: one that began before `fromSeq` is read.
+      if (list.length > 0 && peekEntryNo(list[0]!.data) === 1) folded = foldSaga(deps.registry, id, list);
     } catch (e) {
       deps.logger.warn({ sagaId: id, err: (e as Error).message }, 'bulk fold failed; reading the saga on its own');
     }
@@ -103,14 +115,21 @@ export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], f
       continue;
     }
     settling.push(onFolded(id, folded));
-    if (++sinceYield === FOLD_CHUNK) {
-      sinceYield = 0;
-      await new Promise((r) => setImmediate(r));
-    }
+    await pace();
   }
   if (fallback.length > 0) deps.logger.debug({ count: fallback.length }, 'sagas folded from their own reads');
   await Promise.all([...settling, foldEach(deps, fallback, onFolded)]);
   return { fromCheckpoints, scanned, readAlone: fallback.length };
+}
+
+/** Resolves at once, except after every FOLD_CHUNK calls, when it lets the event loop in first. */
+function chunked(): () => Promise<void> {
+  let since = 0;
+  return async () => {
+    if (++since < FOLD_CHUNK) return;
+    since = 0;
+    await new Promise((r) => setImmediate(r));
+  };
 }
 
 /** How a bulk fold went: sagas restored from a checkpoint, entries scanned, sagas read on their own. */

@@ -3,11 +3,12 @@
  * recovery folds only the tail of a long journal. A checkpoint is an optimisation: if it is
  * missing, stale or unreadable, recovery folds the whole journal instead.
  */
-import { createActor, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { ForkedFrom } from '../journal/codec.js';
 import type { KvStore } from '../journal/kv-store.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import type { Book } from './book.js';
+import { pureTransitions } from './pure-transition.js';
 
 export interface Checkpoint {
   /** Entry number of the last entry folded into it. */
@@ -32,7 +33,19 @@ export function makeCheckpoint(
   machine: AnyStateMachine,
   fields: Omit<Checkpoint, 'snapshot'> & { snapshot: AnyMachineSnapshot },
 ): Checkpoint {
-  return { ...fields, snapshot: machine.getPersistedSnapshot(fields.snapshot) };
+  return { ...fields, snapshot: persistSnapshot(machine, fields.snapshot) };
+}
+
+/**
+ * The persisted form of a snapshot. A child stopped by a pure transition can be left as an
+ * undefined entry of `children`, which XState's own persisting cannot read: it is gone, so it is
+ * left out (the book, not `children`, says what is in flight).
+ */
+export function persistSnapshot(machine: AnyStateMachine, snapshot: AnyMachineSnapshot): unknown {
+  const children = snapshot.children as Record<string, unknown>;
+  if (Object.values(children).every((c) => c !== undefined)) return machine.getPersistedSnapshot(snapshot);
+  const live = Object.fromEntries(Object.entries(children).filter(([, c]) => c !== undefined));
+  return machine.getPersistedSnapshot({ ...snapshot, children: live } as AnyMachineSnapshot);
 }
 
 export async function saveCheckpoint(kv: KvStore, sagaId: string, cp: Checkpoint): Promise<void> {
@@ -80,7 +93,5 @@ export function parseCheckpoint(value: Uint8Array): Checkpoint | null {
 
 /** Rebuilds a snapshot from its persisted form without starting anything. */
 export function restoreSnapshot(machine: AnyStateMachine, persisted: unknown): AnyMachineSnapshot {
-  // createActor(...).getSnapshot() revives the children too (resolveState would drop them, and
-  // with them the stopChild actions that tell the book an invocation was abandoned).
-  return createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
+  return pureTransitions(machine).restore(persisted);
 }

@@ -29,6 +29,11 @@ export interface FoldedSaga {
   readonly forkedFrom?: ForkedFrom;
   /** A checkpoint of it was found (used or not): whoever finishes it must delete it. */
   readonly hasCheckpoint?: boolean;
+  /**
+   * Restored from a checkpoint without reading the journal after it (bulk-fold.ts): current
+   * only once an append conditional on `lastSeq` has landed.
+   */
+  readonly tailUnchecked?: boolean;
 }
 
 /** A fork whose copying was interrupted: it holds fewer entries than its init announced. */

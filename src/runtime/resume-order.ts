@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { IndexRecord } from '../journal/index-store.js';
 
 /** How long a bulk recovery makes sagas act before it lets the event loop in. */
-export const RESUME_SLICE_MS = 200;
+export const RESUME_SLICE_MS = 500;
 
 /** Oldest first: by creation time, then by id so that equal times keep one stable order. */
 export function oldestFirst(a: Pick<IndexRecord, 'createdAt' | 'sagaId'>, b: Pick<IndexRecord, 'createdAt' | 'sagaId'>): number {

@@ -16,7 +16,7 @@ export interface RuntimeCoreOptions {
   /**
    * Also checkpoint a saga once it has journaled nothing for this long (it waits on a step, a
    * timer or a readiness event), so that a recovery restores it instead of folding its journal
-   * (0 = never). Default 1 s.
+   * (0 = never). Default 250 ms (idle-checkpoints.ts).
    */
   readonly checkpointIdleMs?: number;
   /** How long the coordinator's lease lasts without renewal. Default 10 s. */

@@ -37,6 +37,7 @@ import { SagaForker, type ForkOptions, type ForkResult } from './saga-forker.js'
 import { SagaNotices } from './saga-notices.js';
 import { startInput } from './start-input.js';
 import { storedInfo } from './stored-info.js';
+import { DEFAULT_CHECKPOINT_IDLE_MS } from './idle-checkpoints.js';
 import type { RuntimeStores } from './stores.js';
 import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
 
@@ -98,7 +99,7 @@ export class Runtime {
     this.checkpoints = new RuntimeCheckpoints({
       store: this.stores.checkpoints,
       every: options.checkpointEvery ?? 50,
-      idleMs: options.checkpointIdleMs ?? 1_000,
+      idleMs: options.checkpointIdleMs ?? DEFAULT_CHECKPOINT_IDLE_MS,
       logger: this.logger,
       track,
       loaded: (id) => this.sagas.get(id),

@@ -330,6 +330,8 @@ export class SagaLoader {
         return 'repaired';
       }
       const copy = deps.newCopy();
+      // A fold that did not read the journal past its checkpoint is proven current by the marker.
+      if (folded.tailUnchecked && !claim.marker) claim = { ...claim, marker: true };
       if (claim.marker) {
         // Until the marker is journaled, the copy it was claimed from (if it still runs) may
         // append: if it got in first, fold again and mark after that.
@@ -386,7 +388,7 @@ export class SagaLoader {
       const p = deps.journal.append(folded.sagaId, data, { expectedLastSeq: folded.lastSeq, msgId: msgIdOf(folded.sagaId, no, copy), signal: deps.signal });
       deps.trackAppend(p);
       const { seq } = await p;
-      return { ...folded, no, lastSeq: seq, lastAt: at };
+      return { ...folded, no, lastSeq: seq, lastAt: at, tailUnchecked: false };
     } catch (e) {
       if (e instanceof JournalConflictError) return null;
       throw e;
