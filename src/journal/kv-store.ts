@@ -29,8 +29,9 @@ export interface KvStore {
    * The current entries of those of `keys` that exist, read in one pass over the bucket
    * (optional: callers fall back to `keys` and `get`). A key written while the read runs may be
    * missing from the answer; callers must treat a missing key as "not known", never as absent.
+   * `'all'`: every entry of the bucket.
    */
-  getMany?(keys: ReadonlySet<string>): Promise<Map<string, KvEntry>>;
+  getMany?(keys: ReadonlySet<string> | 'all'): Promise<Map<string, KvEntry>>;
 }
 
 /** Keys are subject tokens joined by dots: letters, digits, `_`, `-`, `=`, `/` and `.` (not at the ends). */

@@ -51,9 +51,9 @@ export class MemoryKvStore implements KvStore {
     this.#entries.delete(key);
   }
 
-  async getMany(keys: ReadonlySet<string>): Promise<Map<string, KvEntry>> {
+  async getMany(keys: ReadonlySet<string> | 'all'): Promise<Map<string, KvEntry>> {
     const out = new Map<string, KvEntry>();
-    for (const key of keys) {
+    for (const key of keys === 'all' ? [...this.#entries.keys()] : keys) {
       const e = this.#entries.get(key);
       if (e) out.set(key, { key, value: e.value.slice(), revision: e.revision });
     }

@@ -105,9 +105,10 @@ export class NatsKvStore implements KvStore {
    * read begins (ordered-read.ts), so a key rewritten meanwhile may be missing (its old message
    * is gone, its new one lies past the bound): the interface says so.
    */
-  async getMany(keys: ReadonlySet<string>): Promise<Map<string, KvEntry>> {
+  async getMany(keys: ReadonlySet<string> | 'all'): Promise<Map<string, KvEntry>> {
     const out = new Map<string, KvEntry>();
-    if (keys.size === 0) return out;
+    if (keys !== 'all' && keys.size === 0) return out;
+    const wanted = (key: string): boolean => keys === 'all' || keys.has(key);
     const stream = `KV_${this.bucket}`;
     const base = `$KV.${this.bucket}.`;
     const last = (await this.#jsm.streams.info(stream)).state.last_seq;
@@ -121,8 +122,8 @@ export class NatsKvStore implements KvStore {
       for await (const m of readUntilCaughtUp(oc, { untilSeq: last })) {
         const key = m.subject.slice(base.length);
         const op = m.headers?.get('KV-Operation');
-        if (keys.has(key) && (op === undefined || op === '' || op === 'PUT')) out.set(key, { key, value: m.data, revision: m.seq });
-        else if (keys.has(key)) out.delete(key);
+        if (wanted(key) && (op === undefined || op === '' || op === 'PUT')) out.set(key, { key, value: m.data, revision: m.seq });
+        else if (wanted(key)) out.delete(key);
       }
     } finally {
       oc.delete().catch(() => undefined);

@@ -53,9 +53,16 @@ const SCAN_ENTRIES_PER_SAGA = 200;
  * saga is folded again from its own reads. With most waiting sagas checkpointed (idle
  * checkpoints), this skips the journal for nearly all of them; only the others are scanned.
  */
-export async function foldMany(deps: BulkFoldDeps, sagaIds: readonly string[], fromSeq: number, onFolded: OnFolded): Promise<FoldStats> {
+export async function foldMany(
+  deps: BulkFoldDeps,
+  sagaIds: readonly string[],
+  fromSeq: number,
+  onFolded: OnFolded,
+  /** The checkpoints, when they were read already (a prefetch while the sagas were listed). */
+  preloaded?: Promise<ReadonlyMap<string, Checkpoint>>,
+): Promise<FoldStats> {
   const tc = performance.now();
-  const checkpoints = await loadCheckpoints(deps.checkpoints, new Set(sagaIds)).catch(() => new Map<string, Checkpoint>());
+  const checkpoints = await (preloaded ?? loadCheckpoints(deps.checkpoints, new Set(sagaIds))).catch(() => new Map<string, Checkpoint>());
   deps.logger.debug({ sagas: sagaIds.length, checkpoints: checkpoints.size, ms: Math.round(performance.now() - tc) }, 'checkpoints read for recovery');
   const settling: Promise<void>[] = [];
   const pace = chunked();

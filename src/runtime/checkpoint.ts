@@ -61,7 +61,7 @@ export async function loadCheckpoint(kv: KvStore, sagaId: string): Promise<Check
  * The checkpoints of these sagas that exist, with one read of the store when it can (a bulk
  * recovery would otherwise read thousands one by one). Unreadable ones are left out.
  */
-export async function loadCheckpoints(kv: KvStore, sagaIds: ReadonlySet<string>): Promise<Map<string, Checkpoint>> {
+export async function loadCheckpoints(kv: KvStore, sagaIds: ReadonlySet<string> | 'all'): Promise<Map<string, Checkpoint>> {
   const out = new Map<string, Checkpoint>();
   if (kv.getMany) {
     for (const [id, e] of await kv.getMany(sagaIds)) {
@@ -70,7 +70,7 @@ export async function loadCheckpoints(kv: KvStore, sagaIds: ReadonlySet<string>)
     }
     return out;
   }
-  const present = (await kv.keys()).filter((k) => sagaIds.has(k));
+  const present = (await kv.keys()).filter((k) => sagaIds === 'all' || sagaIds.has(k));
   await forEachLimit(present, 64, async (id) => {
     const cp = await loadCheckpoint(kv, id).catch(() => null);
     if (cp) out.set(id, cp);

@@ -10,6 +10,7 @@ import { ErrorCode, SagaError } from '../errors.js';
 import type { IndexStore } from '../journal/index-store.js';
 import type { Logger } from '../log.js';
 import { linkedSignal } from '../util/linked-signal.js';
+import type { Checkpoint } from './checkpoint.js';
 import type { CoordinatorLease } from './coordinator-lease.js';
 import type { LowWater } from './low-water.js';
 import { runRecovery } from './recovery.js';
@@ -30,9 +31,12 @@ export interface RecoveryPassHost {
   hasMachine(machineId: string): boolean;
   /** Releases children whose parents have ended (see child-sagas.ts). */
   sweepChildren(): void;
+  /** Every checkpoint in the store (see `RecoveryDeps.prefetchCheckpoints`). */
+  allCheckpoints(): Promise<ReadonlyMap<string, Checkpoint>>;
 }
 
-export async function recoveryPass(host: RecoveryPassHost, abandon: AbortSignal): Promise<RecoveryReport> {
+/** `prefetch`: read the checkpoints while listing (a restart's first pass). */
+export async function recoveryPass(host: RecoveryPassHost, abandon: AbortSignal, prefetch = false): Promise<RecoveryReport> {
   const started = host.now();
   const { signal, dispose } = linkedSignal(host.closing, abandon);
   try {
@@ -49,7 +53,8 @@ export async function recoveryPass(host: RecoveryPassHost, abandon: AbortSignal)
       isLoaded: (id) => host.isLoaded(id),
       hasMachine: (id) => host.hasMachine(id),
       acquire: (entry, alive) => host.loader.acquire(entry, alive),
-      acquireMany: (entries, alive) => host.loader.acquireMany(entries, alive),
+      acquireMany: (entries, alive, checkpoints) => host.loader.acquireMany(entries, alive, checkpoints),
+      ...(prefetch ? { prefetchCheckpoints: () => host.allCheckpoints() } : {}),
     });
     host.sweepChildren();
     if (report.failed === 0 && report.abandoned === 0) host.lowWater.recovered();

@@ -38,6 +38,7 @@ import { SagaNotices } from './saga-notices.js';
 import { startInput } from './start-input.js';
 import { storedInfo } from './stored-info.js';
 import { DEFAULT_CHECKPOINT_IDLE_MS } from './idle-checkpoints.js';
+import { loadCheckpoints } from './checkpoint.js';
 import type { RuntimeStores } from './stores.js';
 import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
 
@@ -196,9 +197,18 @@ export class Runtime {
       isLoaded: (id) => this.sagas.has(id),
       hasMachine: (id) => this.registry.has(id),
       sweepChildren: () => this.children.sweep(this.sagas.all()),
+      allCheckpoints: () => loadCheckpoints(this.stores.checkpoints, 'all'),
     };
+    // The first pass (a restart) usually recovers many sagas: it reads their checkpoints while
+    // it lists them. Later passes find few, and read only theirs.
+    let firstPass = true;
     this.recovery = new RecoverySchedule({
-      pass: (signal) => (this.closed ? Promise.reject(new ClosedError()) : recoveryPass(passHost, signal)),
+      pass: (signal) => {
+        if (this.closed) return Promise.reject(new ClosedError());
+        const prefetch = firstPass;
+        firstPass = false;
+        return recoveryPass(passHost, signal, prefetch);
+      },
       intervalMs: options.recoverIntervalMs ?? 15_000,
       passTimeoutMs: options.recoveryPassTimeoutMs ?? 60_000,
       track,

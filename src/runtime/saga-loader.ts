@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import { limiter } from '../util/limiter.js';
 import { foldMany, type FoldOutcome } from './bulk-fold.js';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { foldJournal, foldSaga, incompleteForkProblem, isIncompleteFork, type FoldedSaga } from './fold.js';
 import { unstartedHead } from './journal-start.js';
 import { parseMachineRef } from './machine-ref.js';
@@ -124,7 +124,7 @@ export class SagaLoader {
    * one is fenced do they act, oldest first: folding is CPU, and sagas acting meanwhile would
    * make each later fold wait behind their transitions and appends.
    */
-  acquireMany(entries: readonly IndexEntry[], alive: Alive): Promise<Map<string, AcquireOutcome | Error>> {
+  acquireMany(entries: readonly IndexEntry[], alive: Alive, checkpoints?: Promise<ReadonlyMap<string, Checkpoint>>): Promise<Map<string, AcquireOutcome | Error>> {
     return this.exclusive(
       entries.map((e) => e.record.sagaId),
       async () => {
@@ -150,9 +150,15 @@ export class SagaLoader {
           folds.set(e.record.sagaId, { promise, settle });
         }
         let foldMs = 0;
-        const folding = foldMany({ ...this.deps, foldOne: (id) => this.fold(id) }, [...folds.keys()], fromSeq, async (id, folded) => {
-          folds.get(id)?.settle(folded);
-        }).then(
+        const folding = foldMany(
+          { ...this.deps, foldOne: (id) => this.fold(id) },
+          [...folds.keys()],
+          fromSeq,
+          async (id, folded) => {
+            folds.get(id)?.settle(folded);
+          },
+          checkpoints,
+        ).then(
           (stats) => {
             foldMs = performance.now() - t0;
             return stats;
