@@ -51,21 +51,12 @@ interface ClaimedIn {
  * One addon as the saga outputs it for its parent: the addon, where it is, and its URL sealed
  * for the app and `env` — a value for the version's secret env as it is.
  */
-export interface ProvisionedAddon {
-  readonly app: string;
-  readonly name: string;
-  readonly kind: string;
-  readonly role: string;
-  readonly database: string;
-  readonly host: string;
-  readonly port: number;
-  /** The env var the URL is for (`DATABASE_URL` for the addon `db`). */
-  readonly env: string;
+export type ProvisionedAddon = Pick<AddonRecord, 'app' | 'name' | 'kind' | 'role' | 'database' | 'host' | 'port' | 'env' | 'createdBy'> & {
+  /** The URL, sealed for the app and `env` (`DATABASE_URL` for the addon `db`). */
   readonly url: SealedSecret;
   /** True when an earlier deploy made it and this saga reused it. */
   readonly reused: boolean;
-  readonly createdBy: string;
-}
+};
 
 /** The `ready` step's output: the saga's result (`outputs.ready`). */
 export interface AddonsReady {
