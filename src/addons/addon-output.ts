@@ -4,21 +4,13 @@
  * Checked here, so a parent never seals a malformed value into a version's env.
  */
 import { z } from 'zod';
+import { AddonPlaceSchema } from '../entities/records.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ProvisionedAddon } from './addon-steps.js';
 
-const ProvisionedSchema = z.looseObject({
-  app: z.string(),
-  name: z.string(),
-  kind: z.string(),
-  role: z.string(),
-  database: z.string(),
-  host: z.string(),
-  port: z.int(),
+const ProvisionedSchema = AddonPlaceSchema.extend({
   env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
-  url: z.strictObject({ $secret: z.string() }),
   reused: z.boolean(),
-  createdBy: z.string(),
 });
 
 /**

@@ -237,7 +237,8 @@ export const DeployLockSchema: z.ZodType<DeployLockRecord> = z.looseObject({
 
 export const AddonStateSchema = z.enum(Object.values(AddonState) as [AddonState, ...AddonState[]]);
 
-export const AddonSchema: z.ZodType<AddonRecord> = z.looseObject({
+/** Where an addon is and how an app reaches it: the fields a record and a saga's output share. */
+export const AddonPlaceSchema = z.looseObject({
   app: z.string(),
   name: z.string(),
   kind: z.string(),
@@ -247,8 +248,11 @@ export const AddonSchema: z.ZodType<AddonRecord> = z.looseObject({
   port: PortSchema,
   env: z.string(),
   url: z.strictObject({ $secret: z.string() }),
-  state: AddonStateSchema,
   createdBy: z.string(),
+});
+
+export const AddonSchema: z.ZodType<AddonRecord> = AddonPlaceSchema.extend({
+  state: AddonStateSchema,
   createdAt: time,
   readyAt: nullableTime,
   updatedAt: time,
