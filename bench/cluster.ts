@@ -109,7 +109,7 @@ async function resume(servers: string, replicas: number, n: number): Promise<num
   child.proc.kill('SIGKILL');
   await once(child.proc, 'exit');
   // The restart under the same name waits out the killed process's lease (5 s on R3), untimed.
-  const rt = await createRuntime({ servers, namespace: ns, owner: 'bench-coordinator', replicas, machines: [benchBinding()], recoverOnStart: false, recoverIntervalMs: 0 });
+  const rt = await createRuntime({ servers, namespace: ns, owner: 'bench-coordinator', replicas, machines: [benchBinding(undefined, 6)], recoverOnStart: false, recoverIntervalMs: 0 });
   try {
     const t0 = performance.now();
     const report = await rt.recover();

@@ -22,29 +22,37 @@ child.kill('SIGKILL');
 await once(child, 'exit');
 const nc = await connectNats({ servers: server.url });
 const t0 = performance.now();
-const rt = await createRuntime({ logger: createLogger({ destination: process.stderr }), nats: nc, namespace: 'rec', owner: 'bench-coordinator', machines: [benchBinding()], recoverOnStart: false, recoverIntervalMs: 0 });
+const rt = await createRuntime({ logger: createLogger({ destination: process.stderr }), nats: nc, namespace: 'rec', owner: 'bench-coordinator', machines: [benchBinding(undefined, 6)], recoverOnStart: false, recoverIntervalMs: 0 });
 const created = performance.now() - t0;
 let done = 0;
 rt.subscribe((n) => {
   if (n.status === 'completed') done++;
 });
-// PROFILE=<file>: a CPU profile of recover() alone (the lease wait before it is idle time).
+// PROFILE=<file>: a CPU profile of recover() alone (the lease wait before it is idle time);
+// with PROFILE_PHASE=complete, of the sagas' remaining steps after it instead.
 const session = process.env.PROFILE ? new Session() : undefined;
 const post = (method: string, params?: object): Promise<unknown> =>
   new Promise((resolve, reject) => session!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
-if (session) {
+const completion = process.env.PROFILE_PHASE === 'complete';
+const startProfile = async (): Promise<void> => {
+  if (!session) return;
   session.connect();
   await post('Profiler.enable');
   await post('Profiler.start');
-}
-const report = await rt.recover();
-if (session) {
+};
+const stopProfile = async (): Promise<void> => {
+  if (!session) return;
   const { profile } = (await post('Profiler.stop')) as { profile: unknown };
   writeFileSync(process.env.PROFILE!, JSON.stringify(profile));
   session.disconnect();
-}
+};
+if (!completion) await startProfile();
+const report = await rt.recover();
+if (!completion) await stopProfile();
 const resumed = performance.now() - t0;
+if (completion) await startProfile();
 while (done < N) await new Promise((r) => setTimeout(r, 5));
+if (completion) await stopProfile();
 console.log(JSON.stringify({ report, createMs: Math.round(created), resumedMs: Math.round(resumed), completedMs: Math.round(performance.now() - t0), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
 await rt.close();
 await nc.close();

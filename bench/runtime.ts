@@ -55,8 +55,8 @@ async function rawChainOf(n: number, samples: number[]): Promise<void> {
 }
 
 // ---- the runtime --------------------------------------------------------------------------
-async function openRuntime(namespace: string, owner: string): Promise<{ rt: Runtime; finished: (id: string) => Promise<void>; count: () => number }> {
-  const rt = await createRuntime({ nats: nc, namespace, owner, machines: [benchBinding()], recoverOnStart: false, recoverIntervalMs: 0 });
+async function openRuntime(namespace: string, owner: string, rerunAt?: number): Promise<{ rt: Runtime; finished: (id: string) => Promise<void>; count: () => number }> {
+  const rt = await createRuntime({ nats: nc, namespace, owner, machines: [benchBinding(undefined, rerunAt)], recoverOnStart: false, recoverIntervalMs: 0 });
   const waiting = new Map<string, () => void>();
   let done = 0;
   rt.subscribe((n) => {
@@ -125,7 +125,7 @@ for (const n of RECOVER_SIZES) {
   // A restart under the same name first waits out the killed process's lease (1 s here; it
   // might have been stalled, not dead). Recovery is timed from when the name is held.
   const tl0 = performance.now();
-  const next = await openRuntime(ns, 'bench-coordinator');
+  const next = await openRuntime(ns, 'bench-coordinator', hangAt);
   recovery[`lease_wait_${n / 1000}k_s`] = round((performance.now() - tl0) / 1000, 3);
   const tr0 = performance.now();
   const report = await next.rt.recover();

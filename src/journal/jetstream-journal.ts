@@ -66,7 +66,8 @@ export interface JetStreamJournalParts {
 }
 
 /** `js.publish`'s shape, as far as appends use it. */
-export type PublishFn = (subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions>) => Promise<PubAck>;
+/** `signal` drops a publish still waiting for its turn to be sent (one on the wire is waited for). */
+export type PublishFn = (subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions>, signal?: AbortSignal) => Promise<PubAck>;
 
 const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** Why an attempt was cut short at a reconnect: retried at once, with the same msgId. */
@@ -157,7 +158,7 @@ export class JetStreamJournal implements Journal {
     // While disconnected, go straight to the path that retries at the reconnect.
     if (this.#disconnected) return this.#appendSlow(sagaId, subject, data, options, opts, RECONNECTED);
     // A PubAck is an AppendResult (seq, duplicate): returned as is to save a copy.
-    return this.#publish(subject, data, opts).then(
+    return this.#publish(subject, data, opts, options.signal).then(
       (ack) => (ack.duplicate ? this.#checkDuplicate(sagaId, subject, data, options, ack) : ack),
       (err: unknown) => this.#appendSlow(sagaId, subject, data, options, opts, err),
     );
@@ -218,7 +219,7 @@ export class JetStreamJournal implements Journal {
       // our own close cuts it short, and a reconnect — a request made while the client is
       // disconnected is dropped when it reconnects (client 3.4.0 resets its outbound buffer).
       try {
-        const ack = await abortable(this.#publish(subject, data, opts), [this.#closing.signal, this.#reconnected.signal]);
+        const ack = await abortable(this.#publish(subject, data, opts, options.signal), [this.#closing.signal, this.#reconnected.signal]);
         return ack.duplicate ? await this.#checkDuplicate(sagaId, subject, data, options, ack) : ack;
       } catch (e) {
         if (this.#closing.signal.aborted) throw this.#abortError(this.#closing.signal, sagaId, e);
@@ -416,8 +417,8 @@ export async function openJetStreamJournal(nc: NatsConnection, opts: JetStreamJo
     num_replicas: opts.replicas ?? 1,
   });
   const publisher = new AckPublisher(nc, opts.publishTimeoutMs ?? 2_000);
-  const publish: PublishFn = (subject, data, o) =>
-    publisher.publish(subject, data, { msgId: o.msgID, expectedLastSubjectSequence: o.expect?.lastSubjectSequence });
+  const publish: PublishFn = (subject, data, o, signal) =>
+    publisher.publish(subject, data, { msgId: o.msgID, expectedLastSubjectSequence: o.expect?.lastSubjectSequence, signal });
   return new JetStreamJournal({
     nc,
     js,

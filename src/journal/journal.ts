@@ -24,7 +24,8 @@ export interface AppendOptions {
   /**
    * Stops retrying when aborted. An attempt already sent is waited for (it ends within the
    * publish timeout), so that once the append settles nothing of it is still on the wire: it
-   * resolves if that attempt landed, else rejects with the signal's reason.
+   * resolves if that attempt landed, else rejects with the signal's reason. An attempt still
+   * waiting for its turn to be sent (the store bounds its writes in flight) is never sent.
    */
   readonly signal?: AbortSignal;
 }

@@ -41,6 +41,9 @@ export class RuntimeCheckpoints {
         // Not if it moved on, finished, or has a periodic checkpoint at this very entry.
         if (!inst || inst.isStopped || inst.no !== no || isTerminalStatus(inst.status)) return;
         if (this.isPeriodic(no)) return;
+        // Waiting on its own append (a backlog), not on a step: it is about to move on, and
+        // a checkpoint per saga would only add to the backlog. Looked at again next sweep.
+        if (inst.isBusy) return this.idle.touched(id, no);
         this.save(inst, { no, at: inst.lastAt });
       },
     });

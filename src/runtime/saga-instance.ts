@@ -162,6 +162,11 @@ export class SagaInstance {
     return this.stopReason !== undefined;
   }
 
+  /** Whether an input is being consumed (journaled) or waits for its turn. */
+  get isBusy(): boolean {
+    return this.mailbox.busy;
+  }
+
   /** Starts what the book holds: the pending invocations and timers of a fresh or folded saga. */
   resume(): void {
     this.act();

@@ -4,8 +4,8 @@
  * checkpoint goes when the saga finishes, whichever coordinator finishes it.
  */
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { decodeRecord } from '../../src/journal/codec.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeRecord, peekEntryNo } from '../../src/journal/codec.js';
 import { createLogger } from '../../src/log.js';
 import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
@@ -107,5 +107,33 @@ describe('idle checkpoints', () => {
     // a checkpoint is not a journal entry: each journal is numbered without gaps or repeats (the marker included)
     const entries = (await read(ids[0]!)).map((e) => decodeRecord(e.data, e).no);
     expect(entries).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('leaves a saga waiting on its own append alone (a backlog, not a wait), and checkpoints it once it waits on a step', async () => {
+    const stores = memoryStores();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const append = stores.journal.append.bind(stores.journal);
+    stores.journal.append = async (sagaId, data, options) => {
+      // The result of the second step: held until the test lets it land.
+      if (peekEntryNo(data) === 3) await gate;
+      return append(sagaId, data, options);
+    };
+    const sweeps = vi.spyOn(IdleCheckpoints.prototype, 'sweep');
+    try {
+      const a = await open(stores, binding([], true), 5);
+      await a.start('order', { order: 'held' }, { id: 'held' });
+      // Several sweeps pass while the append is held: the saga is busy, not idle.
+      const seen = sweeps.mock.calls.length;
+      await until(() => sweeps.mock.calls.length >= seen + 3);
+      expect(await stores.checkpoints.keys()).toEqual([]);
+      release();
+      // Now it waits on its ship step, idle: one checkpoint, at that entry.
+      await until(async () => (await stores.checkpoints.keys()).length === 1);
+      expect(await loadCheckpoint(stores.checkpoints, 'held')).toMatchObject({ no: 3, book: { pending: { ship: { key: 'held:3:ship' } } } });
+    } finally {
+      release();
+      sweeps.mockRestore();
+    }
   });
 });
