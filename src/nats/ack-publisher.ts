@@ -62,7 +62,6 @@ interface Queued {
   readonly options: AckPublishOptions;
   readonly resolve: (ack: PubAck) => void;
   readonly reject: (err: Error) => void;
-  onAbort?: () => void;
 }
 
 /** Publishes on the wire at once by default: far more than a pipeline needs on loopback or a LAN. */
@@ -78,6 +77,8 @@ export class AckPublisher {
   private outbox: Outgoing[] = [];
   /** Publishes not yet sent, oldest first (a Set: an aborted one leaves from the middle). */
   private readonly queued = new Set<Queued>();
+  /** The queued publishes given each signal, and the one listener that drops them on abort. */
+  private readonly bySignal = new Map<AbortSignal, { readonly items: Set<Queued>; readonly onAbort: () => void }>();
   private readonly sweeper: NodeJS.Timeout;
   private counter = 0;
   private closed = false;
@@ -102,14 +103,8 @@ export class AckPublisher {
         return;
       }
       const q: Queued = { subject, data, options, resolve, reject };
-      const { signal } = options;
-      if (signal) {
-        q.onAbort = () => {
-          if (this.queued.delete(q)) reject(signal.reason as Error);
-        };
-        signal.addEventListener('abort', q.onAbort, { once: true });
-      }
       this.queued.add(q);
+      if (options.signal) this.listen(options.signal, q);
     });
   }
 
@@ -179,8 +174,33 @@ export class AckPublisher {
     }
   }
 
+  /**
+   * One abort listener per signal, not per publish: thousands of queued publishes often share
+   * one (the runtime's), and an EventTarget removes a listener by walking its list.
+   */
+  private listen(signal: AbortSignal, q: Queued): void {
+    let watch = this.bySignal.get(signal);
+    if (!watch) {
+      const items = new Set<Queued>();
+      const onAbort = (): void => {
+        this.bySignal.delete(signal);
+        for (const item of items) if (this.queued.delete(item)) item.reject(signal.reason as Error);
+      };
+      watch = { items, onAbort };
+      this.bySignal.set(signal, watch);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    watch.items.add(q);
+  }
+
   private unlisten(q: Queued): void {
-    if (q.onAbort) q.options.signal?.removeEventListener('abort', q.onAbort);
+    const { signal } = q.options;
+    const watch = signal && this.bySignal.get(signal);
+    if (!watch) return;
+    watch.items.delete(q);
+    if (watch.items.size > 0) return;
+    this.bySignal.delete(signal);
+    signal.removeEventListener('abort', watch.onAbort);
   }
 
   private onAck(msg: Msg): void {

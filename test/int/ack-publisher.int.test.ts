@@ -108,10 +108,13 @@ describe('AckPublisher window', () => {
     const first = pub.publish(stream.subject, encoder.encode('first'));
     const controller = new AbortController();
     const dropped = pub.publish(stream.subject, encoder.encode('dropped'), { signal: controller.signal });
-    const third = pub.publish(stream.subject, encoder.encode('third'));
+    const third = pub.publish(stream.subject, encoder.encode('third'), { signal: new AbortController().signal });
+    const droppedToo = pub.publish(stream.subject, encoder.encode('dropped too'), { signal: controller.signal });
     try {
       controller.abort(new Error('stopped'));
+      // Both publishes of the aborted signal go; the one of another signal stays queued.
       await expect(dropped).rejects.toThrow('stopped');
+      await expect(droppedToo).rejects.toThrow('stopped');
       expect(pub.load).toEqual({ inFlight: 1, queued: 1 });
       await stream.arrived(1);
       stream.ack(stream.got[0]!, 1);
