@@ -257,6 +257,7 @@ export class Coordinator {
       loaded: () => runtime.loadedSagaIds().length,
       leaseValid: () => runtime.coordinatorLease.valid(),
       journalLastSeq: () => stores.journal.lastSeq(),
+      ...(stores.journal.appendLoad ? { appendLoad: () => stores.journal.appendLoad!() } : {}),
       journalReplicas: () => journalReplicas(nc, natsNames(this.config.namespace).eventsStream),
     });
     this.sweeper = this.openRetention(stores);

@@ -62,11 +62,13 @@ export interface JetStreamJournalParts {
    * How an append is published; `js.publish` when absent. `openJetStreamJournal` passes the
    * lean `AckPublisher` (src/nats/ack-publisher.ts), closed with the journal.
    */
-  readonly publish?: { publish: PublishFn; close?(): void };
+  readonly publish?: { publish: PublishFn; close?(): void; load?(): { readonly inFlight: number; readonly queued: number } };
 }
 
-/** `js.publish`'s shape, as far as appends use it. */
-/** `signal` drops a publish still waiting for its turn to be sent (one on the wire is waited for). */
+/**
+ * `js.publish`'s shape, as far as appends use it; `signal` drops a publish still waiting for
+ * its turn to be sent (one on the wire is waited for).
+ */
 export type PublishFn = (subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions>, signal?: AbortSignal) => Promise<PubAck>;
 
 const MSG_ID_HEADER = 'Nats-Msg-Id';
@@ -131,6 +133,10 @@ export class JetStreamJournal implements Journal {
     this.#log = parts.logger ?? silentLogger;
     this.#status = parts.nc.status();
     void this.#watchReconnects(this.#status);
+  }
+
+  appendLoad(): { readonly inFlight: number; readonly queued: number } {
+    return this.#publisher?.load?.() ?? { inFlight: 0, queued: 0 };
   }
 
   /** Stops retry loops in flight (they reject); the NATS connection belongs to the caller. */
@@ -426,6 +432,6 @@ export async function openJetStreamJournal(nc: NatsConnection, opts: JetStreamJo
     stream,
     subjectPrefix,
     logger: opts.logger ?? silentLogger,
-    publish: { publish, close: () => publisher.close() },
+    publish: { publish, close: () => publisher.close(), load: () => publisher.load },
   });
 }

@@ -74,4 +74,9 @@ export interface Journal {
   purge(sagaId: string): Promise<void>;
   /** The journal's last seq (0 when empty). */
   lastSeq(): Promise<number>;
+  /**
+   * Appends on the wire now, and how many wait for room (a store that bounds its writes in
+   * flight); absent where appends are not queued.
+   */
+  appendLoad?(): { readonly inFlight: number; readonly queued: number };
 }

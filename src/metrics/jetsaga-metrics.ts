@@ -32,6 +32,8 @@ export interface MetricsSources {
   /** Per replica of the journal stream: its name and how many operations it is behind. */
   readonly journalReplicas?: () => Promise<ReadonlyArray<{ name: string; lag: number; current: boolean }>>;
   readonly journalLastSeq?: () => Promise<number>;
+  /** Journal appends on the wire now, and how many wait for room. */
+  readonly appendLoad?: () => { readonly inFlight: number; readonly queued: number };
   readonly now?: () => number;
 }
 
@@ -55,6 +57,8 @@ export class JetsagaMetrics implements StoreMeters {
   readonly open = this.registry.gauge('jetsaga_sagas_open', 'Unfinished sagas in the index (all coordinators), by status; blocked and parked need an operator.');
   readonly liveCoordinators = this.registry.gauge('jetsaga_coordinators_live', 'Coordinators of this namespace whose lease is unexpired.');
   readonly journalLastSeq = this.registry.gauge('jetsaga_journal_last_sequence', 'Last sequence of the journal stream.');
+  readonly appendsInFlight = this.registry.gauge('jetsaga_journal_appends_in_flight', 'Journal appends sent and not yet acknowledged (at most 512 at once).');
+  readonly appendsQueued = this.registry.gauge('jetsaga_journal_appends_queued', 'Journal appends waiting for room to be sent: a backlog (a mass resume, a slow server).');
   readonly journalLag = this.registry.gauge('jetsaga_journal_replica_lag', 'Operations a replica of the journal stream is behind its leader (0 everywhere on a single server).');
   readonly journalReplicaCurrent = this.registry.gauge('jetsaga_journal_replica_current', 'Whether a follower replica of the journal stream is current (1) or not (0).');
   readonly scrapeErrors = this.registry.counter('jetsaga_metrics_collect_errors_total', 'Scrape-time figures that could not be read (NATS away), by figure.');
@@ -168,6 +172,11 @@ export class JetsagaMetrics implements StoreMeters {
     const s = this.sources;
     if (s.loaded) this.loaded.set(s.loaded());
     if (s.leaseValid) this.leaseValid.set(s.leaseValid() ? 1 : 0);
+    if (s.appendLoad) {
+      const load = s.appendLoad();
+      this.appendsInFlight.set(load.inFlight);
+      this.appendsQueued.set(load.queued);
+    }
     const tasks: Array<[string, () => Promise<void>]> = [];
     if (s.index) tasks.push(['open', () => this.collectOpen(s.index!)]);
     if (s.coordinators) tasks.push(['coordinators', () => this.collectCoordinators(s.coordinators!, (s.now ?? Date.now)())]);

@@ -36,6 +36,7 @@ export function meteredJournal(journal: Journal, meters: StoreMeters): Journal {
     listSagas: () => journal.listSagas(),
     purge: (sagaId) => journal.purge(sagaId),
     lastSeq: () => journal.lastSeq(),
+    ...(journal.appendLoad ? { appendLoad: () => journal.appendLoad!() } : {}),
   };
 }
 

@@ -93,6 +93,9 @@ describe('metrics and retention on a coordinator', () => {
     expect(sampleValue(samples, 'jetsaga_coordinator_lease_valid')).toBe(1);
     expect(sampleValue(samples, 'jetsaga_coordinators_live')).toBe(1);
     expect(sampleValue(samples, 'jetsaga_journal_last_sequence')).toBe(await stores!.journal.lastSeq());
+    // Every append acknowledged: nothing on the wire, nothing waiting.
+    expect(sampleValue(samples, 'jetsaga_journal_appends_in_flight')).toBe(0);
+    expect(sampleValue(samples, 'jetsaga_journal_appends_queued')).toBe(0);
     expect(sampleValue(samples, 'jetsaga_metrics_collect_errors_total', { figure: 'journal_replicas' })).toBeUndefined();
     expect((await fetch(metricsServer!.url.replace('/metrics', '/other'))).status).toBe(404);
 
