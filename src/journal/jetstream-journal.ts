@@ -29,6 +29,7 @@ import { assertReplicasPossible } from '../nats/replicas.js';
 import { ensureStream } from '../nats/streams.js';
 import { invalidSagaIdError, isValidSagaId } from './saga-id.js';
 import {
+  type AppendLoad,
   type AppendOptions,
   type AppendResult,
   type Journal,
@@ -62,7 +63,7 @@ export interface JetStreamJournalParts {
    * How an append is published; `js.publish` when absent. `openJetStreamJournal` passes the
    * lean `AckPublisher` (src/nats/ack-publisher.ts), closed with the journal.
    */
-  readonly publish?: { publish: PublishFn; close?(): void; load?(): { readonly inFlight: number; readonly queued: number } };
+  readonly publish?: { publish: PublishFn; close?(): void; load?(): AppendLoad };
 }
 
 /**
@@ -135,7 +136,7 @@ export class JetStreamJournal implements Journal {
     void this.#watchReconnects(this.#status);
   }
 
-  appendLoad(): { readonly inFlight: number; readonly queued: number } {
+  appendLoad(): AppendLoad {
     return this.#publisher?.load?.() ?? { inFlight: 0, queued: 0 };
   }
 

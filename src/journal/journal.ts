@@ -78,5 +78,11 @@ export interface Journal {
    * Appends on the wire now, and how many wait for room (a store that bounds its writes in
    * flight); absent where appends are not queued.
    */
-  appendLoad?(): { readonly inFlight: number; readonly queued: number };
+  appendLoad?(): AppendLoad;
+}
+
+/** Appends sent and not yet acknowledged, and appends waiting for room to be sent. */
+export interface AppendLoad {
+  readonly inFlight: number;
+  readonly queued: number;
 }

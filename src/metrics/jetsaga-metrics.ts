@@ -9,6 +9,7 @@
  * implementations and metered stores, so the saga host itself stays free of metrics code.
  */
 import { SagaStatus, type IndexStore } from '../journal/index-store.js';
+import type { AppendLoad } from '../journal/journal.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { SagaBinding, StepFn, TransitionNotice } from '../runtime/types.js';
 import { MetricsRegistry } from './exposition.js';
@@ -33,7 +34,7 @@ export interface MetricsSources {
   readonly journalReplicas?: () => Promise<ReadonlyArray<{ name: string; lag: number; current: boolean }>>;
   readonly journalLastSeq?: () => Promise<number>;
   /** Journal appends on the wire now, and how many wait for room. */
-  readonly appendLoad?: () => { readonly inFlight: number; readonly queued: number };
+  readonly appendLoad?: () => AppendLoad;
   readonly now?: () => number;
 }
 

@@ -47,6 +47,12 @@ interface Waiting {
   readonly deadline: number;
 }
 
+/** Publishes on the wire (sent, not yet acknowledged) and publishes waiting for room. */
+export interface PublishLoad {
+  readonly inFlight: number;
+  readonly queued: number;
+}
+
 /** A publish in the window, not yet handed to the client. */
 interface Outgoing {
   readonly subject: string;
@@ -109,7 +115,7 @@ export class AckPublisher {
   }
 
   /** Publishes on the wire now, and how many wait for room. */
-  get load(): { readonly inFlight: number; readonly queued: number } {
+  get load(): PublishLoad {
     return { inFlight: this.waiting.size, queued: this.queued.size };
   }
 

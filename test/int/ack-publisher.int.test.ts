@@ -51,11 +51,23 @@ function fakeStream(): { subject: string; got: Msg[]; sub: Subscription; ack(m: 
 
 const body = (m: Msg): string => decoder.decode(m.data);
 
+type FakeStream = ReturnType<typeof fakeStream>;
+
+/** Runs `test` with a fake stream and a publisher (timeout, window), both closed afterwards. */
+async function withPublisher(timeoutMs: number, maxInFlight: number, test: (stream: FakeStream, pub: AckPublisher) => Promise<void>): Promise<void> {
+  const stream = fakeStream();
+  const pub = new AckPublisher(nc, timeoutMs, maxInFlight);
+  try {
+    await test(stream, pub);
+  } finally {
+    pub.close();
+    stream.sub.unsubscribe();
+  }
+}
+
 describe('AckPublisher window', () => {
-  it('keeps at most maxInFlight publishes on the wire and sends the rest in order as acks come', async () => {
-    const stream = fakeStream();
-    const pub = new AckPublisher(nc, 30_000, 3);
-    try {
+  it('keeps at most maxInFlight publishes on the wire and sends the rest in order as acks come', () =>
+    withPublisher(30_000, 3, async (stream, pub) => {
       const acks = Array.from({ length: 8 }, (_, i) => pub.publish(stream.subject, encoder.encode(`m${i}`)));
       await stream.arrived(3);
       await nc.flush();
@@ -78,17 +90,11 @@ describe('AckPublisher window', () => {
       await Promise.all(acks);
       expect(stream.got.map(body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
       expect(pub.load).toEqual({ inFlight: 0, queued: 0 });
-    } finally {
-      pub.close();
-      stream.sub.unsubscribe();
-    }
-  });
+    }));
 
-  it('times a publish from when it is sent: one queued behind a lost publish still gets its ack', async () => {
-    const stream = fakeStream();
-    // A short timeout, a window of one: the second publish waits for the first to time out.
-    const pub = new AckPublisher(nc, 300, 1);
-    try {
+  // A short timeout, a window of one: the second publish waits for the first to time out.
+  it('times a publish from when it is sent: one queued behind a lost publish still gets its ack', () =>
+    withPublisher(300, 1, async (stream, pub) => {
       const lost = pub.publish(stream.subject, encoder.encode('lost'));
       const queued = pub.publish(stream.subject, encoder.encode('queued'));
       await expect(lost).rejects.toBeInstanceOf(TimeoutError);
@@ -96,21 +102,15 @@ describe('AckPublisher window', () => {
       expect(stream.got.map(body)).toEqual(['lost', 'queued']);
       stream.ack(stream.got[1]!, 7);
       await expect(queued).resolves.toMatchObject({ seq: 7 });
-    } finally {
-      pub.close();
-      stream.sub.unsubscribe();
-    }
-  });
+    }));
 
-  it('never sends a queued publish whose signal aborted, and fails the queue on close', async () => {
-    const stream = fakeStream();
-    const pub = new AckPublisher(nc, 30_000, 1);
-    const first = pub.publish(stream.subject, encoder.encode('first'));
-    const controller = new AbortController();
-    const dropped = pub.publish(stream.subject, encoder.encode('dropped'), { signal: controller.signal });
-    const third = pub.publish(stream.subject, encoder.encode('third'), { signal: new AbortController().signal });
-    const droppedToo = pub.publish(stream.subject, encoder.encode('dropped too'), { signal: controller.signal });
-    try {
+  it('never sends a queued publish whose signal aborted, and fails the queue on close', () =>
+    withPublisher(30_000, 1, async (stream, pub) => {
+      const first = pub.publish(stream.subject, encoder.encode('first'));
+      const controller = new AbortController();
+      const dropped = pub.publish(stream.subject, encoder.encode('dropped'), { signal: controller.signal });
+      const third = pub.publish(stream.subject, encoder.encode('third'), { signal: new AbortController().signal });
+      const droppedToo = pub.publish(stream.subject, encoder.encode('dropped too'), { signal: controller.signal });
       controller.abort(new Error('stopped'));
       // Both publishes of the aborted signal go; the one of another signal stays queued.
       await expect(dropped).rejects.toThrow('stopped');
@@ -130,9 +130,5 @@ describe('AckPublisher window', () => {
       await expect(last).rejects.toThrow('publisher closed');
       await nc.flush();
       expect(stream.got.map(body)).toEqual(['first', 'third']);
-    } finally {
-      pub.close();
-      stream.sub.unsubscribe();
-    }
-  });
+    }));
 });
