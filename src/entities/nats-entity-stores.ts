@@ -46,7 +46,7 @@ export async function openEntityStores(nc: NatsConnection, namespace = 'jetsaga'
         ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
       }),
     );
-    const store = new NatsKvStore(bucket, kv, jsm);
+    const store = new NatsKvStore(bucket, kv, jsm, nc);
     return createEntityStores(store, options);
   } catch (e) {
     throw unavailable(e, `open the entities bucket ${bucket}`, { bucket });

@@ -6,7 +6,6 @@
  * read them all on every listing).
  */
 import {
-  DeliverPolicy,
   jetstream,
   jetstreamManager,
   StorageType,
@@ -19,7 +18,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { CorruptEntryError, JournalUnavailableError, KvConflictError } from '../errors.js';
 import { isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
-import { readUntilCaughtUp } from '../nats/ordered-read.js';
+import { pushRead } from '../nats/push-read.js';
 import { assertReplicasPossible } from '../nats/replicas.js';
 import { ensureStream } from '../nats/streams.js';
 import { forEachLimit } from '../util/for-each-limit.js';
@@ -42,7 +41,7 @@ type Kind = 'open' | 'done';
 /**
  * How a page's payloads are loaded. bench/index-list.ts (nats-server 2.9.10, 2-core VM,
  * 10,000 sagas of which 2,500 open; medians of 20): names via stream info 8.6 ms; all 2,500
- * payloads through one ordered consumer 24 ms; by direct gets ≈0.045 ms a record whatever the
+ * payloads through one consumer 24 ms; by direct gets ≈0.045 ms a record whatever the
  * number in flight (16, 64 or 256: 103–117 ms for 2,500, 25 ms for a page of 500). The
  * consumer has to read the whole set, so it wins once the page is more than about a fifth of
  * it. listOpen() measured 51 ms for a page of 500 and 44 ms for all 2,500; listFinished() 50 ms
@@ -50,19 +49,20 @@ type Kind = 'open' | 'done';
  */
 const CONSUMER_WHEN_PAGE_IS_AT_LEAST = 1 / 5;
 const GET_CONCURRENCY = 64;
-const CONSUMER_INACTIVE_MS = 30_000;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 export class JetStreamIndexStore implements IndexStore {
   readonly stream: string;
   readonly subjectPrefix: string;
+  readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #publisher: AckPublisher | undefined;
 
   /** Prefer `openJetStreamIndexStore`, which also creates the stream; this binds to an existing one. */
-  constructor(parts: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjectPrefix: string; publisher?: AckPublisher }) {
+  constructor(parts: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; stream: string; subjectPrefix: string; publisher?: AckPublisher }) {
+    this.#nc = parts.nc;
     this.#js = parts.js;
     this.#jsm = parts.jsm;
     this.#publisher = parts.publisher;
@@ -183,26 +183,19 @@ export class JetStreamIndexStore implements IndexStore {
   }
 
   /**
-   * Reads the whole set through one ordered consumer (one message per subject: exactly the
+   * Reads the whole set in one pass (push-read.ts) (one message per subject: exactly the
    * live records) up to the stream's last seq at listing time, and keeps the page's ids. A
    * record replaced meanwhile is neither at its old seq nor before the end: those few are
    * fetched one by one. Ids gone by now (finished) are skipped.
    */
   async #loadAll(kind: Kind, ids: readonly string[], untilSeq: number): Promise<IndexEntry[]> {
     const base = `${this.subjectPrefix}.${kind}.`;
-    const oc = await this.#js.consumers.get(this.stream, {
-      filter_subjects: `${base}*`,
-      deliver_policy: DeliverPolicy.All,
-      inactive_threshold: CONSUMER_INACTIVE_MS,
-    });
     const found = new Map<string, IndexEntry>();
-    try {
-      for await (const m of readUntilCaughtUp(oc, { untilSeq })) {
-        found.set(m.subject.slice(base.length), { record: decode(m.data, m.subject), revision: m.seq });
-      }
-    } finally {
-      oc.delete().catch(() => undefined);
-    }
+    const read = pushRead(this.#nc, this.#jsm, { stream: this.stream, filterSubject: `${base}*`, from: { seq: 1 }, untilSeq }, (subject, seq, m) => [
+      subject.slice(base.length),
+      { record: decode(m.data, subject), revision: seq },
+    ] as const);
+    for await (const batch of read) for (const [id, e] of batch) found.set(id, e);
     const missing = ids.filter((id) => !found.has(id));
     if (missing.length > 0) for (const e of await this.#loadSome(kind, missing)) found.set(e.record.sagaId, e);
     return ids.map((id) => found.get(id)).filter((e): e is IndexEntry => e !== undefined);
@@ -273,5 +266,5 @@ export async function openJetStreamIndexStore(nc: NatsConnection, opts: JetStrea
     max_age: 0,
     num_replicas: opts.replicas ?? 1,
   });
-  return new JetStreamIndexStore({ js, jsm, stream, subjectPrefix, publisher: new AckPublisher(nc, timeout) });
+  return new JetStreamIndexStore({ nc, js, jsm, stream, subjectPrefix, publisher: new AckPublisher(nc, timeout) });
 }

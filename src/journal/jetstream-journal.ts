@@ -5,26 +5,24 @@
  * so a retry of an append that already landed is acknowledged as a duplicate.
  */
 import {
-  DeliverPolicy,
   jetstream,
   jetstreamManager,
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
   type JetStreamPublishOptions,
-  type JsMsg,
   type PubAck,
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { setMaxListeners } from 'node:events';
-import { nanos, type NatsConnection, type QueuedIterator, type Status } from '@nats-io/transport-node';
+import { nanos, type Msg, type NatsConnection, type QueuedIterator, type Status } from '@nats-io/transport-node';
 import { ClosedError, EntryTooLargeError, JournalConflictError, JournalUnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { assertServerVersion } from '../nats/connect.js';
 import { actualLastSequence, isTransient, isWrongLastSequence } from '../nats/nats-errors.js';
 import { abortable, backoffMs, firstAborted, sleep } from '../nats/retry.js';
 import { AckPublisher } from '../nats/ack-publisher.js';
-import { readUntilCaughtUp } from '../nats/ordered-read.js';
+import { pushRead } from '../nats/push-read.js';
 import { assertReplicasPossible } from '../nats/replicas.js';
 import { ensureStream } from '../nats/streams.js';
 import { invalidSagaIdError, isValidSagaId } from './saga-id.js';
@@ -77,11 +75,8 @@ const MSG_ID_HEADER = 'Nats-Msg-Id';
 const RECONNECTED = Symbol('reconnected');
 /** During an outage every append in flight retries; one warning a second is enough. */
 const WARN_INTERVAL_MS = 1_000;
-/** Consumers are deleted when a read ends; this only bounds what a crashed reader leaves behind. */
-const CONSUMER_INACTIVE_MS = 30_000;
-const SCAN_BATCH = 5_000;
 /**
- * How many entries `read` fetches by direct gets before it switches to an ordered consumer.
+ * How many entries `read` fetches by direct gets before it switches to a consumer (push-read.ts).
  * bench/journal-read.ts, nats-server 2.9.10, file store, loopback, 2-core VM; p50 of 100
  * interleaved reads, the saga's entries spread over a 50k-message stream / packed in a 1.2k one:
  *   entries          0        1        3        5        8       10       20       50      100
@@ -102,7 +97,6 @@ export class JetStreamJournal implements Journal {
   readonly maxEntryBytes: number;
   readonly subjectPrefix: string;
   readonly #nc: NatsConnection;
-  readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #publish: PublishFn;
   readonly #publisher: JetStreamJournalParts['publish'];
@@ -121,7 +115,6 @@ export class JetStreamJournal implements Journal {
     // Every append waiting out an outage listens on these two: thousands at once is expected.
     setMaxListeners(0, this.#closing.signal, this.#reconnected.signal);
     this.#nc = parts.nc;
-    this.#js = parts.js;
     this.#jsm = parts.jsm;
     this.#publisher = parts.publish;
     this.#publish = parts.publish ? parts.publish.publish : (subject, data, opts) => parts.js.publish(subject, data, opts);
@@ -311,23 +304,9 @@ export class JetStreamJournal implements Journal {
 
   /** Appends the saga's entries from `fromSeq` up to `untilSeq` (inclusive) to `out`. */
   async #readByConsumer(sagaId: string, subject: string, fromSeq: number, untilSeq: number, out: JournalEntry[]): Promise<void> {
-    const oc = await this.#js.consumers.get(this.stream, {
-      filter_subjects: subject,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: fromSeq,
-      inactive_threshold: CONSUMER_INACTIVE_MS,
-    });
-    try {
-      // A connection lost mid-read makes the next pull throw: a partial history never passes
-      // for a whole one.
-      for await (const m of readUntilCaughtUp(oc, { batch: SCAN_BATCH, untilSeq })) {
-        if (m.info.streamSequence > untilSeq) break;
-        out.push(this.#fromJs(sagaId, m));
-        if (m.info.streamSequence === untilSeq) break;
-      }
-    } finally {
-      oc.delete().catch(() => undefined);
-    }
+    // A connection lost mid-read fails the read: a partial history never passes for a whole one.
+    const read = pushRead(this.#nc, this.#jsm, { stream: this.stream, filterSubject: subject, from: { seq: fromSeq }, untilSeq }, (_, seq, m) => scanned(sagaId, seq, m));
+    for await (const batch of read) for (const e of batch) out.push(e);
   }
 
   async *scan(options: ScanOptions = {}): AsyncIterable<JournalEntry> {
@@ -336,23 +315,17 @@ export class JetStreamJournal implements Journal {
     const fromSeq = Math.max(1, options.fromSeq ?? 1);
     const endSeq = await this.lastSeq();
     if (endSeq < fromSeq) return;
-    const oc = await this.#js.consumers.get(this.stream, {
-      filter_subjects: `${this.subjectPrefix}.>`,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: fromSeq,
-      inactive_threshold: CONSUMER_INACTIVE_MS,
+    const prefixLen = this.#subjectBase.length;
+    // Entries of sagas not asked for are skipped as they arrive, before any object is made for them.
+    const read = pushRead(this.#nc, this.#jsm, { stream: this.stream, filterSubject: `${this.subjectPrefix}.>`, from: { seq: fromSeq }, untilSeq: endSeq, ...(signal ? { signal } : {}) }, (subject, seq, m) => {
+      const sagaId = subject.slice(prefixLen);
+      return sagaIds === undefined || sagaIds.has(sagaId) ? scanned(sagaId, seq, m) : undefined;
     });
-    try {
-      const prefixLen = this.#subjectBase.length;
-      for await (const m of readUntilCaughtUp(oc, { batch: SCAN_BATCH, signal, untilSeq: endSeq })) {
-        if (m.info.streamSequence > endSeq) break;
-        const sagaId = m.subject.slice(prefixLen);
-        if (sagaIds === undefined || sagaIds.has(sagaId)) yield scanned(sagaId, m);
+    for await (const batch of read) {
+      for (const e of batch) {
+        yield e;
         signal?.throwIfAborted();
-        if (m.info.streamSequence === endSeq) break;
       }
-    } finally {
-      oc.delete().catch(() => undefined);
     }
   }
 
@@ -382,20 +355,16 @@ export class JetStreamJournal implements Journal {
   #fromStored(sagaId: string, m: StoredMsg): JournalEntry {
     return { sagaId, seq: m.seq, msgId: m.header.get(MSG_ID_HEADER) || undefined, data: m.data };
   }
-
-  #fromJs(sagaId: string, m: JsMsg): JournalEntry {
-    return { sagaId, seq: m.seq, msgId: m.headers?.get(MSG_ID_HEADER) || undefined, data: m.data };
-  }
 }
 
 /**
  * A scanned entry whose msgId header is decoded only when read: a recovery scans every entry
  * from a low-water seq and reads none of them (decoding the headers was ~3% of its CPU).
  */
-function scanned(sagaId: string, m: JsMsg): JournalEntry {
+function scanned(sagaId: string, seq: number, m: Msg): JournalEntry {
   return {
     sagaId,
-    seq: m.seq,
+    seq,
     data: m.data,
     get msgId() {
       return m.headers?.get(MSG_ID_HEADER) || undefined;

@@ -2,19 +2,17 @@
  * `KvStore` on a NATS KV bucket. CAS is JetStream's expected-last-subject-sequence check, so a
  * failed compare surfaces as 10071 and becomes `KvConflictError`.
  */
-import { DeliverPolicy, jetstreamManager, type JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KvConflictError } from '../errors.js';
 import { checkKey, checkRevision } from './kv-validate.js';
 import { isWrongLastSequence } from '../nats/nats-errors.js';
 import { withReplicas } from '../nats/replicas.js';
-import { readUntilCaughtUp } from '../nats/ordered-read.js';
+import { pushRead } from '../nats/push-read.js';
 import { forEachLimit } from '../util/for-each-limit.js';
 import type { KvEntry, KvStore } from './kv-store.js';
 
-/** A bulk read's consumer is removed by the server this long after its reader vanished. */
-const CONSUMER_INACTIVE_MS = 30_000;
 
 export interface NatsKvStoreOptions {
   /** Values kept per key (default 1: the store only ever reads the latest). */
@@ -26,11 +24,13 @@ export class NatsKvStore implements KvStore {
   readonly bucket: string;
   readonly #kv: KV;
   readonly #jsm: JetStreamManager;
+  readonly #nc: NatsConnection;
 
-  constructor(bucket: string, kv: KV, jsm: JetStreamManager) {
+  constructor(bucket: string, kv: KV, jsm: JetStreamManager, nc: NatsConnection) {
     this.bucket = bucket;
     this.#kv = kv;
     this.#jsm = jsm;
+    this.#nc = nc;
   }
 
   async get(key: string): Promise<KvEntry | null> {
@@ -100,10 +100,10 @@ export class NatsKvStore implements KvStore {
   }
 
   /**
-   * One ordered pass over the bucket's stream, the last message of each key: thousands of keys
-   * in a fraction of the time thousands of gets take. Bounded by the stream's last seq when the
-   * read begins (ordered-read.ts), so a key rewritten meanwhile may be missing (its old message
-   * is gone, its new one lies past the bound): the interface says so.
+   * One pass over the bucket's stream, the last message of each key (push-read.ts): thousands
+   * of keys in a fraction of the time thousands of gets take. Bounded by the stream's last seq
+   * when the read begins, so a key rewritten meanwhile may be missing (its old message is gone,
+   * its new one lies past the bound): the interface says so.
    */
   async getMany(keys: ReadonlySet<string> | 'all'): Promise<Map<string, KvEntry>> {
     const out = new Map<string, KvEntry>();
@@ -113,20 +113,19 @@ export class NatsKvStore implements KvStore {
     const base = `$KV.${this.bucket}.`;
     const last = (await this.#jsm.streams.info(stream)).state.last_seq;
     if (last === 0) return out;
-    const oc = await this.#jsm.jetstream().consumers.get(stream, {
-      filter_subjects: `${base}>`,
-      deliver_policy: DeliverPolicy.LastPerSubject,
-      inactive_threshold: CONSUMER_INACTIVE_MS,
+    // A delete or purge marker is an empty message with a KV-Operation header: only those are
+    // looked at for it.
+    const read = pushRead(this.#nc, this.#jsm, { stream, filterSubject: `${base}>`, from: 'lastPerSubject', untilSeq: last }, (subject, seq, m) => {
+      const key = subject.slice(base.length);
+      if (!wanted(key)) return undefined;
+      const op = m.data.length === 0 ? m.headers?.get('KV-Operation') : undefined;
+      return op === undefined || op === '' || op === 'PUT' ? { key, value: m.data, revision: seq } : { key, value: null, revision: seq };
     });
-    try {
-      for await (const m of readUntilCaughtUp(oc, { untilSeq: last })) {
-        const key = m.subject.slice(base.length);
-        const op = m.headers?.get('KV-Operation');
-        if (wanted(key) && (op === undefined || op === '' || op === 'PUT')) out.set(key, { key, value: m.data, revision: m.seq });
-        else if (wanted(key)) out.delete(key);
+    for await (const batch of read) {
+      for (const e of batch) {
+        if (e.value) out.set(e.key, e as KvEntry);
+        else out.delete(e.key);
       }
-    } finally {
-      oc.delete().catch(() => undefined);
     }
     return out;
   }
@@ -155,5 +154,5 @@ export async function openNatsKvStore(nc: NatsConnection, bucket: string, opts: 
       ...(opts.replicas === undefined ? {} : { replicas: opts.replicas }),
     }),
   );
-  return new NatsKvStore(bucket, kv, jsm);
+  return new NatsKvStore(bucket, kv, jsm, nc);
 }

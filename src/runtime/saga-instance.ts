@@ -149,7 +149,12 @@ export class SagaInstance {
     this.createdAt = folded.createdAt;
     this.forkedFrom = folded.forkedFrom;
     this.status = statusOf(folded.snapshot);
-    this.appendSignal = AbortSignal.any([host.closing, this.stopController.signal]);
+    // Not AbortSignal.any([closing, stop]): it costs ~8 µs a saga (a bulk recovery makes
+    // thousands), and Node 20 keeps every combined signal registered on the runtime's closing
+    // signal for the runtime's life. Closing stops every copy first (LoadedSagas.unloadAll), so
+    // the stop signal alone covers it; a copy is never made once closing began, but if one
+    // were, its appends would be dropped at once.
+    this.appendSignal = host.closing.aborted ? host.closing : this.stopController.signal;
     this.pure = pureTransitions(this.binding.machine);
   }
 
