@@ -13,6 +13,7 @@ import { createRuntime } from '../src/runtime/create-runtime.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { awaitReady } from './await-ready.js';
 import { benchBinding } from './bench-saga.js';
+import { processCpuMs } from './process-cpu.js';
 
 const N = Number(process.env.N ?? 10000);
 const server = await startNatsServer();
@@ -49,14 +50,16 @@ const stopProfile = async (): Promise<void> => {
 };
 if (!completion) await startProfile();
 const cpu0 = process.cpuUsage();
+const serverCpu0 = processCpuMs(server.pid);
 const report = await rt.recover();
 const cpu = process.cpuUsage(cpu0);
+const serverCpuMs = processCpuMs(server.pid) - serverCpu0;
 if (!completion) await stopProfile();
 const resumed = performance.now() - t0;
 const resumeOnly = process.env.PROFILE_PHASE === 'resume';
 if (resumeOnly) {
   // Resumption alone, with this process's CPU time over it: steadier than wall time on a busy machine.
-  console.log(JSON.stringify({ report, resumeMs: Math.round(resumed - created), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }));
+  console.log(JSON.stringify({ report, resumeMs: Math.round(resumed - created), cpuMs: Math.round((cpu.user + cpu.system) / 1000), serverCpuMs: Math.round(serverCpuMs) }));
   await rt.close({ graceful: false });
   await nc.close();
   await server.stop();

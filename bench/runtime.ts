@@ -11,13 +11,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connectNats } from '../src/nats/connect.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { awaitReady } from './await-ready.js';
+import { processCpuMs } from './process-cpu.js';
 import { benchBinding, STEPS } from './bench-saga.js';
 import { summary } from './stats.js';
 
@@ -177,14 +177,4 @@ console.log(JSON.stringify(result));
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-/** CPU time (user + system) of a process so far, from /proc (Linux). */
-function processCpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
 }

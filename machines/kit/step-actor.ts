@@ -6,8 +6,17 @@
  */
 import { fromPromise, type PromiseActorLogic } from 'xstate';
 
+const stepLogics = new WeakSet<object>();
+
 export function stepActor<TOutput = unknown, TInput = unknown>(): PromiseActorLogic<TOutput, TInput> {
-  return fromPromise<TOutput, TInput>(() =>
+  const logic = fromPromise<TOutput, TInput>(() =>
     Promise.reject(new Error('jetsaga steps are run by the saga host, not by XState')),
   );
+  stepLogics.add(logic);
+  return logic;
+}
+
+/** Whether `logic` is a step's placeholder: promise logic, whose snapshot persists and restores as is. */
+export function isStepLogic(logic: unknown): boolean {
+  return typeof logic === 'object' && logic !== null && stepLogics.has(logic);
 }

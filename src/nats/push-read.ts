@@ -46,24 +46,51 @@ export class PushReadError extends Error {
   override readonly name = 'PushReadError';
 }
 
-/** Delivery facts from a push message's reply subject ($JS.ACK.…), without building an object per message. */
-const ack = { streamSeq: 0, consumerSeq: 0, pending: 0 };
+/** Delivery facts from a push message's reply subject ($JS.ACK.…). */
+export interface AckFacts {
+  streamSeq: number;
+  consumerSeq: number;
+  /** Messages the consumer has yet to deliver after this one. */
+  pending: number;
+}
+
+/** One object, overwritten by every parse: a read parses one per message. */
+const ack: AckFacts = { streamSeq: 0, consumerSeq: 0, pending: 0 };
+/** The reply subject's numeric tokens by position (NaN for one that is not a number). */
+const tokens = new Float64Array(12);
 
 /**
  * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (9 tokens), or with a
- * domain and account hash after ACK and a random token at the end (11–12 tokens).
+ * domain and account hash after ACK and a random token at the end (11–12 tokens). One pass over
+ * the characters: splitting it into strings cost as much as the JsMsg parse this file avoids.
+ * The result is valid until the next call; null when `reply` is not such a subject.
  */
-function parseAck(reply: string): boolean {
-  const t = reply.split('.');
-  let i: number;
-  if (t.length === 9) i = 5;
-  else if (t.length >= 11) i = 7;
-  else return false;
-  if (t[0] !== '$JS' || t[1] !== 'ACK') return false;
-  ack.streamSeq = Number(t[i]);
-  ack.consumerSeq = Number(t[i + 1]);
-  ack.pending = Number(t[i + 3]);
-  return Number.isSafeInteger(ack.streamSeq) && Number.isSafeInteger(ack.consumerSeq) && Number.isSafeInteger(ack.pending);
+export function parseAck(reply: string): Readonly<AckFacts> | null {
+  if (!reply.startsWith('$JS.ACK.')) return null;
+  let count = 2;
+  let n = 0;
+  let numeric = true;
+  for (let i = 8; i < reply.length; i++) {
+    const c = reply.charCodeAt(i);
+    if (c === 46) {
+      if (count < tokens.length) tokens[count] = numeric ? n : NaN;
+      count++;
+      n = 0;
+      numeric = true;
+    } else if (c >= 48 && c <= 57) {
+      n = n * 10 + (c - 48);
+    } else {
+      numeric = false;
+    }
+  }
+  if (count < tokens.length) tokens[count] = numeric ? n : NaN;
+  count++;
+  const at = count === 9 ? 5 : count >= 11 ? 7 : -1;
+  if (at < 0) return null;
+  ack.streamSeq = tokens[at]!;
+  ack.consumerSeq = tokens[at + 1]!;
+  ack.pending = tokens[at + 3]!;
+  return Number.isNaN(ack.streamSeq) || Number.isNaN(ack.consumerSeq) || Number.isNaN(ack.pending) ? null : ack;
 }
 
 export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, options: PushReadOptions, pick: Pick<T>): AsyncGenerator<T[]> {
@@ -148,7 +175,8 @@ export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, op
       onControl(m);
       return;
     }
-    if (!m.reply || !parseAck(m.reply)) {
+    const ack = m.reply ? parseAck(m.reply) : null;
+    if (!ack) {
       finish(new PushReadError(`unexpected message on a read of stream "${stream}" (subject "${m.subject}")`));
       return;
     }

@@ -122,8 +122,8 @@ export class SagaInstance {
   private readonly running = new Map<string, RunningStep>();
   private readonly armed = new Map<string, ArmedTimer>();
   private readonly refires = new Map<string, number>();
-  private readonly stopController = new AbortController();
-  private readonly appendSignal: AbortSignal;
+  /** Aborts this copy's queued appends when it stops; made at its first append (see appendSignal). */
+  private stopController: AbortController | undefined;
   /** The append in flight (or the last one): settles once nothing of it is on the wire. */
   private appending: Promise<unknown> = Promise.resolve();
   private stopReason: StopReason | undefined;
@@ -149,13 +149,24 @@ export class SagaInstance {
     this.createdAt = folded.createdAt;
     this.forkedFrom = folded.forkedFrom;
     this.status = statusOf(folded.snapshot);
-    // Not AbortSignal.any([closing, stop]): it costs ~8 µs a saga (a bulk recovery makes
-    // thousands), and Node 20 keeps every combined signal registered on the runtime's closing
-    // signal for the runtime's life. Closing stops every copy first (LoadedSagas.unloadAll), so
-    // the stop signal alone covers it; a copy is never made once closing began, but if one
-    // were, its appends would be dropped at once.
-    this.appendSignal = host.closing.aborted ? host.closing : this.stopController.signal;
     this.pure = pureTransitions(this.binding.machine);
+  }
+
+  /**
+   * What this copy's appends are dropped on, if still queued: its stop. Made at the first append,
+   * not per copy: a bulk recovery makes thousands of copies that append nothing for a while.
+   * Not AbortSignal.any([closing, stop]) either: it costs ~8 µs, and Node 20 keeps every
+   * combined signal registered on the runtime's closing signal for the runtime's life. Closing
+   * stops every copy first (LoadedSagas.unloadAll), so the stop signal alone covers it; a copy
+   * is never made once closing began, but if one were, its appends would be dropped at once.
+   */
+  private get appendSignal(): AbortSignal {
+    if (this.host.closing.aborted) return this.host.closing;
+    if (!this.stopController) {
+      this.stopController = new AbortController();
+      if (this.stopReason && this.stopReason !== 'final') this.stopController.abort(this.stopError);
+    }
+    return this.stopController.signal;
   }
 
   /** Built on first use: a pino child per saga costs more than most transitions. */
@@ -199,7 +210,7 @@ export class SagaInstance {
     if (this.stopReason) return;
     this.stopReason = reason;
     this.stopCause = cause;
-    if (reason !== 'final') this.stopController.abort(this.stopError);
+    if (reason !== 'final') this.stopController?.abort(this.stopError);
     for (const step of this.running.values()) abortStep(step, () => this.stopError);
     this.running.clear();
     for (const t of this.armed.values()) clearTimeout(t.handle);
