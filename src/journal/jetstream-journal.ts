@@ -315,10 +315,15 @@ export class JetStreamJournal implements Journal {
     const fromSeq = Math.max(1, options.fromSeq ?? 1);
     const endSeq = await this.lastSeq();
     if (endSeq < fromSeq) return;
-    const prefixLen = this.#subjectBase.length;
-    // Entries of sagas not asked for are skipped as they arrive, before any object is made for them.
-    const read = pushRead(this.#nc, this.#jsm, { stream: this.stream, filterSubject: `${this.subjectPrefix}.>`, from: { seq: fromSeq }, untilSeq: endSeq, ...(signal ? { signal } : {}) }, (subject, seq, m) => {
-      const sagaId = subject.slice(prefixLen);
+    const base = this.#subjectBase;
+    // Unfiltered, the subjects checked here: nats-server 2.9 starts a consumer filtered on
+    // `<prefix>.>` mid-stream at a cost that grows with the stream (5k entries from seq 65k of
+    // 70k: 280 ms of server CPU filtered, 50 ms unfiltered), and a recovery scans from its
+    // low-water seq. Entries of sagas not asked for are skipped as they arrive, before any
+    // object is made for them.
+    const read = pushRead(this.#nc, this.#jsm, { stream: this.stream, from: { seq: fromSeq }, untilSeq: endSeq, ...(signal ? { signal } : {}) }, (subject, seq, m) => {
+      if (!subject.startsWith(base)) return undefined;
+      const sagaId = subject.slice(base.length);
       return sagaIds === undefined || sagaIds.has(sagaId) ? scanned(sagaId, seq, m) : undefined;
     });
     for await (const batch of read) {

@@ -21,8 +21,11 @@ import { createInbox, Empty, nanos, type Msg, type NatsConnection, type Subscrip
 
 export interface PushReadOptions {
   readonly stream: string;
-  /** One subject filter (nats-server 2.9 has no multi-filter consumers). */
-  readonly filterSubject: string;
+  /**
+   * One subject filter (nats-server 2.9 has no multi-filter consumers); none reads every
+   * subject, which 2.9 starts mid-stream far more cheaply than a wildcard filter.
+   */
+  readonly filterSubject?: string;
   /** Where the read starts: a stream seq, or the last message of each subject. */
   readonly from: { readonly seq: number } | 'lastPerSubject';
   /** The last stream sequence wanted; the read ends at the first message at or past it. */
@@ -217,7 +220,7 @@ export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, op
     const config: Partial<ConsumerConfig> = {
       deliver_subject: own,
       ack_policy: AckPolicy.None,
-      filter_subject: options.filterSubject,
+      ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
       flow_control: true,
       idle_heartbeat: nanos(heartbeatMs),
       inactive_threshold: nanos(INACTIVE_MS),

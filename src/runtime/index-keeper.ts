@@ -27,6 +27,8 @@ const RETRY_MS = [50, 100, 250, 500, 1000];
 
 export class IndexKeeper {
   private readonly kept = new Map<string, Kept>();
+  /** Sagas finished here whose final record is still being written. */
+  private readonly finishing = new Set<string>();
   private readonly inflight = new Set<Promise<void>>();
   private stopped = false;
 
@@ -49,12 +51,23 @@ export class IndexKeeper {
   statusChanged(sagaId: string, status: SagaStatus, options: { problem?: string } = {}): Promise<void> {
     const kept = this.kept.get(sagaId);
     if (!kept) return Promise.resolve();
+    const terminal = isTerminalStatus(status);
+    if (terminal) this.finishing.add(sagaId);
     const work = kept.chain.then(() => this.write(sagaId, kept, status, options.problem)).then(() => {
-      if (isTerminalStatus(status) && this.kept.get(sagaId) === kept) this.kept.delete(sagaId);
+      if (terminal && this.kept.get(sagaId) === kept) this.kept.delete(sagaId);
     });
     kept.chain = work.catch(() => undefined);
+    if (terminal) void kept.chain.then(() => this.finishing.delete(sagaId));
     this.track(kept.chain);
     return kept.chain;
+  }
+
+  /**
+   * Whether the saga finished here and its final record is not written yet: until it is, the
+   * index still lists it open, and a recovery pass must not take it for a saga to resume.
+   */
+  isFinishing(sagaId: string): boolean {
+    return this.finishing.has(sagaId);
   }
 
   /** Waits for every write queued so far (bounded by `timeoutMs`). */

@@ -140,7 +140,8 @@ export class LoadedSagas {
   unloadAll(): Promise<void>[] {
     const unloaded = [...this.instances.values()];
     for (const inst of unloaded) {
-      this.opts.lowWater.retain(inst.firstSeq);
+      // One with a checkpoint is restored from it, its journal unscanned (low-water.ts).
+      if (!this.opts.checkpoints.isStored(inst.id)) this.opts.lowWater.retain(inst.firstSeq);
       inst.stop('unloaded');
     }
     return unloaded.map((i) => i.settled());

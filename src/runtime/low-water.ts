@@ -1,16 +1,24 @@
 /**
  * The coordinator's low-water journal seq, published in its lease record: no open saga of this
- * coordinator has an entry below it. Whoever recovers the coordinator's sagas scans the journal
- * from there in one pass instead of reading saga by saga, so the mark must never be too high:
- * it stays at a previous life's mark until that life's sagas are recovered, and at the first
- * seq of sagas handed back (lease lapse, close) until they are recovered too.
+ * coordinator that lacks a stored checkpoint has an entry below it. Whoever recovers the
+ * coordinator's sagas restores those with a checkpoint from it (their journals unread) and
+ * folds the others from one scan of the journal from this seq, instead of reading saga by saga.
+ * Leaving checkpointed sagas out keeps the scan short: in a coordinator that runs for days,
+ * the sagas that wait (and are checkpointed) are the old ones, and the few moving at a crash
+ * are recent.
+ *
+ * The mark must never be too high for the sagas it covers (a saga the scan cannot assemble is
+ * read on its own: slower, never wrong): it stays at a previous life's mark until that life's
+ * sagas are recovered, and at the first seq of uncheckpointed sagas handed back (lease lapse,
+ * close) until they are recovered too. A saga's checkpoint is never deleted while it is open,
+ * and a new saga begins past every seq seen, so a mark published earlier stays low enough.
  */
 import type { CoordinatorRecord } from './coordinator-lease.js';
 
 export interface LowWaterOptions {
   /** The previous incarnation's lease record, if any (its mark is inherited). */
   previous(): CoordinatorRecord | null;
-  /** First journal seqs of the sagas driven here now. */
+  /** First journal seqs of the sagas driven here now that have no stored checkpoint. */
   driven(): Iterable<{ readonly firstSeq: number }>;
 }
 

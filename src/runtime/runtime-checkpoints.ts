@@ -30,6 +30,12 @@ export class RuntimeCheckpoints {
   private readonly saves = new Map<string, Promise<void>>();
   /** Sagas driven here that have (or may have) a checkpoint, which their finish must delete. */
   private readonly checkpointed = new Set<string>();
+  /**
+   * Sagas driven here with a checkpoint known to be in the store (restored from one, or a save
+   * landed). A recovery restores these from it and never scans the journal for them, so the
+   * low-water mark leaves them out (see low-water.ts).
+   */
+  private readonly stored = new Set<string>();
   private readonly idle: IdleCheckpoints;
 
   constructor(private readonly opts: RuntimeCheckpointsOptions) {
@@ -60,6 +66,12 @@ export class RuntimeCheckpoints {
   /** A copy restored from a checkpoint was registered: that checkpoint goes when the saga finishes. */
   restored(sagaId: string): void {
     this.checkpointed.add(sagaId);
+    this.stored.add(sagaId);
+  }
+
+  /** Whether the saga, driven here, has a checkpoint known to be in the store. */
+  isStored(sagaId: string): boolean {
+    return this.stored.has(sagaId);
   }
 
   /** A saga driven here journaled entry `c.no` and is not finished. */
@@ -72,6 +84,7 @@ export class RuntimeCheckpoints {
   dropped(sagaId: string): void {
     this.idle.forget(sagaId);
     this.checkpointed.delete(sagaId);
+    this.stored.delete(sagaId);
   }
 
   /** The saga finished: its checkpoint goes, after any save still in flight. */
@@ -79,6 +92,7 @@ export class RuntimeCheckpoints {
     const id = inst.id;
     this.idle.forget(id);
     const checkpointed = this.checkpointed.delete(id);
+    this.stored.delete(id);
     const saving = this.saves.get(id);
     if (saving || checkpointed || (this.opts.every > 0 && inst.no >= this.opts.every)) {
       this.opts.track((async () => {
@@ -103,6 +117,10 @@ export class RuntimeCheckpoints {
     this.checkpointed.add(id);
     const save = (this.saves.get(id) ?? Promise.resolve())
       .then(() => saveCheckpoint(this.opts.store, id, cp))
+      .then(() => {
+        // Not for a saga finished or handed on meanwhile (whose entry would only leak).
+        if (this.checkpointed.has(id)) this.stored.add(id);
+      })
       .catch((e: unknown) => this.opts.logger.warn({ sagaId: id, err: (e as Error).message }, 'checkpoint not saved'));
     this.saves.set(id, save);
     this.opts.track(save.finally(() => this.saves.get(id) === save && this.saves.delete(id)));

@@ -40,6 +40,7 @@ import { storedInfo } from './stored-info.js';
 import { DEFAULT_CHECKPOINT_IDLE_MS } from './idle-checkpoints.js';
 import { loadCheckpoints } from './checkpoint.js';
 import type { RuntimeStores } from './stores.js';
+import type { SagaInstance } from './saga-instance.js';
 import type { RecoveryReport, SagaInfo, SagaSummary, SendOptions, SendResult, StartResult, TransitionNotice } from './types.js';
 
 const TERMINAL_OR_STUCK = new Set<SagaStatus>([
@@ -118,7 +119,7 @@ export class Runtime {
       lowWater: () => this.lowWater.value(),
       onLost: (why) => this.onLeaseLost(why),
     });
-    this.lowWater = new LowWater({ previous: () => this.lease.previous, driven: () => this.sagas.all() });
+    this.lowWater = new LowWater({ previous: () => this.lease.previous, driven: () => this.foldedFromJournal() });
     this.copies = new SagaCopies(this.incarnation, () => this.lease.valid());
     this.keeper = new IndexKeeper({
       index: this.stores.index,
@@ -143,7 +144,7 @@ export class Runtime {
       now: this.now,
       isAlive: (owner) => this.lease.isAlive(owner),
       lowWaterOf: async (owner) => (owner === this.owner ? this.lowWater.value() : (await this.lease.read(owner))?.lowWaterSeq),
-      isLoaded: (id) => this.sagas.has(id),
+      isLoaded: (id) => this.drivenOrFinishing(id),
       droveAt: (id, epoch) => this.sagas.droveAt(id, epoch),
       ...(options.resumeSliceMs !== undefined ? { resumeSliceMs: options.resumeSliceMs } : {}),
       activate: (folded, entry, copy) => {
@@ -194,7 +195,7 @@ export class Runtime {
       lowWater: this.lowWater,
       loader: this.loader,
       now: this.now,
-      isLoaded: (id) => this.sagas.has(id),
+      isLoaded: (id) => this.drivenOrFinishing(id),
       hasMachine: (id) => this.registry.has(id),
       sweepChildren: () => this.children.sweep(this.sagas.all()),
       allCheckpoints: () => loadCheckpoints(this.stores.checkpoints, 'all'),
@@ -424,6 +425,20 @@ export class Runtime {
     await this.lease.close(graceful);
     await this.stores.close?.();
     this.logger.info({ graceful }, 'saga runtime closed');
+  }
+
+  /**
+   * Driven here, or finished here with its final index record still being written: a recovery
+   * pass that listed it open must not claim it (it would fold a finished saga again, and bump
+   * its epoch under the keeper's feet).
+   */
+  private drivenOrFinishing(sagaId: string): boolean {
+    return this.sagas.has(sagaId) || this.keeper.isFinishing(sagaId);
+  }
+
+  /** The sagas driven here that a recovery would have to fold from the journal: those without a stored checkpoint. */
+  private *foldedFromJournal(): Iterable<SagaInstance> {
+    for (const inst of this.sagas.all()) if (!this.checkpoints.isStored(inst.id)) yield inst;
   }
 
   /** Test hook: the coordinator lease, to simulate a pause or a partition. */

@@ -175,6 +175,49 @@ describe('bulk recovery', () => {
     await expectAllCompleted(b, stores, log, 6, 5); // + the restart's marker
   });
 
+  it('leaves sagas with a stored checkpoint out of the low-water seq: the scan begins at the first saga without one', async () => {
+    const stores = memoryStores();
+    const early = IDS.slice(0, N / 2);
+    const late = IDS.slice(N / 2);
+    // Early sagas hold in ship with a checkpoint of their last entry (every 3: init, reserved,
+    // charged); late ones, started after them, hold in reserve with no checkpoint (init only).
+    const held: string[] = [];
+    const holding = binding(held, true);
+    const a = await open(stores, { ...holding, steps: { ...holding.steps, reserveStock: (input, ctx) => (late.includes(ctx.sagaId) ? holding.steps.shipOrder!(input, ctx) : holding.steps.reserveStock!(input, ctx)) } }, 'c1', 3);
+    for (const id of early) await a.start('order', { order: id }, { id });
+    await until(() => held.filter((c) => c.startsWith('shipOrder@')).length === early.length);
+    await until(async () => (await stores.checkpoints.keys()).length === early.length);
+    for (const id of late) await a.start('order', { order: id }, { id });
+    await until(() => held.filter((c) => c.startsWith('shipOrder@')).length === N);
+    await a.close();
+
+    const lateFirst = Math.min(...(await Promise.all(late.map(async (id) => (await stores.journal.read(id))[0]!.seq))));
+    const earlyLast = Math.max(...(await Promise.all(early.map(async (id) => (await stores.journal.read(id)).at(-1)!.seq))));
+    expect(lateFirst).toBeGreaterThan(earlyLast);
+    const record = JSON.parse(new TextDecoder().decode((await stores.coordinators.get('c1'))!.value)) as CoordinatorRecord;
+    expect(record.lowWaterSeq).toBe(lateFirst);
+
+    const s = spy(stores.journal);
+    const log: string[] = [];
+    const b = await open(stores, binding(log, false), 'c1', 3);
+    expect(await b.recover()).toMatchObject({ listed: N, recovered: N, failed: 0, repaired: 0 });
+    // the early sagas restored from their checkpoints, the late ones from a scan that starts past the early ones
+    expect(s.scans).toEqual([{ fromSeq: lateFirst, sagas: late.length }]);
+    expect(s.reads).toEqual([]);
+    const infos = await Promise.all(IDS.map((id) => b.wait(id, { timeoutMs: 10_000 })));
+    expect(infos.map((i) => i.status)).toEqual(IDS.map(() => 'completed'));
+    // only the steps in flight ran again (same keys), then the rest; none twice
+    for (const id of early) expect(log.filter((c) => c.startsWith('shipOrder@') && c.includes(`@${id}:`))).toEqual([`shipOrder@${id}:3:ship`]);
+    expect(log.filter((c) => c.startsWith('reserveStock@')).sort()).toEqual(late.map((id) => `reserveStock@${id}:1:reserve`).sort());
+    expect(new Set(log).size).toBe(log.length);
+    for (const id of IDS) {
+      const records = (await stores.journal.read(id)).map((e) => decodeRecord(e.data, e));
+      expect(records.map((r) => r.no)).toEqual(records.map((_, i) => i + 1));
+      const done = records.flatMap((r) => ('event' in r && r.event.type.startsWith('xstate.done.actor.') ? [r.event.type] : []));
+      expect(done).toEqual([...new Set(done)]);
+    }
+  });
+
   it('a low-water mark past the end of the journal: every saga is read on its own', async () => {
     const stores = memoryStores();
     await midFlight(stores);

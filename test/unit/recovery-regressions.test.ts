@@ -28,7 +28,8 @@ describe('recovery regressions', () => {
   it('a graceful close publishes a low-water seq that is the first seq of the sagas it hands back', async () => {
     const stores = memoryStores();
     const log: string[] = [];
-    const a = await createRuntime({ ...opts, machines: [binding(log, true)], stores });
+    // No checkpoints: a saga handed back with one is restored from it and leaves the mark alone.
+    const a = await createRuntime({ ...opts, checkpointEvery: 0, checkpointIdleMs: 0, machines: [binding(log, true)], stores });
     // A saga that finished first: the low-water seq is past its entries, not at the journal's start.
     await a.start('order', { order: 'done' }, { id: 'done' });
     await until(() => log.some((l) => l.startsWith('shipOrder@done')));
@@ -80,5 +81,35 @@ describe('recovery regressions', () => {
     // stuck forever.
     expect((await b.wait('y', { timeoutMs: 20_000 })).status).toBe('completed');
     await b.close();
+  });
+  it('a pass that lists a saga open while its final index write is in flight leaves it alone', async () => {
+    const stores = memoryStores();
+    // The first finish of the index waits until released: the saga has finished here, the
+    // index still lists it open.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let finishing = 0;
+    const finish = stores.index.finish.bind(stores.index);
+    stores.index.finish = async (record) => {
+      if (finishing++ === 0) await released;
+      return finish(record);
+    };
+    const log: string[] = [];
+    const a = await createRuntime({ ...opts, machines: [binding(log, false)], stores });
+    try {
+      await a.start('order', { order: 'f' }, { id: 'f' });
+      await until(() => log.some((l) => l.startsWith('notifyCustomer@f')) && !a.loadedSagaIds().includes('f'));
+      expect((await stores.index.get('f'))?.record).toMatchObject({ status: 'running', epoch: 1 });
+      // Before the fix the pass claimed it (epoch 2), folded it, found it finished and wrote
+      // the final record itself: a fold and a claim for nothing, and the keeper's write then
+      // raced the pass's.
+      expect(await a.recover()).toMatchObject({ listed: 1, recovered: 0, repaired: 0, skippedLoaded: 1 });
+      release();
+      expect((await a.wait('f', { timeoutMs: 20_000 })).status).toBe('completed');
+      expect((await stores.index.get('f'))?.record).toMatchObject({ status: 'completed', epoch: 1, owner: 'c1' });
+    } finally {
+      release();
+      await a.close();
+    }
   });
 });
