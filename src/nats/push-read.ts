@@ -112,8 +112,12 @@ export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, op
     wake?.();
   };
 
-  /** The last stream seq handled: a restart reads on after it. */
-  let lastSeq = 0;
+  /**
+   * The last stream seq handled: a restart reads on after it. Before the first, the one before
+   * the start (a read of each subject's last message restarts from the stream's start: later
+   * messages of a subject come after earlier ones, so the last one still wins).
+   */
+  let lastSeq = options.from === 'lastPerSubject' ? 0 : options.from.seq - 1;
   let restarts = 0;
   let sub: Subscription | undefined;
   let inbox = '';
@@ -122,6 +126,8 @@ export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, op
   let heard = true;
   let silentTicks = 0;
   let checking = false;
+  /** A delivery count the server reported past what was handled, at the last heartbeat (0: none). */
+  let behind = 0;
 
   const drop = (): void => {
     sub?.unsubscribe();
@@ -146,8 +152,17 @@ export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, op
       (info) => {
         checking = false;
         if (finished || name !== consumer) return;
-        if (info.delivered.consumer_seq >= expectConsumerSeq) restart(`messages were lost (delivered ${info.delivered.consumer_seq}, handled ${expectConsumerSeq - 1})`);
-        else if (info.num_pending === 0) finish();
+        const delivered = info.delivered.consumer_seq;
+        if (delivered < expectConsumerSeq) {
+          behind = 0;
+          if (info.num_pending === 0) finish();
+        } else if (behind > 0 && behind >= expectConsumerSeq) {
+          // Still not handled a heartbeat later: they are not on the wire, they are lost.
+          restart(`messages were lost (delivered ${behind}, handled ${expectConsumerSeq - 1})`);
+        } else {
+          // Sent but not handled yet: they may still be on the wire. Lost if still so next time.
+          behind = delivered;
+        }
       },
       () => {
         checking = false;
@@ -211,6 +226,7 @@ export async function* pushRead<T>(nc: NatsConnection, jsm: JetStreamManager, op
 
   async function open(from: PushReadOptions['from']): Promise<void> {
     expectConsumerSeq = 1;
+    behind = 0;
     // A fresh inbox each time: messages of a dropped consumer still on the wire go nowhere.
     const own = (inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix));
     const s = (sub = nc.subscribe(own, { callback: (err, m) => (err ? finish(err) : onMsg(m)) }));
