@@ -10,6 +10,7 @@ import { isTerminalStatus } from '../journal/index-store.js';
 import type { KvStore } from '../journal/kv-store.js';
 import type { Logger } from '../log.js';
 import { makeCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { FoldedSaga } from './fold.js';
 import { IdleCheckpoints } from './idle-checkpoints.js';
 import type { Commit, SagaInstance } from './saga-instance.js';
 
@@ -85,6 +86,11 @@ export class RuntimeCheckpoints {
     this.idle.forget(sagaId);
     this.checkpointed.delete(sagaId);
     this.stored.delete(sagaId);
+  }
+
+  /** Recovery found a saga not driven here finished in its journal: a checkpoint left of it goes. */
+  foundFinished(folded: Pick<FoldedSaga, 'sagaId' | 'hasCheckpoint'>): void {
+    if (folded.hasCheckpoint) this.opts.track(this.opts.store.delete(folded.sagaId));
   }
 
   /** The saga finished: its checkpoint goes, after any save still in flight. */

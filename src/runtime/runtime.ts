@@ -151,6 +151,10 @@ export class Runtime {
         this.sagas.resume(this.sagas.activate(folded, entry, copy));
         this.options.onResumed?.(entry.record.sagaId, entry.record.machine);
       },
+      finished: (folded) => {
+        this.checkpoints.foundFinished(folded);
+        this.notices.foundFinished(folded);
+      },
       ...copies,
     });
     this.starter = new SagaStarter({

@@ -68,6 +68,12 @@ export interface LoaderDeps {
   trackAppend(p: Promise<unknown>): void;
   /** Makes the folded saga live under `entry` (the record as now owned by us), as `copy`. */
   activate(folded: FoldedSaga, entry: IndexEntry, copy: string): void;
+  /**
+   * The journal shows the saga finished and its index record now says so too: its last driver
+   * may have died (or lost its lease) between that append and telling anyone, so listeners hear
+   * of the end here.
+   */
+  finished?(folded: FoldedSaga): void;
   /** How long a bulk recovery makes sagas act between yields to the event loop (resume-order.ts). */
   readonly resumeSliceMs?: number;
 }
@@ -333,6 +339,7 @@ export class SagaLoader {
       const status = statusOf(folded.snapshot);
       if (isTerminalStatus(status)) {
         await deps.index.finish({ ...claim.entry.record, status, updatedAt: folded.lastAt });
+        deps.finished?.(folded);
         return 'repaired';
       }
       const copy = deps.newCopy();

@@ -6,7 +6,9 @@
  */
 import { isTerminalStatus } from '../journal/index-store.js';
 import type { Logger } from '../log.js';
+import type { FoldedSaga } from './fold.js';
 import type { Commit, SagaInstance } from './saga-instance.js';
+import { statusOf } from './status.js';
 import type { SagaInfo, TransitionNotice } from './types.js';
 import { Waiters } from './waiters.js';
 
@@ -31,16 +33,31 @@ export class SagaNotices {
   /** A saga driven here journaled a transition: listeners hear of it, waiters of an unfinished status. */
   transition(inst: SagaInstance, c: Commit): void {
     if (this.listeners.size > 0) {
-      const notice: TransitionNotice = { sagaId: inst.id, machine: inst.binding.id, entryNo: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value };
-      for (const l of this.listeners) {
-        try {
-          l(notice);
-        } catch (e) {
-          this.logger.warn({ err: (e as Error).message }, 'transition listener threw');
-        }
-      }
+      this.tell({ sagaId: inst.id, machine: inst.binding.id, entryNo: c.no, at: c.at, event: c.event, status: c.status, state: inst.snapshot.value });
     }
     if (this.waiters.has(inst.id) && !isTerminalStatus(c.status)) this.waiters.notify(inst.info(this.owner));
+  }
+
+  /**
+   * Recovery found a saga finished in its journal that nobody had marked finished: listeners
+   * hear of its last entry as if it had just been journaled (its driver may never have told
+   * them). They may hear of that entry twice, from two processes; what they write is keyed by
+   * the entry number.
+   */
+  foundFinished(folded: FoldedSaga): void {
+    if (this.listeners.size === 0) return;
+    const status = statusOf(folded.snapshot);
+    this.tell({ sagaId: folded.sagaId, machine: folded.binding.id, entryNo: folded.no, at: folded.lastAt, event: undefined, status, state: folded.snapshot.value });
+  }
+
+  private tell(notice: TransitionNotice): void {
+    for (const l of this.listeners) {
+      try {
+        l(notice);
+      } catch (e) {
+        this.logger.warn({ err: (e as Error).message }, 'transition listener threw');
+      }
+    }
   }
 
   /** The saga is now as `info` says (finished, parked): waiters for that status are answered. */

@@ -129,7 +129,12 @@ describe('a coordinator killed mid-build', () => {
       const progress = await ProgressLog.open(world.nc, { namespace: s.namespace });
       const records: ProgressRecord[] = [];
       // Followed to the result: progress is written just after each transition, so it may trail the saga's status.
-      for await (const r of progress.read(id, { follow: true, signal: AbortSignal.timeout(60_000) })) records.push(r);
+      try {
+        for await (const r of progress.read(id, { follow: true, signal: AbortSignal.timeout(60_000) })) records.push(r);
+      } catch (e) {
+        const seen = records.map((r) => (r.kind === 'phase' ? r.phase : r.kind)).join(' | ');
+        throw new Error(`no result record in the progress of ${id} (seen: ${seen}); the recovering coordinator said:\n${second.stderr()}`, { cause: e });
+      }
       expect(records.filter((r) => r.kind === 'result')).toEqual([expect.objectContaining({ status: 'completed' })]);
       expect(records.some((r) => r.kind === 'phase' && r.phase.startsWith('finalize'))).toBe(true);
     }, 240_000);
