@@ -52,6 +52,7 @@ export { AddonErrorCode, AddonKind, addonEnvName, provisionedAddonsOf, withAddon
 export { deploy, newBuildId, type DeployRequest, type DeployStarted } from './build/deploy.js';
 export { BuildHost, type BuildHostOptions } from './build/build-host.js';
 export { ProgressLog, type ProgressEvent, type ProgressRecord } from './build/progress.js';
+export { followBuild } from './build/follow-build.js';
 export { SourceStore, packDirectory } from './build/source/index.js';
 export { LocalSandboxController, type SandboxController, type SandboxSpec } from './sandbox/index.js';
 export { RegistryClient, buildImage, pushImage, pullImage, RegistryUnavailableError, RegistryRejectedError } from './build/image/index.js';

@@ -1,8 +1,8 @@
 /**
  * Deploying from a program: the app's source (a directory, packed with its .jetsagaignore, or a
  * tar you already have) goes into the source store, then a build saga is started on it. The
- * saga's id is the build's id: wait for it with `runtime.wait`, read its progress with
- * `ProgressLog.read(id, { follow: true })`.
+ * saga's id is the build's id: wait for it with `runtime.wait`, follow its progress to the end
+ * with `followBuild` (follow-build.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { BUILD_MACHINE_ID, type BuildInput } from '../../machines/build.machine.js';

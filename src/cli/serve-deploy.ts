@@ -6,6 +6,7 @@
 import { basename, resolve } from 'node:path';
 import { loadAppConfig } from '../build/app/index.js';
 import { deploy } from '../build/deploy.js';
+import { followBuild } from '../build/follow-build.js';
 import type { Coordinator } from '../coordinator.js';
 import { SagaError } from '../errors.js';
 
@@ -21,7 +22,7 @@ export async function deployOnServe(coordinator: Coordinator, dir: string, err: 
   const host = coordinator.builds;
   const { id } = await deploy({ runtime: coordinator.runtime, sources: host.sources }, { app, dir });
   err(`deploying ${app} from ${resolve(dir)} (build ${id})`);
-  for await (const p of host.progress.read(id, { follow: true })) {
+  for await (const p of followBuild(host.progress, coordinator.runtime, id)) {
     if (p.kind === 'phase') err(`  ${p.phase}`);
     else if (p.kind === 'log') err(`    ${p.text}`);
     else if (p.kind === 'error') err(`  ${p.step} failed: ${p.message} [${p.code}]`);

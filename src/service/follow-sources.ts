@@ -15,6 +15,7 @@
  * covered by a cheap poll (two direct gets) every `POLL_MS`. The status is read *before* the
  * entries, so once it is terminal the read that follows holds every entry up to that status.
  */
+import { RESULT_GRACE_MS } from '../build/follow-build.js';
 import type { ProgressLog } from '../build/progress.js';
 import type { Coordinator } from '../coordinator.js';
 import { isTerminalStatus } from '../journal/index-store.js';
@@ -28,10 +29,11 @@ const POLL_MS = 1_000;
 const STALE_RETRY_MS = 50;
 /** …this many times, before waiting as usual. */
 const STALE_RETRIES = 20;
-/** A quiet build follower asks the saga's status at most this often… */
+/**
+ * A quiet build follower asks the saga's status at most this often, and ends once the saga has
+ * been finished for RESULT_GRACE_MS without its result record.
+ */
 const RESULT_CHECK_MS = 5_000;
-/** …and ends once the saga has been terminal this long without its result record. */
-const RESULT_GRACE_MS = 5_000;
 
 export function buildProgressSource(c: Coordinator, progress: ProgressLog, id: string, afterSeq: number | undefined): Pick<StreamSpec, 'source' | 'idle'> {
   let checkedAt = 0;

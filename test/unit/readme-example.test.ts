@@ -1,7 +1,7 @@
 /**
- * The README's library example is the documentation users copy, so it must compile as written.
- * Every ```ts block of the "Using the runtime as a library" section is type-checked as a module
- * of its own against the project's tsconfig (strict, noUncheckedIndexedAccess, NodeNext,
+ * The README's library examples are the documentation users copy, so they must compile as
+ * written. Every ```ts block of the "Using the runtime as a library" and "Deploying an app"
+ * sections is type-checked as a module of its own against the project's tsconfig (strict, noUncheckedIndexedAccess, NodeNext,
  * verbatimModuleSyntax), with `from 'jetsaga'` pointed at src/index.ts. The files are written
  * inside the project (under .scratch/) so module resolution finds node_modules as a user's
  * project would.
@@ -13,7 +13,7 @@ import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SECTION = '## Using the runtime as a library';
+const SECTIONS = ['## Using the runtime as a library', '## Deploying an app'];
 
 /** The ```ts blocks between the section's heading and the next level-2 heading. */
 function sectionBlocks(readme: string, heading: string): string[] {
@@ -49,11 +49,14 @@ mkdirSync(join(ROOT, '.scratch'), { recursive: true });
 const dir = mkdtempSync(join(ROOT, '.scratch', 'readme-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('README: Using the runtime as a library', () => {
-  it('type-checks as written under the project tsconfig', () => {
-    const blocks = sectionBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'), SECTION);
-    expect(blocks.length).toBeGreaterThan(0);
-    expect(blocks.some((b) => /from\s+'jetsaga'/.test(b))).toBe(true);
+describe('README: the library examples', () => {
+  it('type-check as written under the project tsconfig', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const blocks = SECTIONS.flatMap((section) => {
+      const found = sectionBlocks(readme, section);
+      expect(found.some((b) => /from\s+'jetsaga'/.test(b)), section).toBe(true);
+      return found;
+    });
 
     const entry = relative(dir, join(ROOT, 'src/index.js')).split('\\').join('/');
     const files = blocks.map((code, i) => {
