@@ -38,6 +38,7 @@ import { startEmbeddedNats, type EmbeddedNats } from './embedded-nats.js';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './embedded-registry.js';
 import type { BootDependency } from './graph.js';
 import type { NameMap } from './name-map.js';
+import { embedUnlessTaken, replaceExited } from './embedded-takeover.js';
 import { isListening } from './port-probe.js';
 import { probeRegistry } from './registry-probe.js';
 
@@ -102,8 +103,8 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
           else if (await isListening(LOOPBACK, config.nats.port)) r.natsUrl = `nats://${LOOPBACK}:${config.nats.port}`;
           else {
             logger.info({ port: config.nats.port, dataDir: config.dataDir }, 'no NATS server configured or listening: starting an embedded one');
-            r.embeddedNats = await startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger, signal });
-            r.natsUrl = r.embeddedNats.url;
+            r.embeddedNats = await embedUnlessTaken(() => startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger, signal }), 'nats-server', config.nats.port, logger);
+            r.natsUrl = r.embeddedNats?.url ?? `nats://${LOOPBACK}:${config.nats.port}`;
           }
         }
         // Said before the first attempt: one against a server that never answers takes the
@@ -121,8 +122,7 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
       check: async ({ signal }) => {
         // An embedded server that died is started again on the same store.
         if (r.embeddedNats && !r.embeddedNats.process.running) {
-          h.logger.warn('the embedded nats-server exited: starting it again');
-          r.embeddedNats = await startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger: h.logger, signal });
+          r.embeddedNats = await replaceExited(() => startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger: h.logger, signal }), 'nats-server', config.nats.port, h.logger);
         }
         if (!r.nc || r.nc.isClosed()) throw new Error('not connected to NATS');
         await withTimeout(r.nc.flush(), 3_000, 'NATS did not answer a ping within 3 s');
@@ -193,12 +193,13 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
         if (config.registry.address || r.embeddedRegistry) return;
         if (await isListening(LOOPBACK, config.registry.port)) return;
         logger.info({ port: config.registry.port, dataDir: config.dataDir }, 'no registry configured or listening: starting an embedded one');
-        r.embeddedRegistry = await startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger, signal });
+        const start = (): Promise<EmbeddedRegistry> => startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger, signal });
+        r.embeddedRegistry = await embedUnlessTaken(start, 'docker-registry', config.registry.port, logger);
       },
       check: async ({ signal }) => {
         if (r.embeddedRegistry && !r.embeddedRegistry.process.running) {
-          h.logger.warn('the embedded registry exited: starting it again');
-          r.embeddedRegistry = await startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger: h.logger, signal });
+          const start = (): Promise<EmbeddedRegistry> => startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger: h.logger, signal });
+          r.embeddedRegistry = await replaceExited(start, 'docker-registry', config.registry.port, h.logger);
         }
         await probeRegistry(r.registryUrl!, { names, signal });
       },

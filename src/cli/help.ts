@@ -20,7 +20,7 @@ retrying and says what it waits for. One Ctrl-C (SIGINT) or SIGTERM stops serve.
 Logs: JSON lines on stderr; level from JETSAGA_LOG (info).
 Exit codes: 0 ok (boot status: all running and ready), 1 failed (a build rolled back, a
   saga not blocked; boot status: unhealthy), 2 usage (bad flags or settings, e.g. --nats
-  garbage), 3 NATS unreachable, credentials or permissions refused, or no coordinator answers, 4 not found, 5 refused: the app's
+  garbage), 3 NATS unreachable, credentials or permissions refused, no coordinator answers, or NATS stayed unavailable, 4 not found, 5 refused: the app's
   deployment lock is held by another build (named), 130 interrupted (Ctrl-C; builds go on).`;
 
 /** Read from the package.json above this file (src/cli when run from source, dist/src/cli when built). */

@@ -8,6 +8,7 @@ import { CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { SagaError } from '../errors.js';
 import { describePermissionViolation, permissionViolation } from '../nats/permission-denied.js';
+import { isTransientFailure } from '../service/transient-retry.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { createProgram } from './program.js';
 
@@ -27,6 +28,8 @@ createProgram()
 /** Stable error codes to the exit codes scripts rely on. */
 function exitCodeOfSagaError(e: SagaError): number {
   if (e.code === 'NO_COORDINATOR' || e.code === 'NATS_UNREACHABLE' || e.code === 'NATS_AUTH_FAILED' || e.code === 'NOT_ADMITTED') return ExitCode.Unavailable;
+  // NATS answered "not now" (an outage, a leader election) for longer than the command waited.
+  if (isTransientFailure(e)) return ExitCode.Unavailable;
   if (e.code === 'DEPLOY_LOCKED') return ExitCode.Locked;
   if (e.status === 404) return ExitCode.NotFound;
   if (e.status === 400) return ExitCode.Usage;

@@ -26,6 +26,7 @@ import { SagaOperatorReply } from './schemas-blocked.js';
 import * as SF from './schemas-fork.js';
 import * as SM from './schemas-machines.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
+import { retryTransient } from './transient-retry.js';
 
 export interface JetsagaClientOptions {
   /** The coordinators' namespace (default `jetsaga`). */
@@ -48,6 +49,14 @@ export interface ClientDeployRequest {
   readonly waitForLock?: boolean;
   readonly compression?: 'gzip' | 'none';
   readonly signal?: AbortSignal;
+  /**
+   * How long a NATS outage (a leader election on a cluster) is ridden out: the upload of a
+   * directory and the start are repeated under the same build id (default 60 s; 0: not at all).
+   * A tar given as a stream is read once, so its upload is not repeated.
+   */
+  readonly retryForMs?: number;
+  /** Told of each failure that will be tried again. */
+  readonly onRetry?: (e: Error) => void;
 }
 
 /** A follow request is answered at once (the stream comes after): a coordinator this slow is taken for gone. */
@@ -221,16 +230,20 @@ export class JetsagaClient {
    */
   async deploy(source: string | SourceData, request: ClientDeployRequest): Promise<{ id: string; created: boolean; source: PutSourceResult }> {
     const id = request.id ?? newBuildId(request.app);
-    this.#sources ??= SourceStore.open(this.nc, { namespace: this.namespace });
-    const sources = await this.#sources.catch((e: unknown) => {
-      this.#sources = undefined;
-      throw e;
-    });
+    const retry = { forMs: request.retryForMs, signal: request.signal, onRetry: request.onRetry };
+    const sources = await retryTransient(() => {
+      this.#sources ??= SourceStore.open(this.nc, { namespace: this.namespace });
+      return this.#sources.catch((e: unknown) => {
+        this.#sources = undefined;
+        throw e;
+      });
+    }, retry);
     // Packed only now, read at once by put: a pack error (not a directory, an unreadable file)
     // must find its reader listening, never be an unhandled stream error.
-    const data = typeof source === 'string' ? packDirectory(source, { signal: request.signal, gzipLevel: 1 }) : source;
-    const put = await sources.put(id, data, { app: request.app });
-    const started = await this.startBuild({
+    const upload = (): Promise<PutSourceResult> =>
+      sources.put(id, typeof source === 'string' ? packDirectory(source, { signal: request.signal, gzipLevel: 1 }) : source, { app: request.app });
+    const put = await retryTransient(upload, typeof source === 'string' ? retry : { ...retry, forMs: 0 });
+    const started = await retryTransient(() => this.startBuild({
       app: request.app,
       source: { name: id, digest: put.digest },
       id,
@@ -238,7 +251,7 @@ export class JetsagaClient {
       ...(request.secretEnv ? { secretEnv: { ...request.secretEnv } } : {}),
       ...(request.waitForLock ? { waitForLock: true } : {}),
       ...(request.compression ? { compression: request.compression } : {}),
-    });
+    }), retry);
     return { id: started.id, created: started.created, source: put };
   }
 

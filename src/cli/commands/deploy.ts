@@ -31,7 +31,8 @@ export function register(program: Command): void {
       'Packs <dir> (honouring .jetsagaignore; .git and node_modules left out), uploads it, starts ' +
         'the build and follows it: phases and onbuild output on stderr, then the version, image and ' +
         'URL on stdout. Ctrl-C stops following, never the build. Exit 0 deployed, 1 the build ' +
-        'failed (rolled back), 3 no NATS or coordinator, 5 the app is being deployed by another build.',
+        'failed (rolled back), 3 no NATS or coordinator (a brief NATS outage, e.g. a leader election, is ' +
+        'waited out for up to 60 s first), 5 the app is being deployed by another build.',
     )
     .argument('<dir>', "the app's directory")
     .option('--app <name>', "the app to deploy ([a-z0-9][a-z0-9-]{0,62}); default: app.toml's name", appName)
@@ -68,10 +69,18 @@ Examples:
       if (!isDir) throw new CliError(`cannot deploy ${dir}: not a directory`, ExitCode.Usage);
       const app = opts.app ?? (await appNameOf(dir));
       const secretEnv = opts.secret ? await readSecrets(opts.secret) : undefined;
+      const { retryTransient } = await import('../../service/transient-retry.js');
+      // A NATS outage (a leader election on a cluster) is waited out, said once per cause.
+      let said = '';
+      const onRetry = (e: Error): void => {
+        if (e.message === said) return;
+        said = e.message;
+        console.error(`  NATS is unavailable for now (${e.message}); trying again`);
+      };
       return withClient(global, async (client) => {
         // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
-        await client.listApps();
-        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), ...(secretEnv ? { secretEnv } : {}), waitForLock: opts.waitLock === true });
+        await retryTransient(() => client.listApps(), { onRetry });
+        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), ...(secretEnv ? { secretEnv } : {}), waitForLock: opts.waitLock === true, onRetry });
         if (opts.detach) {
           console.log(global.json ? JSON.stringify({ sagaId: id, app, status: 'running' }) : id);
           return 0;

@@ -1,0 +1,83 @@
+/**
+ * Which failures a client waits out (NATS away or electing a leader) and which it reports at
+ * once (nobody to answer, a refusal, a bad request).
+ */
+import { describe, expect, it } from 'vitest';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { JournalUnavailableError, SagaError } from '../../src/errors.js';
+import { EntitiesUnavailableError } from '../../src/entities/entity-errors.js';
+import { isTransientFailure, retryTransient } from '../../src/service/transient-retry.js';
+
+describe('isTransientFailure', () => {
+  it('is true for a store or coordinator saying "not now"', () => {
+    expect(isTransientFailure(new JournalUnavailableError('down'))).toBe(true);
+    expect(isTransientFailure(new EntitiesUnavailableError('cannot list', { cause: new Error('timeout') }))).toBe(true);
+    expect(isTransientFailure(new SagaError('TIMEOUT', 'no reply', { status: 504, retryable: true }))).toBe(true);
+    expect(isTransientFailure(new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' }))).toBe(true);
+  });
+
+  it('is false when nobody is there to answer, or the request was refused', () => {
+    expect(isTransientFailure(new SagaError('NO_COORDINATOR', 'no coordinator', { status: 503, retryable: true }))).toBe(false);
+    expect(isTransientFailure(new SagaError('NOT_ADMITTED', 'booting', { status: 503, retryable: true }))).toBe(false);
+    expect(isTransientFailure(new SagaError('DEPLOY_LOCKED', 'held by b1', { status: 409 }))).toBe(false);
+    expect(isTransientFailure(new Error('ENOENT'))).toBe(false);
+  });
+});
+
+describe('retryTransient', () => {
+  it('repeats a transient failure until it succeeds, telling each one', async () => {
+    let calls = 0;
+    const told: string[] = [];
+    const got = await retryTransient(
+      async () => {
+        if (++calls < 3) throw new JournalUnavailableError(`attempt ${calls}`);
+        return 'ok';
+      },
+      { onRetry: (e) => told.push(e.message) },
+    );
+    expect(got).toBe('ok');
+    expect(told).toEqual(['attempt 1', 'attempt 2']);
+  });
+
+  it('throws any other failure at once', async () => {
+    let calls = 0;
+    const refused = new SagaError('DEPLOY_LOCKED', 'held by b1', { status: 409 });
+    await expect(
+      retryTransient(async () => {
+        calls++;
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
+    expect(calls).toBe(1);
+  });
+
+  it('with no time to wait, throws the transient failure too', async () => {
+    let calls = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw new JournalUnavailableError('down');
+        },
+        { forMs: 0 },
+      ),
+    ).rejects.toMatchObject({ code: 'JOURNAL_UNAVAILABLE' });
+    expect(calls).toBe(1);
+  });
+
+  it('stops once its signal has aborted, with the last failure', async () => {
+    const stop = new AbortController();
+    let calls = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          stop.abort(new Error('stopped'));
+          throw new JournalUnavailableError('down');
+        },
+        { signal: stop.signal },
+      ),
+    ).rejects.toMatchObject({ code: 'JOURNAL_UNAVAILABLE' });
+    expect(calls).toBe(1);
+  });
+});
