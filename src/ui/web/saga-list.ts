@@ -23,6 +23,8 @@ export class SagaListView {
   private readonly machineSelect: HTMLSelectElement;
   private readonly rows: HTMLOListElement;
   private readonly count: HTMLElement;
+  /** The row shown for each saga, with what it shows (see render). */
+  private rowEls = new Map<string, { li: HTMLLIElement; key: string }>();
 
   constructor(
     root: HTMLElement,
@@ -75,42 +77,62 @@ export class SagaListView {
     this.machineSelect.value = this.machine;
   }
 
+  /**
+   * Rows are kept, keyed by saga, and rebuilt only when what they show changes: the live feed
+   * updates the list many times a second while sagas move, and a row replaced between a
+   * click's mousedown and mouseup would lose the click (and the focus).
+   */
   private render(): void {
     this.renderMachineOptions();
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.sagaId;
     const shown = this.sagas.filter((s) => (this.status === '' || s.status === this.status) && (this.machine === '' || s.machine === this.machine));
     const now = Date.now();
-    fill(
-      this.rows,
-      ...placeRows(shown).map(({ row: s, depth }) =>
-        h(
-          'li',
-          // Classes, not a style attribute: the page's CSP refuses inline styles. Deeper than 3 reads as 3.
-          depth > 0 ? { class: `nested depth-${Math.min(depth, MAX_INDENT)}` } : {},
-          h(
-            'button',
-            {
-              type: 'button',
-              class: s.parentId === null ? 'saga-row' : 'saga-row child',
-              'data-saga-id': s.id,
-              'data-status': s.status,
-              'data-parent-id': s.parentId,
-              'aria-current': String(s.id === this.selected),
-              onclick: () => this.onSelect(s.id),
-            },
-            h('span', { class: 'saga-id' }, s.id),
-            h('span', { class: `badge status-${s.status}` }, s.status),
-            h('span', { class: 'saga-machine' }, `${s.machine}@${s.version}`),
-            h('span', { class: 'saga-owner', title: 'owner' }, s.owner || '—'),
-            h('span', { class: 'saga-age', 'data-created': s.createdAt, title: `created ${dateTime(s.createdAt)}` }, age(s.createdAt, now)),
-            s.parentId === null ? null : h('span', { class: 'saga-parent', title: `a child saga of ${s.parentId}` }, `↳ child of ${s.parentId}`),
-          ),
-        ),
+    const wanted: HTMLLIElement[] = [];
+    const kept = new Map<string, { li: HTMLLIElement; key: string }>();
+    for (const { row: s, depth } of placeRows(shown)) {
+      const key = JSON.stringify([s.status, s.machine, s.version, s.owner, s.createdAt, s.parentId, depth]);
+      const old = this.rowEls.get(s.id);
+      const li = old?.key === key ? old.li : this.rowElement(s, depth, now);
+      kept.set(s.id, { li, key });
+      wanted.push(li);
+    }
+    this.rowEls = kept;
+    if (shown.length === 0) wanted.push(h('li', { class: 'empty' }, this.sagas.length === 0 ? 'no sagas' : 'none match the filters'));
+    // Moves only what is out of place; a row that stays where it is is never detached.
+    wanted.forEach((li, i) => {
+      if (this.rows.children[i] !== li) this.rows.insertBefore(li, this.rows.children[i] ?? null);
+    });
+    while (this.rows.children.length > wanted.length) this.rows.lastElementChild!.remove();
+    this.count.textContent = `${shown.length}/${this.sagas.length}`;
+    this.setSelected(this.selected);
+    // A focused row that was rebuilt keeps the keyboard focus.
+    if (focused !== undefined && !this.rows.contains(document.activeElement)) this.rows.querySelector<HTMLButtonElement>(`button[data-saga-id="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  private rowElement(s: SagaRow, depth: number, now: number): HTMLLIElement {
+    return h(
+      'li',
+      // Classes, not a style attribute: the page's CSP refuses inline styles. Deeper than 3 reads as 3.
+      depth > 0 ? { class: `nested depth-${Math.min(depth, MAX_INDENT)}` } : {},
+      h(
+        'button',
+        {
+          type: 'button',
+          class: s.parentId === null ? 'saga-row' : 'saga-row child',
+          'data-saga-id': s.id,
+          'data-status': s.status,
+          'data-parent-id': s.parentId,
+          'aria-current': String(s.id === this.selected),
+          onclick: () => this.onSelect(s.id),
+        },
+        h('span', { class: 'saga-id' }, s.id),
+        h('span', { class: `badge status-${s.status}` }, s.status),
+        h('span', { class: 'saga-machine' }, `${s.machine}@${s.version}`),
+        h('span', { class: 'saga-owner', title: 'owner' }, s.owner || '—'),
+        h('span', { class: 'saga-age', 'data-created': s.createdAt, title: `created ${dateTime(s.createdAt)}` }, age(s.createdAt, now)),
+        s.parentId === null ? null : h('span', { class: 'saga-parent', title: `a child saga of ${s.parentId}` }, `↳ child of ${s.parentId}`),
       ),
     );
-    if (shown.length === 0) this.rows.append(h('li', { class: 'empty' }, this.sagas.length === 0 ? 'no sagas' : 'none match the filters'));
-    this.count.textContent = `${shown.length}/${this.sagas.length}`;
-    if (focused !== undefined) this.rows.querySelector<HTMLButtonElement>(`button[data-saga-id="${CSS.escape(focused)}"]`)?.focus();
   }
 
   private onKey(e: KeyboardEvent): void {
