@@ -26,7 +26,7 @@ import { SagaOperatorReply } from './schemas-blocked.js';
 import * as SF from './schemas-fork.js';
 import * as SM from './schemas-machines.js';
 import { apiPrefix, Endpoint, endpointSubject, ERROR_CODE_HEADER, MAX_REQUEST_BYTES } from './subjects.js';
-import { retryTransient } from './transient-retry.js';
+import { retryTransient, type TransientRetryOptions } from './transient-retry.js';
 
 export interface JetsagaClientOptions {
   /** The coordinators' namespace (default `jetsaga`). */
@@ -50,13 +50,11 @@ export interface ClientDeployRequest {
   readonly compression?: 'gzip' | 'none';
   readonly signal?: AbortSignal;
   /**
-   * How long a NATS outage (a leader election on a cluster) is ridden out: the upload of a
-   * directory and the start are repeated under the same build id (default 60 s; 0: not at all).
-   * A tar given as a stream is read once, so its upload is not repeated.
+   * How a NATS outage (a leader election on a cluster) is ridden out: the upload of a directory
+   * and the start are repeated under the same build id (`forMs` default 60 s; 0: not at all). A
+   * tar given as a stream is read once, so its upload is not repeated.
    */
-  readonly retryForMs?: number;
-  /** Told of each failure that will be tried again. */
-  readonly onRetry?: (e: Error) => void;
+  readonly retry?: Omit<TransientRetryOptions, 'signal'>;
 }
 
 /** A follow request is answered at once (the stream comes after): a coordinator this slow is taken for gone. */
@@ -230,7 +228,7 @@ export class JetsagaClient {
    */
   async deploy(source: string | SourceData, request: ClientDeployRequest): Promise<{ id: string; created: boolean; source: PutSourceResult }> {
     const id = request.id ?? newBuildId(request.app);
-    const retry = { forMs: request.retryForMs, signal: request.signal, onRetry: request.onRetry };
+    const retry: TransientRetryOptions = { outage: { seen: false }, ...request.retry, signal: request.signal };
     const sources = await retryTransient(() => {
       this.#sources ??= SourceStore.open(this.nc, { namespace: this.namespace });
       return this.#sources.catch((e: unknown) => {

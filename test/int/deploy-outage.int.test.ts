@@ -50,7 +50,7 @@ describe('a deploy made while NATS is away', () => {
     const retried: Error[] = [];
     let restarted = false;
     try {
-      const deploying = client.deploy(EXAMPLE, { app: 'node-hello', onRetry: (e) => retried.push(e) });
+      const deploying = client.deploy(EXAMPLE, { app: 'node-hello', retry: { onRetry: (e) => retried.push(e) } });
       await until(() => retried.length > 0, 60_000, 'a failed attempt');
       await server.restart();
       restarted = true;
@@ -70,7 +70,7 @@ describe('a deploy made while NATS is away', () => {
     await server.kill();
     try {
       const retried: Error[] = [];
-      await expect(client.deploy(EXAMPLE, { app: 'node-hello', retryForMs: 1_500, onRetry: (e) => retried.push(e) })).rejects.toMatchObject({
+      await expect(client.deploy(EXAMPLE, { app: 'node-hello', retry: { forMs: 1_500, onRetry: (e) => retried.push(e) } })).rejects.toMatchObject({
         code: expect.stringMatching(/^(JOURNAL_UNAVAILABLE|TIMEOUT)$/),
       });
     } finally {

@@ -39,6 +39,44 @@ describe('retryTransient', () => {
     expect(told).toEqual(['attempt 1', 'attempt 2']);
   });
 
+  it('waits out "no coordinator" only once an outage was seen: coordinators reconnect after the client', async () => {
+    const noCoordinator = new SagaError('NO_COORDINATOR', 'no coordinator answers', { status: 503, retryable: true });
+    let first = 0;
+    await expect(
+      retryTransient(async () => {
+        first++;
+        throw noCoordinator;
+      }),
+    ).rejects.toBe(noCoordinator);
+    expect(first).toBe(1);
+
+    // The outage is seen by one request of the command (the upload), "no coordinator" by the next (the start).
+    const outage = { seen: false };
+    await expect(retryTransient(async () => Promise.reject(new JournalUnavailableError('down')), { outage, forMs: 0 })).rejects.toBeDefined();
+    expect(outage.seen).toBe(false);
+    let calls = 0;
+    await retryTransient(
+      async () => {
+        if (++calls === 1) throw new JournalUnavailableError('down');
+        if (calls === 2) throw noCoordinator;
+        return 'started';
+      },
+      { outage },
+    );
+    expect(outage.seen).toBe(true);
+    expect(calls).toBe(3);
+    let next = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          if (++next === 1) throw noCoordinator;
+          return 'started';
+        },
+        { outage },
+      ),
+    ).resolves.toBe('started');
+  });
+
   it('throws any other failure at once', async () => {
     let calls = 0;
     const refused = new SagaError('DEPLOY_LOCKED', 'held by b1', { status: 409 });

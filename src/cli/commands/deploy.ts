@@ -77,10 +77,11 @@ Examples:
         said = e.message;
         console.error(`  NATS is unavailable for now (${e.message}); trying again`);
       };
+      const retry = { onRetry, outage: { seen: false } };
       return withClient(global, async (client) => {
         // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
-        await retryTransient(() => client.listApps(), { onRetry });
-        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), ...(secretEnv ? { secretEnv } : {}), waitForLock: opts.waitLock === true, onRetry });
+        await retryTransient(() => client.listApps(), retry);
+        const { id } = await client.deploy(dir, { app, ...(opts.env ? { env: opts.env } : {}), ...(secretEnv ? { secretEnv } : {}), waitForLock: opts.waitLock === true, retry });
         if (opts.detach) {
           console.log(global.json ? JSON.stringify({ sagaId: id, app, status: 'running' }) : id);
           return 0;
