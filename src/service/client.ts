@@ -51,8 +51,9 @@ export interface ClientDeployRequest {
   readonly signal?: AbortSignal;
   /**
    * How a NATS outage (a leader election on a cluster) is ridden out: the upload of a directory
-   * and the start are repeated under the same build id (`forMs` default 60 s; 0: not at all). A
-   * tar given as a stream is read once, so its upload is not repeated.
+   * and the start are repeated under the same build id, for `forMs` in all (default 60 s; 0: not
+   * at all) or `until` a deadline. A tar given as a stream is read once, so its upload is not
+   * repeated.
    */
   readonly retry?: Omit<TransientRetryOptions, 'signal'>;
 }
@@ -228,7 +229,8 @@ export class JetsagaClient {
    */
   async deploy(source: string | SourceData, request: ClientDeployRequest): Promise<{ id: string; created: boolean; source: PutSourceResult }> {
     const id = request.id ?? newBuildId(request.app);
-    const retry: TransientRetryOptions = { outage: { seen: false }, ...request.retry, signal: request.signal };
+    const until = request.retry?.until ?? Date.now() + (request.retry?.forMs ?? 60_000);
+    const retry: TransientRetryOptions = { outage: { seen: false }, ...request.retry, until, signal: request.signal };
     const sources = await retryTransient(() => {
       this.#sources ??= SourceStore.open(this.nc, { namespace: this.namespace });
       return this.#sources.catch((e: unknown) => {
@@ -240,7 +242,7 @@ export class JetsagaClient {
     // must find its reader listening, never be an unhandled stream error.
     const upload = (): Promise<PutSourceResult> =>
       sources.put(id, typeof source === 'string' ? packDirectory(source, { signal: request.signal, gzipLevel: 1 }) : source, { app: request.app });
-    const put = await retryTransient(upload, typeof source === 'string' ? retry : { ...retry, forMs: 0 });
+    const put = await retryTransient(upload, typeof source === 'string' ? retry : { ...retry, until: 0 });
     const started = await retryTransient(() => this.startBuild({
       app: request.app,
       source: { name: id, digest: put.digest },

@@ -29,6 +29,8 @@ export function isTransientFailure(e: unknown, duringOutage = false): boolean {
 export interface TransientRetryOptions {
   /** How long to keep trying (default 60 s: a leader election takes 5–8 s). */
   readonly forMs?: number;
+  /** Or until when (epoch ms): one deadline for all the requests of a command. */
+  readonly until?: number;
   readonly signal?: AbortSignal;
   /** Told of each failure that will be tried again. */
   readonly onRetry?: (e: Error) => void;
@@ -38,7 +40,7 @@ export interface TransientRetryOptions {
 
 /** Runs `fn` until it succeeds, fails for good, `forMs` has passed or `signal` aborts. */
 export async function retryTransient<T>(fn: () => Promise<T>, options: TransientRetryOptions = {}): Promise<T> {
-  const deadline = Date.now() + (options.forMs ?? 60_000);
+  const deadline = options.until ?? Date.now() + (options.forMs ?? 60_000);
   const outage = options.outage ?? { seen: false };
   for (let attempt = 0; ; attempt++) {
     try {

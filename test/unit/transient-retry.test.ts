@@ -103,6 +103,20 @@ describe('retryTransient', () => {
     expect(calls).toBe(1);
   });
 
+  it('keeps to a deadline given for the whole command', async () => {
+    let calls = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw new JournalUnavailableError('down');
+        },
+        { until: Date.now() - 1, forMs: 60_000 },
+      ),
+    ).rejects.toMatchObject({ code: 'JOURNAL_UNAVAILABLE' });
+    expect(calls).toBe(1);
+  });
+
   it('stops once its signal has aborted, with the last failure', async () => {
     const stop = new AbortController();
     let calls = 0;

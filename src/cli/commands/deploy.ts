@@ -77,7 +77,8 @@ Examples:
         said = e.message;
         console.error(`  NATS is unavailable for now (${e.message}); trying again`);
       };
-      const retry = { onRetry, outage: { seen: false } };
+      // One minute for the whole command, however many of its requests meet the outage.
+      const retry = { onRetry, outage: { seen: false }, until: Date.now() + 60_000 };
       return withClient(global, async (client) => {
         // A coordinator must answer before anything is uploaded (NO_COORDINATOR / NOT_ADMITTED: exit 3).
         await retryTransient(() => client.listApps(), retry);
