@@ -89,6 +89,11 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
   const builderDir = join(config.dataDir, 'builder');
   let announced = false;
   let durabilityWarned = false;
+  // How an embedded server is started, at boot and again after it exited.
+  const embedNats = (logger: Logger, signal: AbortSignal) => (): Promise<EmbeddedNats> =>
+    startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger, signal });
+  const embedRegistry = (logger: Logger, signal: AbortSignal) => (): Promise<EmbeddedRegistry> =>
+    startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger, signal });
   const registry = (): { host: string; port: number } =>
     config.registry.address ? parseHostPort(config.registry.address, 'registry') : { host: LOOPBACK, port: config.registry.port };
 
@@ -103,7 +108,7 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
           else if (await isListening(LOOPBACK, config.nats.port)) r.natsUrl = `nats://${LOOPBACK}:${config.nats.port}`;
           else {
             logger.info({ port: config.nats.port, dataDir: config.dataDir }, 'no NATS server configured or listening: starting an embedded one');
-            r.embeddedNats = await embedUnlessTaken(() => startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger, signal }), 'nats-server', config.nats.port, logger);
+            r.embeddedNats = await embedUnlessTaken(embedNats(logger, signal), 'nats-server', config.nats.port, logger);
             r.natsUrl = r.embeddedNats?.url ?? `nats://${LOOPBACK}:${config.nats.port}`;
           }
         }
@@ -122,7 +127,7 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
       check: async ({ signal }) => {
         // An embedded server that died is started again on the same store.
         if (r.embeddedNats && !r.embeddedNats.process.running) {
-          r.embeddedNats = await replaceExited(() => startEmbeddedNats({ dataDir: config.dataDir, port: config.nats.port, bin: config.nats.bin, logger: h.logger, signal }), 'nats-server', config.nats.port, h.logger);
+          r.embeddedNats = await replaceExited(embedNats(h.logger, signal), 'nats-server', config.nats.port, h.logger);
         }
         if (!r.nc || r.nc.isClosed()) throw new Error('not connected to NATS');
         await withTimeout(r.nc.flush(), 3_000, 'NATS did not answer a ping within 3 s');
@@ -193,13 +198,11 @@ export function coordinatorDependencies(h: CoordinatorGraphHooks): BootDependenc
         if (config.registry.address || r.embeddedRegistry) return;
         if (await isListening(LOOPBACK, config.registry.port)) return;
         logger.info({ port: config.registry.port, dataDir: config.dataDir }, 'no registry configured or listening: starting an embedded one');
-        const start = (): Promise<EmbeddedRegistry> => startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger, signal });
-        r.embeddedRegistry = await embedUnlessTaken(start, 'docker-registry', config.registry.port, logger);
+        r.embeddedRegistry = await embedUnlessTaken(embedRegistry(logger, signal), 'docker-registry', config.registry.port, logger);
       },
       check: async ({ signal }) => {
         if (r.embeddedRegistry && !r.embeddedRegistry.process.running) {
-          const start = (): Promise<EmbeddedRegistry> => startEmbeddedRegistry({ dataDir: config.dataDir, port: config.registry.port, bin: config.registry.bin, logger: h.logger, signal });
-          r.embeddedRegistry = await replaceExited(start, 'docker-registry', config.registry.port, h.logger);
+          r.embeddedRegistry = await replaceExited(embedRegistry(h.logger, signal), 'docker-registry', config.registry.port, h.logger);
         }
         await probeRegistry(r.registryUrl!, { names, signal });
       },

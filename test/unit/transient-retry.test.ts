@@ -89,30 +89,17 @@ describe('retryTransient', () => {
     expect(calls).toBe(1);
   });
 
-  it('with no time to wait, throws the transient failure too', async () => {
+  // No time left: for a call (forMs 0), or for the whole command (a deadline passed, whatever forMs says).
+  it.each([
+    ['with no time to wait', { forMs: 0 }],
+    ['past a deadline given for the whole command', { until: Date.now() - 1, forMs: 60_000 }],
+  ])('%s, throws the transient failure too', async (_what, options) => {
     let calls = 0;
     await expect(
-      retryTransient(
-        async () => {
-          calls++;
-          throw new JournalUnavailableError('down');
-        },
-        { forMs: 0 },
-      ),
-    ).rejects.toMatchObject({ code: 'JOURNAL_UNAVAILABLE' });
-    expect(calls).toBe(1);
-  });
-
-  it('keeps to a deadline given for the whole command', async () => {
-    let calls = 0;
-    await expect(
-      retryTransient(
-        async () => {
-          calls++;
-          throw new JournalUnavailableError('down');
-        },
-        { until: Date.now() - 1, forMs: 60_000 },
-      ),
+      retryTransient(async () => {
+        calls++;
+        throw new JournalUnavailableError('down');
+      }, options),
     ).rejects.toMatchObject({ code: 'JOURNAL_UNAVAILABLE' });
     expect(calls).toBe(1);
   });
